@@ -1,0 +1,89 @@
+"""The AKS cluster: system pool inline, autoscaled user pool, and a Kubernetes provider."""
+
+from __future__ import annotations
+
+import base64
+from typing import TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pulumi_azure_native import containerservice
+
+from . import cluster_spec
+from .config import StackConfig
+
+
+class AksClusterArgs(TypedDict):
+    config: StackConfig
+    """The validated stack config."""
+    resource_group_name: pulumi.Input[str]
+    """Resource group that holds the cluster."""
+
+
+def _decode_kubeconfig(creds: containerservice.ListManagedClusterUserCredentialsResult) -> str:
+    return base64.b64decode(creds.kubeconfigs[0].value).decode()
+
+
+class AksCluster(pulumi.ComponentResource):
+    """An AKS cluster sized by `cluster` in the stack config."""
+
+    cluster_name: pulumi.Output[str]
+    """Azure name of the managed cluster."""
+    kubelet_object_id: pulumi.Output[str]
+    """Object ID of the kubelet identity (pulls images, e.g. from ACR)."""
+    kubeconfig: pulumi.Output[str]
+    """User kubeconfig, a secret: it grants access to the cluster."""
+    provider: k8s.Provider
+    """Kubernetes provider for everything installed on this cluster."""
+
+    def __init__(self, name: str, args: AksClusterArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("binderhub-azure:cluster:AksCluster", name, None, opts)
+        cfg = args["config"]
+        child = pulumi.ResourceOptions(parent=self)
+
+        cluster = containerservice.ManagedCluster(
+            f"{name}-aks",
+            resource_group_name=args["resource_group_name"],
+            **cluster_spec.cluster_args(cfg),
+            opts=child.merge(pulumi.ResourceOptions(
+                protect=cfg.protect_resources,
+                # Creation usually takes minutes but has been seen to take over 20.
+                custom_timeouts=pulumi.CustomTimeouts(create="60m", update="60m", delete="60m"),
+            )),
+        )
+
+        containerservice.AgentPool(
+            f"{name}-user",
+            resource_group_name=args["resource_group_name"],
+            resource_name_=cluster.name,
+            **cluster_spec.user_pool_args(cfg),
+            tags=cluster_spec.tags(cfg),
+            opts=child.merge(pulumi.ResourceOptions(
+                # The autoscaler owns the node count once the pool exists.
+                ignore_changes=["count"],
+                custom_timeouts=pulumi.CustomTimeouts(create="45m", update="45m", delete="45m"),
+            )),
+        )
+
+        creds = containerservice.list_managed_cluster_user_credentials_output(
+            resource_group_name=args["resource_group_name"], resource_name=cluster.name,
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
+        # The invoke's result is not marked secret by the provider; the kubeconfig holds a
+        # credential, so it is wrapped before it reaches the provider or a stack output.
+        self.kubeconfig = pulumi.Output.secret(creds.apply(_decode_kubeconfig))
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=self.kubeconfig,
+            delete_unreachable=True,
+            opts=child,
+        )
+        self.cluster_name = cluster.name
+        self.kubelet_object_id = cluster.identity_profile.apply(
+            lambda profile: (profile or {})["kubeletidentity"].object_id
+        )
+        self.register_outputs({
+            "clusterName": self.cluster_name,
+            "kubeletObjectId": self.kubelet_object_id,
+            "kubeconfig": self.kubeconfig,
+        })

@@ -1,0 +1,101 @@
+"""What the AKS cluster looks like, as plain data derived from the config (pure).
+
+`cluster.py` turns these dicts into resources; tests check them without Pulumi.
+Keys are the pulumi-azure-native argument names (snake_case).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import naming
+from .config import StackConfig
+
+# Node labels z2jh's scheduling settings look for (scheduling.*.nodeAffinity.matchNodePurpose).
+NODE_PURPOSE = "hub.jupyter.org/node-purpose"
+# AKS adds this taint to every spot node; pods that may run there must tolerate it.
+SPOT_TAINT_KEY = "kubernetes.azure.com/scalesetpriority"
+SPOT_TOLERATION = {"key": SPOT_TAINT_KEY, "operator": "Equal", "value": "spot", "effect": "NoSchedule"}
+
+# Azure CNI in overlay mode: pods get addresses from this private range, not the VNet.
+POD_CIDR = "10.244.0.0/16"
+
+
+def system_pool_profile(cfg: StackConfig) -> dict[str, Any]:
+    """The system pool, inline in the cluster. Never autoscaled, never spot: AKS requires
+    a system pool to exist at all times, and changing it in place later is limited."""
+    pool = cfg.cluster.system_pool
+    return {
+        "name": naming.SYSTEM_POOL,
+        "mode": "System",
+        "vm_size": pool.vm_size,
+        "count": pool.node_count,
+        "os_type": "Linux",
+        "type": "VirtualMachineScaleSets",
+        "node_labels": {NODE_PURPOSE: "core"},
+    }
+
+
+def user_pool_args(cfg: StackConfig) -> dict[str, Any]:
+    """The autoscaled user pool, a separate AgentPool resource so that the autoscaler's
+    count changes never show up as drift on the cluster."""
+    pool = cfg.cluster.user_pool
+    args: dict[str, Any] = {
+        "agent_pool_name": naming.USER_POOL,
+        "mode": "User",
+        "vm_size": pool.vm_size,
+        "os_type": "Linux",
+        "type": "VirtualMachineScaleSets",
+        "enable_auto_scaling": True,
+        "min_count": pool.min_count,
+        "max_count": pool.max_count,
+        "count": pool.min_count,
+        "node_labels": {NODE_PURPOSE: "user"},
+    }
+    if pool.spot:
+        args |= {
+            "scale_set_priority": "Spot",
+            "scale_set_eviction_policy": "Delete",
+            "spot_max_price": -1,  # pay up to the on-demand price, never evicted for price
+        }
+    return args
+
+
+def network_profile(cfg: StackConfig) -> dict[str, Any]:
+    """Azure CNI overlay with a policy engine that enforces (egress) NetworkPolicies."""
+    profile: dict[str, Any] = {
+        "network_plugin": "azure",
+        "network_plugin_mode": "overlay",
+        "pod_cidr": POD_CIDR,
+        "load_balancer_sku": "standard",
+        "network_policy": cfg.cluster.network_policy,
+    }
+    if cfg.cluster.network_policy == "cilium":
+        profile["network_dataplane"] = "cilium"
+    return profile
+
+
+def cluster_args(cfg: StackConfig) -> dict[str, Any]:
+    """Arguments of the ManagedCluster, apart from the resource group."""
+    args: dict[str, Any] = {
+        "resource_name_": naming.cluster(cfg),
+        "location": cfg.location,
+        "dns_prefix": naming.dns_prefix(cfg),
+        "kubernetes_version": cfg.cluster.kubernetes_version,
+        "node_resource_group": naming.node_resource_group(cfg),
+        "identity": {"type": "SystemAssigned"},
+        "enable_rbac": True,
+        "sku": {"name": "Base", "tier": cfg.cluster.tier},
+        "auto_upgrade_profile": {"upgrade_channel": "patch", "node_os_upgrade_channel": "NodeImage"},
+        "agent_pool_profiles": [system_pool_profile(cfg)],
+        "network_profile": network_profile(cfg),
+        "tags": tags(cfg),
+    }
+    if cfg.cluster.authorized_ip_ranges:
+        args["api_server_access_profile"] = {"authorized_ip_ranges": list(cfg.cluster.authorized_ip_ranges)}
+    return args
+
+
+def tags(cfg: StackConfig) -> dict[str, str]:
+    """Tags on every Azure resource, so costs can be told apart per institution."""
+    return {"app": "binderhub-azure", "institution": cfg.institution, "mode": cfg.mode}

@@ -1,0 +1,723 @@
+"""The stack configuration contract: every key a `Pulumi.<stack>.yaml` may set.
+
+This module is pure: it turns the raw key/value pairs Pulumi hands a program
+(strings, with structured values as JSON) into one typed, validated
+`StackConfig`, or raises `ConfigError` with one line per problem, each naming the
+full config key and what is allowed. Nothing here touches Pulumi's engine, so a
+bad stack fails before a single resource is registered.
+
+The field descriptions are the reference documentation of the keys: the README's
+config table is generated from them (`python -m components.config --markdown`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import json
+import re
+import sys
+from collections.abc import Mapping
+from typing import Any, Literal, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic.alias_generators import to_camel
+
+PROJECT = "binderhub-azure"
+LOCATION_KEY = "azure-native:location"
+
+# Keys that hold secrets. They never enter the typed model: the program reads them
+# with `pulumi.Config.require_secret`, the model only records that they are set.
+SECRET_KEYS = ("authClientSecret", "dockerHubToken")
+
+# Keys whose value is a structured (YAML/JSON) object.
+_OBJECT_KEYS = ("cluster", "registry", "auth", "limits", "helmValues")
+
+_SLUG = re.compile(r"^[a-z][a-z0-9-]{1,14}[a-z0-9]$")
+_DNS_LABEL = re.compile(r"^[a-z][a-z0-9-]{1,61}[a-z0-9]$")
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-zA-Z]{2,}$")
+_REGION = re.compile(r"^[a-z][a-z0-9]{2,}$")
+_K8S_VERSION = re.compile(r"^1\.\d{2}$")
+# Azure VM size names: Standard_<family><vCPUs>[-<constrained>]<features>[_<accelerator>][_v<n>],
+# e.g. Standard_D4s_v5, Standard_E4-2ads_v5, Standard_NC24ads_A100_v4, Standard_B2ms.
+_VM_SIZE = re.compile(r"^Standard_[A-Z]{1,3}[0-9]{1,3}(-[0-9]{1,3})?[a-z]*(_[A-Z][0-9]+[a-z]*)?(_v[0-9]+)?$")
+_MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?[KMGT]$")
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_DOCKERHUB_PREFIX = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*/[a-z0-9]*([._-][a-z0-9]*)*$")
+_ACR_PREFIX = re.compile(r"^([a-z0-9]+([._-][a-z0-9]+)*/)*[a-z0-9]*([._-][a-z0-9]*)*$")
+
+
+class ConfigError(Exception):
+    """The stack config is wrong. `problems` holds one self-contained line per mistake."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=False, frozen=True
+    )
+
+
+def _check_vm_size(value: str) -> str:
+    if not _VM_SIZE.match(value):
+        raise ValueError(
+            f"must be an Azure VM size name such as 'Standard_D4s_v5' (got {value!r})"
+        )
+    return value
+
+
+class SystemPool(_Model):
+    """The AKS system node pool: runs the hub, proxy, ingress and cert-manager."""
+
+    vm_size: str = Field(
+        "Standard_D2s_v5",
+        description="VM size of the system nodes (2 vCPU / 8 GiB is enough for the hub services).",
+        examples=["Standard_D2s_v5"],
+    )
+    node_count: int = Field(
+        1, ge=1, le=10, description="Number of system nodes (fixed; 1 keeps idle cost low).", examples=[1]
+    )
+
+    _vm = field_validator("vm_size")(_check_vm_size)
+
+
+class UserPool(_Model):
+    """The autoscaled node pool for users' notebook servers (and Binder image builds)."""
+
+    vm_size: str = Field(
+        "Standard_D4s_v5", description="VM size of the user nodes.", examples=["Standard_E4s_v5"]
+    )
+    min_count: int = Field(
+        0, ge=0, le=100, description="Fewest user nodes; 0 lets the pool scale to zero when idle.", examples=[0]
+    )
+    max_count: int = Field(
+        3, ge=1, le=100, description="Most user nodes the autoscaler may add.", examples=[5]
+    )
+    spot: bool = Field(
+        False,
+        description="Use Azure Spot VMs (much cheaper, may be evicted at any time).",
+        examples=[True],
+    )
+
+    _vm = field_validator("vm_size")(_check_vm_size)
+
+
+class ClusterConfig(_Model):
+    """The AKS cluster."""
+
+    kubernetes_version: str = Field(
+        "1.34",
+        description="Kubernetes minor version ('1.34' style); patch releases arrive through the "
+        "cluster's automatic 'patch' upgrade channel. Check `az aks get-versions -l <region>`.",
+        examples=["1.34"],
+    )
+    system_pool: SystemPool = Field(default_factory=SystemPool, description="System node pool.")
+    user_pool: UserPool = Field(default_factory=UserPool, description="Autoscaled user node pool.")
+    authorized_ip_ranges: list[str] = Field(
+        default_factory=list,
+        description="CIDRs allowed to reach the Kubernetes API server; empty means any address "
+        "(the API still requires credentials).",
+        examples=[["203.0.113.0/24"]],
+    )
+    network_policy: Literal["cilium", "calico"] = Field(
+        "cilium",
+        description="Network policy engine that enforces NetworkPolicies (Azure CNI overlay "
+        "with Cilium dataplane, or Calico).",
+        examples=["cilium"],
+    )
+    tier: Literal["Free", "Standard"] = Field(
+        "Free",
+        description="AKS control-plane tier: Free (no uptime SLA) or Standard (SLA, billed hourly).",
+        examples=["Free"],
+    )
+
+    @field_validator("kubernetes_version")
+    @classmethod
+    def _k8s(cls, value: str) -> str:
+        if not _K8S_VERSION.match(value):
+            raise ValueError(
+                f"must be a Kubernetes minor version such as '1.34', without the patch "
+                f"(got {value!r})"
+            )
+        return value
+
+    @field_validator("authorized_ip_ranges")
+    @classmethod
+    def _cidrs(cls, values: list[str]) -> list[str]:
+        normalised = []
+        for i, value in enumerate(values):
+            try:
+                net = ipaddress.IPv4Network(value, strict=True)
+            except ValueError:
+                raise ValueError(
+                    f"item {i} must be an IPv4 CIDR such as '203.0.113.0/24' (got {value!r})"
+                ) from None
+            normalised.append(str(net))
+        return normalised
+
+
+class RegistryConfig(_Model):
+    """Where BinderHub pushes the images it builds."""
+
+    type: Literal["acr", "dockerhub"] = Field(
+        "acr",
+        description="'acr' creates an Azure Container Registry in the stack; 'dockerhub' pushes "
+        "to Docker Hub with `dockerHubToken`.",
+        examples=["acr"],
+    )
+    sku: Literal["Basic", "Standard", "Premium"] = Field(
+        "Basic", description="ACR pricing tier (acr only).", examples=["Standard"]
+    )
+    username: str | None = Field(
+        None, description="Docker Hub user or organisation that owns the images (dockerhub only).",
+        examples=["myuni"],
+    )
+    image_prefix: str | None = Field(
+        None,
+        description="Image name prefix. acr: the path inside the registry, default "
+        "'binder/<institution>-'; dockerhub: '<user-or-org>/<name>-', default '<username>/binder-'.",
+        examples=["binder/myuni-"],
+    )
+
+
+class AuthConfig(_Model):
+    """Who may log in."""
+
+    type: Literal["none", "github", "entra"] = Field(
+        "none",
+        description="'none' (anonymous Binder, binderhub mode only), 'github' (GitHub OAuth) or "
+        "'entra' (Microsoft Entra ID). The OAuth client secret goes in `authClientSecret`.",
+        examples=["github"],
+    )
+    client_id: str | None = Field(None, description="OAuth application (client) ID.", examples=["Iv1.0123abcd"])
+    tenant_id: str | None = Field(
+        None, description="Entra ID tenant (directory) ID, a GUID (entra only).",
+        examples=["00000000-0000-0000-0000-000000000000"],
+    )
+    allowed_users: list[str] = Field(
+        default_factory=list, description="User names allowed to log in.", examples=[["alice", "bob"]]
+    )
+    allowed_organizations: list[str] = Field(
+        default_factory=list,
+        description="GitHub organisations (or 'org:team') whose members may log in (github only).",
+        examples=[["my-university"]],
+    )
+    admins: list[str] = Field(
+        default_factory=list, description="User names with JupyterHub admin rights.", examples=[["alice"]]
+    )
+    allow_all: bool | None = Field(
+        None,
+        description="Let everyone who can authenticate log in. Default: true for entra without "
+        "allowedUsers (the tenant is the boundary), false for github.",
+        examples=[False],
+    )
+
+
+class LimitsConfig(_Model):
+    """Per-user resources and how long servers live. Empty fields take the mode's default."""
+
+    memory: str = Field(
+        "2G", description="Memory limit (and guarantee) of each user server, K/M/G/T suffix.", examples=["4G"]
+    )
+    cpu: float = Field(1.0, gt=0, le=64, description="CPU limit of each user server, in cores.", examples=[2])
+    cull_idle_minutes: int | None = Field(
+        None, ge=1, le=10080,
+        description="Stop servers idle this long. Default 10 (binderhub) or 60 (jupyterhub).", examples=[30],
+    )
+    max_age_hours: float | None = Field(
+        None, ge=0, le=720,
+        description="Stop servers this old even if busy; 0 means never. Default 6 (binderhub) or 0 "
+        "(jupyterhub).",
+        examples=[6],
+    )
+    per_repo_quota: int = Field(
+        100, ge=0, le=100000,
+        description="Most simultaneous Binder servers of one repository; 0 means unlimited (binderhub only).",
+        examples=[50],
+    )
+
+    @field_validator("memory")
+    @classmethod
+    def _memory(cls, value: str) -> str:
+        if not _MEMORY.match(value):
+            raise ValueError(f"must be a size such as '2G' or '512M' (got {value!r})")
+        return value
+
+
+class HelmValuesConfig(_Model):
+    """Raw chart values, deep-merged last over what the product renders (power users)."""
+
+    jupyterhub: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Merged into the JupyterHub chart values (in binderhub mode: its `jupyterhub:` block).",
+        examples=[{"singleuser": {"image": {"name": "quay.io/jupyter/scipy-notebook"}}}],
+    )
+    binderhub: dict[str, Any] = Field(
+        default_factory=dict, description="Merged into the BinderHub chart values (binderhub mode only).",
+        examples=[{"config": {"BinderHub": {"banner_message": "Hello"}}}],
+    )
+
+
+class StackConfig(_Model):
+    """One institution's stack."""
+
+    location: str = Field(
+        description="Azure region short name (set as `azure-native:location`).", examples=["westeurope"]
+    )
+    institution: str = Field(
+        description="Short slug: lowercase letter first, then [a-z0-9-], 3-16 characters. Used in "
+        "resource names and the default DNS label.",
+        examples=["myuni"],
+    )
+    contact_email: str | None = Field(
+        None, description="Let's Encrypt account email; required unless `https` is false.",
+        examples=["rse-team@myuni.example"],
+    )
+    mode: Literal["binderhub", "jupyterhub"] = Field(
+        "binderhub",
+        description="'binderhub' (BinderHub with its JupyterHub) or 'jupyterhub' (a plain JupyterHub, "
+        "no image builds).",
+        examples=["binderhub"],
+    )
+    domain: str | None = Field(
+        None,
+        description="Public host name to serve on (you create its DNS A record). Without it the site "
+        "is at <dnsLabel>.<location>.cloudapp.azure.com.",
+        examples=["binder.myuni.example"],
+    )
+    dns_label: str | None = Field(
+        None,
+        description="Azure DNS label used when `domain` is absent; default '<institution>-binder' or "
+        "'<institution>-hub'. Must be unique in the region.",
+        examples=["myuni-binder"],
+    )
+    https: bool = Field(True, description="Serve over HTTPS with a Let's Encrypt certificate.", examples=[True])
+    lets_encrypt: Literal["production", "staging"] = Field(
+        "production",
+        description="Let's Encrypt environment; 'staging' gives untrusted test certificates without "
+        "the production rate limits, for first tries.",
+        examples=["staging"],
+    )
+    protect_resources: bool = Field(
+        True,
+        description="Mark the cluster and registry protected so Pulumi refuses to delete or replace "
+        "them; set false (and `pulumi up`) before `pulumi destroy`.",
+        examples=[True],
+    )
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig, description="AKS cluster settings.")
+    registry: RegistryConfig = Field(default_factory=RegistryConfig, description="Image registry (binderhub).")
+    auth: AuthConfig = Field(default_factory=AuthConfig, description="Login.")
+    limits: LimitsConfig = Field(default_factory=LimitsConfig, description="Per-user limits and culling.")
+    helm_values: HelmValuesConfig = Field(
+        default_factory=HelmValuesConfig, description="Chart values overrides for power users."
+    )
+
+    # Set by `parse_config`, not by users: which secret keys the stack holds.
+    _secrets_set: frozenset[str] = PrivateAttr(default=frozenset())
+
+    @property
+    def secrets_set(self) -> frozenset[str]:
+        return self._secrets_set
+
+    @field_validator("location")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if not _REGION.match(value):
+            raise ValueError(
+                f"must be an Azure region short name such as 'westeurope' or 'uksouth' (got {value!r})"
+            )
+        return value
+
+    @field_validator("institution")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not _SLUG.match(value) or "--" in value:
+            raise ValueError(
+                "must be 3-16 characters of [a-z0-9-], start with a lowercase letter and not end "
+                f"with '-' (got {value!r})"
+            )
+        return value
+
+    @field_validator("contact_email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not _EMAIL.match(value):
+            raise ValueError(f"must be an email address such as 'rse@myuni.example' (got {value!r})")
+        return value
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if "://" in value or "/" in value:
+            raise ValueError(
+                f"must be a bare host name such as 'binder.myuni.example', without scheme or path (got {value!r})"
+            )
+        labels = value.split(".")
+        if len(value) > 253 or len(labels) < 2 or not all(_HOST_LABEL.match(x) for x in labels) \
+                or labels[-1].isdigit():
+            raise ValueError(
+                "must be a lowercase DNS host name such as 'binder.myuni.example' "
+                f"(labels of [a-z0-9-], at most 63 characters each) (got {value!r})"
+            )
+        return value
+
+    @field_validator("dns_label")
+    @classmethod
+    def _label(cls, value: str | None) -> str | None:
+        if value is not None and not _DNS_LABEL.match(value):
+            raise ValueError(
+                "must be 3-63 characters of [a-z0-9-], start with a letter and end with a letter or "
+                f"digit (got {value!r})"
+            )
+        return value
+
+    # ---- derived settings, one place for every default that depends on another key ----
+
+    @property
+    def binder(self) -> bool:
+        return self.mode == "binderhub"
+
+    @property
+    def effective_dns_label(self) -> str:
+        return self.dns_label or f"{self.institution}-{'binder' if self.binder else 'hub'}"
+
+    @property
+    def host(self) -> str:
+        """The public host name the site is served on."""
+        return self.domain or f"{self.effective_dns_label}.{self.location}.cloudapp.azure.com"
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.https else "http"
+
+    @property
+    def cull_idle_minutes(self) -> int:
+        if self.limits.cull_idle_minutes is not None:
+            return self.limits.cull_idle_minutes
+        return 10 if self.binder else 60
+
+    @property
+    def max_age_hours(self) -> float:
+        if self.limits.max_age_hours is not None:
+            return self.limits.max_age_hours
+        return 6 if self.binder else 0
+
+    @property
+    def allow_all(self) -> bool:
+        if self.auth.allow_all is not None:
+            return self.auth.allow_all
+        return self.auth.type == "entra" and not self.auth.allowed_users
+
+    @property
+    def uses_acr(self) -> bool:
+        return self.binder and self.registry.type == "acr"
+
+    @property
+    def uses_dockerhub(self) -> bool:
+        return self.binder and self.registry.type == "dockerhub"
+
+
+# ---------------------------------------------------------------------------
+# Parsing raw Pulumi config into the model
+# ---------------------------------------------------------------------------
+
+
+def full_key(loc: tuple[Any, ...]) -> str:
+    """`('cluster', 'userPool', 'maxCount')` -> `binderhub-azure:cluster.userPool.maxCount`."""
+    if loc and loc[0] == "location":
+        return LOCATION_KEY + _path(loc[1:])
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return f"{PROJECT}:{text}"
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model class that holds the field at `loc`'s parent, for "did you mean" hints."""
+    model: type[BaseModel] | None = StackConfig
+    for part in loc[:-1]:
+        if isinstance(part, int) or model is None:
+            continue
+        field = next((f for f in model.model_fields.values() if f.alias == part), None)
+        if field is None:
+            return None
+        model = _model_class(field.annotation)
+    return model
+
+
+def _model_class(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if get_origin(annotation) is not None:
+        for arg in get_args(annotation):
+            found = _model_class(arg)
+            if found:
+                return found
+    return None
+
+
+# Hints for keys people put in the wrong place.
+_MISPLACED = {
+    "clientSecret": f"the OAuth client secret goes in the secret key {PROJECT}:authClientSecret "
+    "(pulumi config set --secret authClientSecret ...)",
+    "token": f"the Docker Hub token goes in the secret key {PROJECT}:dockerHubToken "
+    "(pulumi config set --secret dockerHubToken ...)",
+    "password": f"registry credentials go in the secret key {PROJECT}:dockerHubToken (Docker Hub); "
+    "ACR credentials are managed by the stack",
+    "location": f"the region is set as {LOCATION_KEY} (pulumi config set azure-native:location westeurope)",
+}
+
+
+def _message(err: Mapping[str, Any]) -> str:
+    loc = tuple(err["loc"])
+    key = full_key(loc)
+    kind = err["type"]
+    got = err.get("input")
+    if kind == "missing":
+        return f"{key} is required"
+    if kind == "extra_forbidden":
+        name = str(loc[-1])
+        if name in _MISPLACED:
+            return f"{key} is not a known key: {_MISPLACED[name]}"
+        model = _model_at(loc)
+        known = [str(f.alias) for f in model.model_fields.values()] if model else []
+        if model is StackConfig:
+            known.remove("location")
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = f"; did you mean '{close[0]}'?" if close else (f"; known keys: {', '.join(known)}" if known else "")
+        return f"{key} is not a known key{hint}"
+    if kind == "literal_error":
+        return f"{key} must be one of {err['ctx']['expected']} (got {got!r})"
+    if kind == "value_error":
+        return f"{key} {str(err['msg']).removeprefix('Value error, ')}"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"{key} must be an object with keys (got {type(got).__name__} {got!r})"
+    if kind in ("bool_parsing", "bool_type"):
+        return f"{key} must be true or false (got {got!r})"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return f"{key} must be a whole number (got {got!r})"
+    if kind in ("float_parsing", "float_type"):
+        return f"{key} must be a number (got {got!r})"
+    if kind == "string_type":
+        return f"{key} must be a string (got {got!r})"
+    bounds = {"greater_than_equal": (">=", "ge"), "greater_than": (">", "gt"),
+              "less_than_equal": ("<=", "le"), "less_than": ("<", "lt")}
+    if kind in bounds:
+        op, name = bounds[kind]
+        return f"{key} must be {op} {err['ctx'][name]} (got {got!r})"
+    if kind == "list_type":
+        return f"{key} must be a list (got {type(got).__name__} {got!r})"
+    msg = str(err["msg"])
+    return f"{key}: {msg[:1].lower()}{msg[1:]} (got {got!r})"
+
+
+def _decode(key: str, value: Any, problems: list[str]) -> Any:
+    """Structured config arrives from Pulumi as JSON text; decode it."""
+    if key in _OBJECT_KEYS and isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            problems.append(
+                f"{PROJECT}:{key} must be an object (a YAML mapping in Pulumi.<stack>.yaml, or "
+                f"`pulumi config set --path {key}.<field> ...`) (got {value!r})"
+            )
+            return None
+    return value
+
+
+def parse_config(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str] = frozenset()) -> StackConfig:
+    """Validate a stack's raw config (keys `ns:key`) and return the typed model.
+
+    Raises `ConfigError` listing every problem found; nothing else is raised.
+    """
+    problems: list[str] = []
+    data: dict[str, Any] = {}
+    secrets_set: set[str] = set()
+    prefix = f"{PROJECT}:"
+    for key, value in raw.items():
+        if key == LOCATION_KEY:
+            data["location"] = value
+            continue
+        if not key.startswith(prefix):
+            continue  # other providers' settings (azure-native:subscriptionId, kubernetes:...)
+        name = key[len(prefix):]
+        if name in SECRET_KEYS:
+            if key not in secret_keys:
+                problems.append(
+                    f"{key} must be stored as a secret: pulumi config rm {name} && "
+                    f"pulumi config set --secret {name} <value>"
+                )
+            elif value not in (None, ""):
+                secrets_set.add(name)
+            continue
+        decoded = _decode(name, value, problems)
+        if decoded is not None:
+            data[name] = decoded
+
+    model: StackConfig | None = None
+    try:
+        model = StackConfig.model_validate(data)
+        model._secrets_set = frozenset(secrets_set)
+    except ValidationError as exc:
+        for err in exc.errors():
+            if err["type"] == "missing" and tuple(err["loc"]) == ("location",):
+                problems.append(f"{LOCATION_KEY} is required: pulumi config set azure-native:location westeurope")
+            else:
+                problems.append(_message(err))
+    if model is not None:
+        problems.extend(cross_checks(model))
+    if problems:
+        raise ConfigError(problems)
+    assert model is not None
+    return model
+
+
+def cross_checks(cfg: StackConfig) -> list[str]:
+    """Rules that involve more than one key. Each problem is one line naming a key."""
+    p = PROJECT
+    problems: list[str] = []
+    user = cfg.cluster.user_pool
+    if user.max_count < user.min_count:
+        problems.append(
+            f"{p}:cluster.userPool.maxCount must be >= minCount (got {user.max_count} < {user.min_count})"
+        )
+    if cfg.https and not cfg.contact_email:
+        problems.append(
+            f"{p}:contactEmail is required when https is on (Let's Encrypt account email), "
+            "or set https: false"
+        )
+    if cfg.domain and cfg.dns_label:
+        problems.append(f"{p}:dnsLabel is only used without domain; remove one of domain and dnsLabel")
+    auth = cfg.auth
+    if auth.type == "none":
+        if not cfg.binder:
+            problems.append(
+                f"{p}:auth.type must be 'github' or 'entra' when mode is jupyterhub "
+                "(a JupyterHub without login would be open to anyone)"
+            )
+        for name, value in (("clientId", auth.client_id), ("tenantId", auth.tenant_id),
+                            ("allowedUsers", auth.allowed_users),
+                            ("allowedOrganizations", auth.allowed_organizations), ("admins", auth.admins)):
+            if value:
+                problems.append(f"{p}:auth.{name} is set but auth.type is 'none'; set auth.type to github or entra")
+    else:
+        if not auth.client_id:
+            problems.append(f"{p}:auth.clientId is required when auth.type is {auth.type!r}")
+        if "authClientSecret" not in cfg.secrets_set:
+            problems.append(
+                f"{p}:authClientSecret is required when auth.type is {auth.type!r}: "
+                "pulumi config set --secret authClientSecret <client secret>"
+            )
+    if auth.type == "entra":
+        if not auth.tenant_id:
+            problems.append(f"{p}:auth.tenantId is required when auth.type is 'entra'")
+        elif not _GUID.match(auth.tenant_id):
+            problems.append(f"{p}:auth.tenantId must be a GUID such as "
+                            f"'00000000-0000-0000-0000-000000000000' (got {auth.tenant_id!r})")
+        if auth.allowed_organizations:
+            problems.append(f"{p}:auth.allowedOrganizations is only for auth.type 'github'")
+    if auth.type == "github":
+        if auth.tenant_id:
+            problems.append(f"{p}:auth.tenantId is only for auth.type 'entra'")
+        if not (auth.allowed_users or auth.allowed_organizations or cfg.allow_all):
+            problems.append(
+                f"{p}:auth.allowedUsers or auth.allowedOrganizations must list who may log in with "
+                "GitHub (or set auth.allowAll: true to admit every GitHub user)"
+            )
+    reg = cfg.registry
+    if cfg.binder and reg.type == "dockerhub":
+        if not reg.username:
+            problems.append(f"{p}:registry.username is required when registry.type is 'dockerhub'")
+        if "dockerHubToken" not in cfg.secrets_set:
+            problems.append(
+                f"{p}:dockerHubToken is required when registry.type is 'dockerhub': "
+                "pulumi config set --secret dockerHubToken <Docker Hub access token>"
+            )
+        if reg.image_prefix is not None and not _DOCKERHUB_PREFIX.match(reg.image_prefix):
+            problems.append(f"{p}:registry.imagePrefix must look like '<user-or-org>/<name>-' for Docker Hub "
+                            f"(got {reg.image_prefix!r})")
+    if reg.type == "acr" and reg.image_prefix is not None and not _ACR_PREFIX.match(reg.image_prefix):
+        problems.append(f"{p}:registry.imagePrefix must be a lowercase repository path such as 'binder/myuni-' "
+                        f"(got {reg.image_prefix!r})")
+    if reg.type == "acr" and reg.username:
+        problems.append(f"{p}:registry.username is only for registry.type 'dockerhub'")
+    if not cfg.binder and cfg.helm_values.binderhub:
+        problems.append(f"{p}:helmValues.binderhub is only used when mode is binderhub")
+    return problems
+
+
+# ---------------------------------------------------------------------------
+# Reference documentation generated from the model
+# ---------------------------------------------------------------------------
+
+
+def _doc_rows(model: type[BaseModel], prefix: str) -> list[tuple[str, str, str, str]]:
+    rows = []
+    for field in model.model_fields.values():
+        alias = field.alias or ""
+        key = LOCATION_KEY if (not prefix and alias == "location") else (f"{prefix}.{alias}" if prefix else alias)
+        sub = _model_class(field.annotation)
+        if sub is not None:
+            rows.extend(_doc_rows(sub, key))
+            continue
+        if field.is_required():
+            default = "required"
+        else:
+            value = field.get_default(call_default_factory=True)
+            default = "—" if value is None else json.dumps(value)
+        example = json.dumps(field.examples[0]) if field.examples else ""
+        rows.append((key, default, field.description or "", example))
+    return rows
+
+
+def reference_markdown() -> str:
+    """The config reference table, as in the README."""
+    lines = ["| key | default | meaning | example |", "|---|---|---|---|"]
+    for key, default, desc, example in _doc_rows(StackConfig, ""):
+        lines.append(f"| `{key}` | {default} | {desc} | `{example}` |")
+    lines.append(
+        "| `authClientSecret` | — (secret) | OAuth client secret; required when `auth.type` is not "
+        "`none`. Set with `pulumi config set --secret authClientSecret ...`. | |"
+    )
+    lines.append(
+        "| `dockerHubToken` | — (secret) | Docker Hub access token; required when `registry.type` is "
+        "`dockerhub`. Set with `pulumi config set --secret dockerHubToken ...`. | |"
+    )
+    return "\n".join(lines)
+
+
+
+def load_from_pulumi() -> StackConfig:
+    """Read and validate the running stack's config from the Pulumi runtime.
+
+    Raises `pulumi.RunError` (shown to the user without a traceback) before any
+    resource is registered when the config is wrong.
+    """
+    import pulumi
+    from pulumi.runtime import config as runtime_config
+
+    raw = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    env_secret = set(runtime_config.get_config_secret_keys_env())
+    secret = {k for k in raw if k in env_secret or runtime_config.is_config_secret(k)}
+    try:
+        return parse_config(raw, secret)
+    except ConfigError as err:
+        raise pulumi.RunError("invalid stack config:\n" + str(err)) from None
+
+
+if __name__ == "__main__":  # pragma: no cover - documentation helper
+    if sys.argv[1:] == ["--markdown"]:
+        print(reference_markdown())
+    else:
+        print("usage: python -m components.config --markdown", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,205 @@
+"""Offline plan: what `pulumi up` would create for a stack, without Azure or the Pulumi CLI.
+
+    python -m components.plan --stack dev [--json]
+    python -m components.plan --config-file path/to/Pulumi.myuni.yaml [--json]
+
+Runs the real `__main__.py` under Pulumi's mocks with the stack's config. Secret
+config (`secure:` entries, whose plaintext is unknown offline), generated passwords
+and credentials appear as "[secret]". Exit 0 on success, 2 with one line per
+problem on stderr when the config is wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import runpy
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .config import PROJECT, ConfigError, parse_config
+from .mocks import SECRET, PlanMocks, RecordingMonitor
+
+ROOT = Path(__file__).resolve().parent.parent
+RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
+
+
+class PlanError(Exception):
+    """The stack file itself cannot be read."""
+
+
+def read_stack_file(path: Path) -> tuple[dict[str, str], set[str]]:
+    """A `Pulumi.<stack>.yaml` as Pulumi hands config to a program: every value a string
+    (structured values as JSON), `secure:` values as the "[secret]" placeholder."""
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise PlanError(f"{path}: no such stack file") from None
+    except yaml.YAMLError as err:
+        raise PlanError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    config = doc.get("config") or {}
+    if not isinstance(doc, dict) or not isinstance(config, dict):
+        raise PlanError(f"{path}: 'config' must be a mapping of keys to values")
+    raw: dict[str, str] = {}
+    secret: set[str] = set()
+    for key, value in config.items():
+        key = str(key)
+        if ":" not in key:
+            key = f"{PROJECT}:{key}"
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            raw[key] = SECRET
+            secret.add(key)
+        elif isinstance(value, str):
+            raw[key] = value
+        elif isinstance(value, bool):
+            raw[key] = "true" if value else "false"
+        elif value is None:
+            continue
+        elif isinstance(value, (int, float)):
+            raw[key] = str(value)
+        else:
+            raw[key] = json.dumps(value)
+    return raw, secret
+
+
+def run_program(raw: dict[str, str], secret_keys: set[str], stack: str) -> RecordingMonitor:
+    """Run `__main__.py` under mocks (update mode, so every apply runs) and return the record."""
+    import pulumi
+    from pulumi.runtime import config as runtime_config
+    from pulumi.runtime import settings as runtime_settings
+    from pulumi.runtime.stack import run_in_stack
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    monitor = RecordingMonitor(PlanMocks())
+    runtime_settings.reset_options()
+    runtime_config.set_all_config(dict(raw), sorted(secret_keys))
+    # set_mocks starts a root stack of its own unless one exists; the program needs a fresh
+    # one from run_in_stack (which also registers the stack outputs), so hold the place.
+    runtime_settings.set_root_resource(object())  # type: ignore[arg-type]
+    pulumi.runtime.set_mocks(PlanMocks(), project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    runtime_settings.set_root_resource(None)  # type: ignore[arg-type]
+    cwd = os.getcwd()
+    sys.path.insert(0, str(ROOT))
+    try:
+        os.chdir(ROOT)
+        loop.run_until_complete(run_in_stack(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")))
+    finally:
+        os.chdir(cwd)
+        sys.path.remove(str(ROOT))
+    return monitor
+
+
+def _release(reg: Any) -> dict[str, Any]:
+    inputs = reg.inputs
+    return {
+        "name": inputs.get("name", reg.name),
+        "chart": inputs.get("chart"),
+        "version": inputs.get("version"),
+        "repository": (inputs.get("repositoryOpts") or {}).get("repo"),
+        "namespace": inputs.get("namespace"),
+        "values": inputs.get("values", {}),
+    }
+
+
+def build_plan(raw: dict[str, str], secret_keys: set[str], stack: str) -> dict[str, Any]:
+    """Validate the config (raising ConfigError), run the program, return the plan document."""
+    parse_config(raw, secret_keys)
+    # Offline, a secret's plaintext is never used: every secret config value is the placeholder.
+    raw = {k: (SECRET if k in secret_keys else v) for k, v in raw.items()}
+    monitor = run_program(raw, secret_keys, stack)
+    names = {r.urn: r.name for r in monitor.registrations}
+    resources = [
+        {
+            "type": r.type,
+            "name": r.name,
+            "urn": r.urn,
+            "parent": names.get(r.parent),
+            "parentUrn": r.parent or None,
+            "inputs": r.inputs,
+            "protect": r.protect,
+            "dependsOn": sorted({names.get(d, d) for d in r.depends_on}),
+            **({"options": r.options} if r.options else {}),
+        }
+        for r in monitor.registrations
+    ]
+    return {
+        "project": PROJECT,
+        "stack": stack,
+        "resources": resources,
+        "helmReleases": [_release(r) for r in monitor.registrations if r.type == RELEASE_TYPE],
+        "outputs": monitor.stack_outputs,
+    }
+
+
+def summary(plan: dict[str, Any]) -> str:
+    """The readable form: a resource tree, the Helm releases and the outputs."""
+    lines = [f"Offline plan for stack '{plan['stack']}' of {plan['project']} (rendered under mocks, "
+             "nothing deployed)", "", "Resources:"]
+    children: dict[str | None, list[dict[str, Any]]] = {}
+    urns = {res["urn"] for res in plan["resources"]}
+    for res in plan["resources"]:
+        children.setdefault(res["parentUrn"] if res["parentUrn"] in urns else None, []).append(res)
+
+    def walk(parent: str | None, depth: int) -> None:
+        for res in children.get(parent, []):
+            flag = "  [protected]" if res["protect"] else ""
+            lines.append(f"{'  ' * depth}+ {res['type']}  {res['name']}{flag}")
+            walk(res["urn"], depth + 1)
+
+    walk(None, 1)
+    lines += ["", "Helm releases:"]
+    if not plan["helmReleases"]:
+        lines.append("  (none)")
+    for rel in plan["helmReleases"]:
+        lines.append(f"  {rel['name']}: {rel['chart']} {rel['version']} from {rel['repository']} "
+                     f"in namespace {rel['namespace']}")
+    lines += ["", "Outputs:"]
+    for key, value in plan["outputs"].items():
+        lines.append(f"  {key}: {value if isinstance(value, str) else json.dumps(value)}")
+    lines += ["", f"{len(plan['resources'])} resources. Run with --json for every input and Helm value."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m components.plan", description=__doc__.split("\n")[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--stack", help="stack name: reads Pulumi.<stack>.yaml at the repository root")
+    source.add_argument("--config-file", type=Path, help="path of a Pulumi.<stack>.yaml file")
+    parser.add_argument("--json", action="store_true", help="print the plan as one JSON document")
+    args = parser.parse_args(argv)
+
+    if args.stack:
+        path, stack = ROOT / f"Pulumi.{args.stack}.yaml", args.stack
+    else:
+        path = args.config_file
+        stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml") if path.name.startswith("Pulumi.") \
+            else path.stem
+    try:
+        raw, secret = read_stack_file(path)
+        plan = build_plan(raw, secret, stack)
+    except (PlanError, ConfigError) as err:
+        print(str(err), file=sys.stderr)
+        return 2
+    except Exception as err:  # a bug, not bad input: say so in one line, traceback on request
+        if os.environ.get("BINDERHUB_AZURE_DEBUG"):
+            raise
+        print(f"error: the offline plan failed: {type(err).__name__}: {err} "
+              "(set BINDERHUB_AZURE_DEBUG=1 for a traceback)", file=sys.stderr)
+        return 1
+    print(json.dumps(plan, indent=2) if args.json else summary(plan))
+    return 0
+
+
+if __name__ == "__main__":
+    code = main()
+    # Pulumi's runtime leaves per-thread event loops behind; at interpreter shutdown their
+    # finalizers print spurious errors. The work is done and flushed, so leave directly.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -1,0 +1,91 @@
+"""Azure Container Registry for the images BinderHub builds, readable by the cluster."""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+import pulumi
+import pulumi_random as random
+from pulumi_azure_native import authorization, containerregistry
+
+from . import naming
+from .cluster_spec import tags
+from .config import StackConfig
+
+# Built-in Azure role definitions (the same GUID in every tenant).
+ACR_PULL_ROLE = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
+ACR_PUSH_ROLE = "8311e382-0749-4cb8-b61a-304f252e45ec"
+
+
+def role_definition_id(subscription_id: str, role_guid: str) -> str:
+    return f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{role_guid}"
+
+
+class ContainerRegistryArgs(TypedDict):
+    config: StackConfig
+    """The validated stack config."""
+    resource_group_name: pulumi.Input[str]
+    """Resource group that holds the registry."""
+    kubelet_object_id: pulumi.Input[str]
+    """The cluster's kubelet identity, granted AcrPull so nodes can pull built images."""
+
+
+class ContainerRegistry(pulumi.ComponentResource):
+    """An ACR with AcrPull for the cluster and a push credential for BinderHub."""
+
+    login_server: pulumi.Output[str]
+    """Host name of the registry, `<name>.azurecr.io`."""
+    registry_name: pulumi.Output[str]
+    push_username: pulumi.Output[str]
+    """User name BinderHub pushes with (the registry's admin user)."""
+    push_password: pulumi.Output[str]
+    """Password BinderHub pushes with, a secret."""
+
+    def __init__(self, name: str, args: ContainerRegistryArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("binderhub-azure:registry:ContainerRegistry", name, None, opts)
+        cfg = args["config"]
+        child = pulumi.ResourceOptions(parent=self)
+
+        # Registry names are global across Azure: a random suffix avoids collisions.
+        suffix = random.RandomString(
+            f"{name}-suffix", length=6, upper=False, special=False, opts=child
+        )
+        registry = containerregistry.Registry(
+            f"{name}-acr",
+            resource_group_name=args["resource_group_name"],
+            registry_name=pulumi.Output.concat(naming.registry_prefix(cfg), suffix.result),
+            location=cfg.location,
+            sku={"name": cfg.registry.sku},
+            # BinderHub needs a user name and password to push; the admin user is the one
+            # credential azure-native can read back (it cannot create ACR token passwords).
+            admin_user_enabled=True,
+            tags=tags(cfg),
+            opts=child.merge(pulumi.ResourceOptions(protect=cfg.protect_resources)),
+        )
+
+        client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        authorization.RoleAssignment(
+            f"{name}-acrpull",
+            principal_id=args["kubelet_object_id"],
+            principal_type="ServicePrincipal",
+            role_definition_id=client.subscription_id.apply(lambda sub: role_definition_id(sub, ACR_PULL_ROLE)),
+            scope=registry.id,
+            # Assignment names are GUIDs: a replacement must delete the old one first.
+            opts=child.merge(pulumi.ResourceOptions(delete_before_replace=True)),
+        )
+
+        creds = containerregistry.list_registry_credentials_output(
+            resource_group_name=args["resource_group_name"], registry_name=registry.name,
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
+        self.login_server = registry.login_server
+        self.registry_name = registry.name
+        self.push_username = creds.username.apply(lambda u: u or "")
+        # Not marked secret by the provider; it is a credential, so wrap it.
+        self.push_password = pulumi.Output.secret(creds.passwords.apply(lambda p: p[0].value if p else ""))
+        self.register_outputs({
+            "loginServer": self.login_server,
+            "registryName": self.registry_name,
+            "pushUsername": self.push_username,
+            "pushPassword": self.push_password,
+        })
