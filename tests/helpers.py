@@ -1,0 +1,50 @@
+"""Shared test helpers: build raw stack config the way Pulumi hands it to a program."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from components.mocks import SECRET
+
+BASE: dict[str, Any] = {
+    "azure-native:location": "westeurope",
+    "institution": "testuni",
+    "contactEmail": "rse@testuni.example",
+}
+
+
+def raw_config(secrets: dict[str, str] | None = None, **keys: Any) -> tuple[dict[str, str], set[str]]:
+    """Raw config like the Pulumi CLI passes it: strings, objects as JSON, `ns:key` names.
+    `secrets` are set as secret keys. A key given as None is left out."""
+    merged = {**BASE, **keys}
+    raw: dict[str, str] = {}
+    for key, value in merged.items():
+        if value is None:
+            continue
+        full = key if ":" in key else f"binderhub-azure:{key}"
+        if isinstance(value, bool):
+            raw[full] = "true" if value else "false"
+        elif isinstance(value, (dict, list)):
+            raw[full] = json.dumps(value)
+        else:
+            raw[full] = str(value)
+    secret_keys = set()
+    for key, value in (secrets or {}).items():
+        full = f"binderhub-azure:{key}"
+        raw[full] = value
+        secret_keys.add(full)
+    return raw, secret_keys
+
+
+def resources_of(plan: dict[str, Any], type_: str) -> list[dict[str, Any]]:
+    return [r for r in plan["resources"] if r["type"] == type_]
+
+
+def one(plan: dict[str, Any], type_: str) -> dict[str, Any]:
+    found = resources_of(plan, type_)
+    assert len(found) == 1, f"expected one {type_}, found {len(found)}"
+    return found[0]
+
+
+__all__ = ["BASE", "SECRET", "one", "raw_config", "resources_of"]

@@ -1,0 +1,150 @@
+"""The stack config contract: defaults, derived values, and one clear line per mistake."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.config import ConfigError, parse_config, reference_markdown
+from tests.helpers import raw_config
+
+
+def parse(secrets=None, **keys):
+    raw, secret = raw_config(secrets, **keys)
+    return parse_config(raw, secret)
+
+
+def problems(secrets=None, **keys) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse(secrets, **keys)
+    return info.value.problems
+
+
+def test_minimal_stack_gets_low_idle_cost_defaults():
+    cfg = parse()
+    assert cfg.mode == "binderhub"
+    assert cfg.cluster.system_pool.node_count == 1
+    assert cfg.cluster.user_pool.min_count == 0
+    assert cfg.cluster.user_pool.max_count >= 1
+    assert cfg.registry.type == "acr" and cfg.registry.sku == "Basic"
+    assert cfg.auth.type == "none"
+    assert cfg.https is True
+
+
+def test_default_host_uses_azure_dns_label():
+    assert parse().host == "testuni-binder.westeurope.cloudapp.azure.com"
+    assert parse(dnsLabel="ourbinder").host == "ourbinder.westeurope.cloudapp.azure.com"
+    assert parse(domain="binder.testuni.example").host == "binder.testuni.example"
+
+
+def test_mode_dependent_defaults():
+    binder = parse()
+    hub = parse(mode="jupyterhub", auth={"type": "github", "clientId": "x", "allowedUsers": ["a"]},
+                secrets={"authClientSecret": "s"})
+    assert (binder.cull_idle_minutes, binder.max_age_hours) == (10, 6)
+    assert (hub.cull_idle_minutes, hub.max_age_hours) == (60, 0)
+    assert hub.host == "testuni-hub.westeurope.cloudapp.azure.com"
+
+
+def test_structured_values_and_strings_from_the_cli_are_typed():
+    cfg = parse(https="false", cluster={"userPool": {"minCount": "1", "maxCount": 4, "spot": True}},
+                contactEmail=None)
+    assert cfg.https is False
+    assert cfg.cluster.user_pool.min_count == 1 and cfg.cluster.user_pool.spot is True
+
+
+def test_cidrs_are_normalised():
+    cfg = parse(cluster={"authorizedIpRanges": ["203.0.113.0/24", "198.51.100.7"]})
+    assert cfg.cluster.authorized_ip_ranges == ["203.0.113.0/24", "198.51.100.7/32"]
+
+
+@pytest.mark.parametrize(
+    ("keys", "expected"),
+    [
+        ({"azure-native:location": None}, "azure-native:location is required"),
+        ({"azure-native:location": "West Europe"}, "azure-native:location must be an Azure region short name"),
+        ({"institution": None}, "binderhub-azure:institution is required"),
+        ({"institution": "My_Uni"}, "binderhub-azure:institution must be 3-16 characters"),
+        ({"institution": "a-very-long-institution-name"}, "binderhub-azure:institution must be 3-16"),
+        ({"contactEmail": None}, "binderhub-azure:contactEmail is required when https is on"),
+        ({"contactEmail": "not-an-email"}, "binderhub-azure:contactEmail must be an email address"),
+        ({"mode": "kubernetes"}, "binderhub-azure:mode must be one of 'binderhub' or 'jupyterhub'"),
+        ({"domain": "https://binder.uni.example/"}, "binderhub-azure:domain must be a bare host name"),
+        ({"domain": "binder_uni"}, "binderhub-azure:domain must be a lowercase DNS host name"),
+        ({"dnsLabel": "-bad-"}, "binderhub-azure:dnsLabel must be 3-63 characters"),
+        ({"dnsLabel": "x" * 64}, "binderhub-azure:dnsLabel must be 3-63 characters"),
+        ({"https": "maybe"}, "binderhub-azure:https must be true or false"),
+        ({"cluster": {"userPool": {"minCount": 2, "maxCount": 1}}},
+         "binderhub-azure:cluster.userPool.maxCount must be >= minCount (got 1 < 2)"),
+        ({"cluster": {"userPool": {"maxCount": 0}}}, "binderhub-azure:cluster.userPool.maxCount must be >= 1"),
+        ({"cluster": {"userPool": {"minCount": -1}}}, "binderhub-azure:cluster.userPool.minCount must be >= 0"),
+        ({"cluster": {"userPool": {"maxCount": "lots"}}},
+         "binderhub-azure:cluster.userPool.maxCount must be a whole number"),
+        ({"cluster": {"systemPool": {"vmSize": "D4s_v5"}}},
+         "binderhub-azure:cluster.systemPool.vmSize must be an Azure VM size name"),
+        ({"cluster": {"userPool": {"vmSize": "standard_d4s_v5"}}},
+         "binderhub-azure:cluster.userPool.vmSize must be an Azure VM size name"),
+        ({"cluster": {"systemPool": {"nodeCount": 0}}}, "binderhub-azure:cluster.systemPool.nodeCount must be >= 1"),
+        ({"cluster": {"kubernetesVersion": "1.34.2"}},
+         "binderhub-azure:cluster.kubernetesVersion must be a Kubernetes minor version"),
+        ({"cluster": {"authorizedIpRanges": ["10.0.0.1/8"]}},
+         "binderhub-azure:cluster.authorizedIpRanges item 0 must be an IPv4 CIDR"),
+        ({"cluster": {"authorizedIpRanges": "203.0.113.0/24"}},
+         "binderhub-azure:cluster.authorizedIpRanges must be a list"),
+        ({"cluster": {"userPool": {"vmsize": "Standard_D4s_v5"}}},
+         "binderhub-azure:cluster.userPool.vmsize is not a known key; did you mean 'vmSize'?"),
+        ({"cluster": "big"}, "binderhub-azure:cluster must be an object"),
+        ({"clusterr": {}}, "binderhub-azure:clusterr is not a known key; did you mean 'cluster'?"),
+        ({"registry": {"type": "ecr"}}, "binderhub-azure:registry.type must be one of 'acr' or 'dockerhub'"),
+        ({"registry": {"sku": "Free"}}, "binderhub-azure:registry.sku must be one of"),
+        ({"registry": {"type": "dockerhub"}}, "binderhub-azure:registry.username is required"),
+        ({"registry": {"type": "dockerhub", "username": "u"}}, "binderhub-azure:dockerHubToken is required"),
+        ({"registry": {"password": "x"}}, "binderhub-azure:registry.password is not a known key: registry"),
+        ({"auth": {"type": "github", "clientId": "x", "allowedUsers": ["a"]}},
+         "binderhub-azure:authClientSecret is required when auth.type is 'github'"),
+        ({"auth": {"type": "github", "clientSecret": "x"}},
+         "binderhub-azure:auth.clientSecret is not a known key: the OAuth client secret goes in"),
+        ({"auth": {"type": "entra", "clientId": "x"}}, "binderhub-azure:auth.tenantId is required"),
+        ({"auth": {"type": "entra", "clientId": "x", "tenantId": "contoso"}},
+         "binderhub-azure:auth.tenantId must be a GUID"),
+        ({"auth": {"type": "saml"}}, "binderhub-azure:auth.type must be one of 'none', 'github' or 'entra'"),
+        ({"mode": "jupyterhub"}, "binderhub-azure:auth.type must be 'github' or 'entra' when mode is jupyterhub"),
+        ({"limits": {"memory": "2GB"}}, "binderhub-azure:limits.memory must be a size such as '2G'"),
+        ({"limits": {"cpu": 0}}, "binderhub-azure:limits.cpu must be > 0"),
+        ({"limits": {"cullIdleMinutes": 0}}, "binderhub-azure:limits.cullIdleMinutes must be >= 1"),
+        ({"helmValues": {"binder": {}}}, "binderhub-azure:helmValues.binder is not a known key; did you mean"),
+    ],
+)
+def test_bad_config_names_the_key(keys, expected):
+    found = problems(**keys)
+    assert any(line.startswith(expected) for line in found), found
+    assert all("\n" not in line for line in found)
+
+
+def test_plain_text_secret_is_refused():
+    raw, _ = raw_config(registry={"type": "dockerhub", "username": "u"})
+    raw["binderhub-azure:dockerHubToken"] = "dckr_pat_plaintext"
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw, set())
+    assert any("binderhub-azure:dockerHubToken must be stored as a secret" in p for p in info.value.problems)
+
+
+def test_every_problem_is_reported_at_once():
+    found = problems(institution="X", mode="nope", limits={"memory": "lots"})
+    assert len(found) >= 3
+
+
+def test_other_namespaces_are_ignored():
+    parse(**{"azure-native:subscriptionId": "00000000-0000-0000-0000-000000000000", "kubernetes:context": "x"})
+
+
+def test_reference_documents_every_key():
+    table = reference_markdown()
+    for key in ("azure-native:location", "institution", "contactEmail", "mode", "domain", "dnsLabel", "https",
+                "cluster.kubernetesVersion", "cluster.systemPool.vmSize", "cluster.systemPool.nodeCount",
+                "cluster.userPool.vmSize", "cluster.userPool.minCount", "cluster.userPool.maxCount",
+                "cluster.userPool.spot", "cluster.authorizedIpRanges", "registry.type", "registry.sku",
+                "registry.username", "registry.imagePrefix", "dockerHubToken", "auth.type", "auth.clientId",
+                "auth.tenantId", "auth.allowedUsers", "auth.allowedOrganizations", "auth.admins",
+                "authClientSecret", "limits.memory", "limits.cpu", "limits.cullIdleMinutes",
+                "limits.maxAgeHours", "limits.perRepoQuota", "helmValues.jupyterhub", "helmValues.binderhub"):
+        assert f"| `{key}` |" in table, key
