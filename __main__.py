@@ -7,30 +7,49 @@ components, export what the user needs next.
 import pulumi
 from pulumi_azure_native import resources
 
-from components import naming
+from components import hub_values, naming
 from components.cluster import AksCluster
 from components.cluster_spec import tags
 from components.config import load_from_pulumi
+from components.hub import Hub
+from components.ingress import Ingress
+from components.outputs import next_step
 from components.registry import ContainerRegistry
 
 cfg = load_from_pulumi()
+secrets = pulumi.Config()
 
 group = resources.ResourceGroup(
-    "resource-group",
-    resource_group_name=naming.resource_group(cfg),
-    location=cfg.location,
-    tags=tags(cfg),
+    "resource-group", resource_group_name=naming.resource_group(cfg), location=cfg.location, tags=tags(cfg)
 )
 cluster = AksCluster("cluster", {"config": cfg, "resource_group_name": group.name})
-registry = (
-    ContainerRegistry(
-        "registry",
-        {"config": cfg, "resource_group_name": group.name, "kubelet_object_id": cluster.kubelet_object_id},
-    )
-    if cfg.uses_acr
-    else None
-)
+ingress = Ingress("ingress", {
+    "config": cfg, "resource_group_name": group.name, "resource_group_id": group.id,
+    "cluster_principal_id": cluster.principal_id, "provider": cluster.provider,
+})
 
+registry = None
+wiring = None
+if cfg.uses_acr:
+    registry = ContainerRegistry("registry", {
+        "config": cfg, "resource_group_name": group.name, "kubelet_object_id": cluster.kubelet_object_id,
+    })
+    wiring = registry.binder_wiring()
+elif cfg.uses_dockerhub:
+    wiring = hub_values.dockerhub_wiring(cfg, secrets.require_secret("dockerHubToken"))
+
+hub = Hub("hub", {
+    "config": cfg, "provider": cluster.provider, "registry": wiring,
+    "auth_client_secret": secrets.require_secret("authClientSecret") if cfg.auth.type != "none" else None,
+    "depends_on": ingress.ready,
+})
+
+pulumi.export("url", hub.site_url)
+pulumi.export("hubUrl", hub.hub_url)
+pulumi.export("publicIp", ingress.ip_address)
+pulumi.export("azureDnsName", ingress.fqdn)
+pulumi.export("nextStep", pulumi.Output.all(ingress.ip_address, ingress.fqdn).apply(
+    lambda a: next_step(cfg, ip_address=a[0], fqdn=a[1])))
 pulumi.export("resourceGroup", group.name)
 pulumi.export("clusterName", cluster.cluster_name)
 pulumi.export("registryLoginServer", registry.login_server if registry else None)

@@ -31,6 +31,8 @@ class AksCluster(pulumi.ComponentResource):
     """Azure name of the managed cluster."""
     kubelet_object_id: pulumi.Output[str]
     """Object ID of the kubelet identity (pulls images, e.g. from ACR)."""
+    principal_id: pulumi.Output[str]
+    """Object ID of the cluster's own (control plane) identity, which manages load balancers."""
     kubeconfig: pulumi.Output[str]
     """User kubeconfig, a secret: it grants access to the cluster."""
     provider: k8s.Provider
@@ -82,6 +84,7 @@ class AksCluster(pulumi.ComponentResource):
         self.kubelet_object_id = cluster.identity_profile.apply(
             lambda profile: (profile or {})["kubeletidentity"].object_id
         )
+        self.principal_id = cluster.identity.apply(lambda identity: identity.principal_id if identity else "")
         self.register_outputs({
             "clusterName": self.cluster_name,
             "kubeletObjectId": self.kubelet_object_id,

@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: the offline plan failed: {type(err).__name__}: {err} "
               "(set BINDERHUB_AZURE_DEBUG=1 for a traceback)", file=sys.stderr)
         return 1
-    print(json.dumps(plan, indent=2) if args.json else summary(plan))
+    print(json.dumps(plan, indent=2, sort_keys=True) if args.json else summary(plan))
     return 0
 
 

@@ -6,19 +6,12 @@ from typing import TypedDict
 
 import pulumi
 import pulumi_random as random
-from pulumi_azure_native import authorization, containerregistry
+from pulumi_azure_native import containerregistry
 
-from . import naming
+from . import hub_values, naming, roles
 from .cluster_spec import tags
 from .config import StackConfig
-
-# Built-in Azure role definitions (the same GUID in every tenant).
-ACR_PULL_ROLE = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
-ACR_PUSH_ROLE = "8311e382-0749-4cb8-b61a-304f252e45ec"
-
-
-def role_definition_id(subscription_id: str, role_guid: str) -> str:
-    return f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{role_guid}"
+from .hub_values import RegistryWiring
 
 
 class ContainerRegistryArgs(TypedDict):
@@ -63,16 +56,9 @@ class ContainerRegistry(pulumi.ComponentResource):
             opts=child.merge(pulumi.ResourceOptions(protect=cfg.protect_resources)),
         )
 
-        client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        authorization.RoleAssignment(
-            f"{name}-acrpull",
-            principal_id=args["kubelet_object_id"],
-            principal_type="ServicePrincipal",
-            role_definition_id=client.subscription_id.apply(lambda sub: role_definition_id(sub, ACR_PULL_ROLE)),
-            scope=registry.id,
-            # Assignment names are GUIDs: a replacement must delete the old one first.
-            opts=child.merge(pulumi.ResourceOptions(delete_before_replace=True)),
-        )
+        # Nodes pull built images with the kubelet identity, no pull secret needed.
+        roles.assign_role(f"{name}-acrpull", role=roles.ACR_PULL, principal_id=args["kubelet_object_id"],
+                          scope=registry.id, parent=self)
 
         creds = containerregistry.list_registry_credentials_output(
             resource_group_name=args["resource_group_name"], registry_name=registry.name,
@@ -83,9 +69,19 @@ class ContainerRegistry(pulumi.ComponentResource):
         self.push_username = creds.username.apply(lambda u: u or "")
         # Not marked secret by the provider; it is a credential, so wrap it.
         self.push_password = pulumi.Output.secret(creds.passwords.apply(lambda p: p[0].value if p else ""))
+        self._config = cfg
         self.register_outputs({
             "loginServer": self.login_server,
             "registryName": self.registry_name,
             "pushUsername": self.push_username,
             "pushPassword": self.push_password,
         })
+
+    def binder_wiring(self) -> RegistryWiring:
+        """How BinderHub pushes to this registry (URL, push credential, image prefix, token URL)."""
+        def part(field: str) -> pulumi.Output[str]:
+            return self.login_server.apply(
+                lambda server: getattr(hub_values.acr_wiring(self._config, server, None, None), field))
+
+        return RegistryWiring(url=part("url"), username=self.push_username, password=self.push_password,
+                              image_prefix=part("image_prefix"), token_url=part("token_url"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.registry import ACR_PULL_ROLE
+from components.roles import ACR_PULL as ACR_PULL_ROLE
 from tests.helpers import SECRET, one, resources_of
 
 CLUSTER = "azure-native:containerservice:ManagedCluster"

@@ -1,0 +1,67 @@
+"""The hub release: BinderHub with its JupyterHub, or JupyterHub alone, with stable secrets."""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from . import charts, hub_values
+from .config import StackConfig
+from .hub_values import HubSecrets, RegistryWiring
+from .ingress import helm_release
+
+# Installing the hub pulls large images and may wait for a new user node: be patient.
+HUB_TIMEOUT = 1800  # seconds
+
+
+class HubArgs(TypedDict):
+    config: StackConfig
+    """The validated stack config."""
+    provider: k8s.Provider
+    """Kubernetes provider of the cluster."""
+    registry: RegistryWiring | None
+    """Where BinderHub pushes images (binderhub mode), None in jupyterhub mode."""
+    auth_client_secret: pulumi.Input[str] | None
+    """The OAuth client secret (a Pulumi secret), when login is on."""
+    depends_on: list[pulumi.Resource]
+    """Ingress controller and issuers, installed first."""
+
+
+class Hub(pulumi.ComponentResource):
+    """The JupyterHub or BinderHub Helm release and the secrets it needs."""
+
+    site_url: pulumi.Output[str]
+    """Where users go: the Binder launch page, or the JupyterHub login."""
+    hub_url: pulumi.Output[str]
+    """The JupyterHub URL (in binderhub mode, below the Binder site)."""
+
+    def __init__(self, name: str, args: HubArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("binderhub-azure:hub:Hub", name, None, opts)
+        cfg = args["config"]
+
+        def token(purpose: str) -> pulumi.Output[str]:
+            # 32 random bytes as hex, the form JupyterHub expects for its cookie secret and
+            # CryptKeeper keys. Created once and kept in state, so an update never rotates it.
+            generated = random.RandomBytes(f"{name}-{purpose}", length=32,
+                                           opts=pulumi.ResourceOptions(parent=self))
+            return pulumi.Output.secret(generated.hex)
+
+        secrets = HubSecrets(
+            proxy_token=token("proxy-token"),
+            cookie_secret=token("cookie-secret"),
+            crypt_key=token("crypt-key"),
+            binder_api_token=token("binder-api-token") if cfg.binder else None,
+            build_token=token("build-token") if cfg.binder else None,
+            auth_client_secret=args["auth_client_secret"],
+        )
+        values = hub_values.release_values(cfg, secrets, args["registry"])
+        chart = charts.BINDERHUB if cfg.binder else charts.JUPYTERHUB
+        helm_release(cfg.mode, chart, cfg.mode, values, parent=self, provider=args["provider"],
+                     timeout=HUB_TIMEOUT, depends_on=args["depends_on"])
+
+        self.site_url = pulumi.Output.from_input(hub_values.site_url(cfg))
+        self.hub_url = pulumi.Output.from_input(hub_values.hub_url(cfg))
+        self.register_outputs({"siteUrl": self.site_url, "hubUrl": self.hub_url})

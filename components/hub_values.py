@@ -1,0 +1,244 @@
+"""Helm values for the JupyterHub and BinderHub charts, built from the config (pure).
+
+Secrets come in as opaque values (`HubSecrets`): strings in tests, Pulumi secret
+Outputs in the program, so the builders never need to know which.
+
+Routing: one host name. In binderhub mode BinderHub answers at `/` and JupyterHub at
+`/jupyter/` (its `hub.baseUrl`); in jupyterhub mode JupyterHub answers at `/`. TLS
+ends at the Traefik ingress with a cert-manager certificate, so both chart services
+are ClusterIP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .charts import merge
+from .cluster_spec import NODE_PURPOSE, SPOT_TOLERATION
+from .config import StackConfig
+
+INGRESS_CLASS = "traefik"
+BINDER_HUB_PATH = "/jupyter/"
+# In-cluster address of JupyterHub's proxy Service (z2jh names it proxy-public).
+PROXY_SERVICE = "http://proxy-public"
+BINDER_OAUTH_CLIENT = "service-binder"
+
+
+@dataclass(frozen=True)
+class HubSecrets:
+    """Chart secrets set explicitly, so that no render regenerates them."""
+
+    proxy_token: Any
+    cookie_secret: Any
+    crypt_key: Any
+    binder_api_token: Any = None
+    build_token: Any = None
+    auth_client_secret: Any = None
+
+
+@dataclass(frozen=True)
+class RegistryWiring:
+    """Where BinderHub pushes images and with which credential."""
+
+    url: str | None
+    """`https://<acr>.azurecr.io`; None for Docker Hub (the chart's default)."""
+    username: Any
+    password: Any
+    image_prefix: Any
+    token_url: str | None = None
+
+
+def issuer_name(cfg: StackConfig) -> str:
+    return f"letsencrypt-{cfg.lets_encrypt}"
+
+
+def tls_secret_name(cfg: StackConfig) -> str:
+    return f"{cfg.institution}-tls"
+
+
+def hub_base_url(cfg: StackConfig) -> str:
+    return BINDER_HUB_PATH if cfg.binder else "/"
+
+
+def site_url(cfg: StackConfig) -> str:
+    return f"{cfg.scheme}://{cfg.host}/"
+
+
+def hub_url(cfg: StackConfig) -> str:
+    return f"{cfg.scheme}://{cfg.host}{hub_base_url(cfg)}"
+
+
+def acr_wiring(cfg: StackConfig, login_server: str, username: Any, password: Any) -> RegistryWiring:
+    """ACR: images under `<login server>/<imagePrefix>`; BinderHub checks for existing images
+    with a token from ACR's OAuth endpoint."""
+    path = cfg.registry.image_prefix or f"binder/{cfg.institution}-"
+    return RegistryWiring(
+        url=f"https://{login_server}", username=username, password=password,
+        image_prefix=f"{login_server}/{path}",
+        token_url=f"https://{login_server}/oauth2/token?service={login_server}",
+    )
+
+
+def dockerhub_wiring(cfg: StackConfig, token: Any) -> RegistryWiring:
+    """Docker Hub: the chart's default registry URL, the user's access token."""
+    return RegistryWiring(
+        url=None, username=cfg.registry.username, password=token,
+        image_prefix=cfg.registry.image_prefix or f"{cfg.registry.username}/binder-",
+    )
+
+
+def _ingress(cfg: StackConfig, with_certificate: bool) -> dict[str, Any]:
+    """An ingress block; only one of the two ingresses on the host asks cert-manager for the
+    certificate, both serve it (same namespace, same Secret)."""
+    block: dict[str, Any] = {"enabled": True, "ingressClassName": INGRESS_CLASS, "hosts": [cfg.host]}
+    if cfg.https:
+        if with_certificate:
+            block["annotations"] = {"cert-manager.io/cluster-issuer": issuer_name(cfg)}
+        block["tls"] = [{"hosts": [cfg.host], "secretName": tls_secret_name(cfg)}]
+    return block
+
+
+def authenticator_config(cfg: StackConfig, secrets: HubSecrets) -> dict[str, Any]:
+    """`hub.config` entries for the chosen login."""
+    auth = cfg.auth
+    if auth.type == "none":
+        return {}
+    callback = f"{hub_url(cfg)}hub/oauth_callback"
+    common: dict[str, Any] = {
+        "client_id": auth.client_id,
+        "client_secret": secrets.auth_client_secret,
+        "oauth_callback_url": callback,
+    }
+    authenticator: dict[str, Any] = {"admin_users": list(auth.admins)}
+    if auth.allowed_users:
+        authenticator["allowed_users"] = list(auth.allowed_users)
+    if cfg.allow_all:
+        authenticator["allow_all"] = True
+    if auth.type == "github":
+        github = dict(common)
+        if auth.allowed_organizations:
+            github["allowed_organizations"] = list(auth.allowed_organizations)
+            # Team membership ("org:team") and private org membership need this scope.
+            github["scope"] = ["read:org"]
+        return {"JupyterHub": {"authenticator_class": "github"}, "GitHubOAuthenticator": github,
+                "Authenticator": authenticator}
+    entra = {**common, "tenant_id": auth.tenant_id, "username_claim": "preferred_username"}
+    return {"JupyterHub": {"authenticator_class": "azuread"}, "AzureAdOAuthenticator": entra,
+            "Authenticator": authenticator}
+
+
+def jupyterhub_values(cfg: StackConfig, secrets: HubSecrets) -> dict[str, Any]:
+    """Values of the JupyterHub chart: standalone (jupyterhub mode) or BinderHub's `jupyterhub:` block."""
+    limits = cfg.limits
+    user_affinity = {"nodeAffinity": {"matchNodePurpose": "require"}}
+    hub_config: dict[str, Any] = {"CryptKeeper": {"keys": [secrets.crypt_key]}}
+    hub_config = merge(hub_config, authenticator_config(cfg, secrets))
+    singleuser: dict[str, Any] = {
+        "memory": {"limit": limits.memory, "guarantee": limits.memory},
+        "cpu": {"limit": limits.cpu, "guarantee": round(limits.cpu / 4, 3)},
+        # The chart's default, stated so that a merge can't drop it: user pods must not
+        # reach the Azure instance metadata service (it hands out the node's identity).
+        "cloudMetadata": {"blockWithIptables": True, "ip": "169.254.169.254"},
+    }
+    if cfg.cluster.user_pool.spot:
+        singleuser["extraTolerations"] = [SPOT_TOLERATION]
+    values: dict[str, Any] = {
+        "hub": {
+            "baseUrl": hub_base_url(cfg),
+            "cookieSecret": secrets.cookie_secret,
+            "config": hub_config,
+        },
+        "proxy": {
+            "secretToken": secrets.proxy_token,
+            "service": {"type": "ClusterIP"},
+        },
+        "ingress": _ingress(cfg, with_certificate=not cfg.binder),
+        "singleuser": singleuser,
+        "scheduling": {
+            "userPods": user_affinity,
+            "corePods": {"nodeAffinity": {"matchNodePurpose": "require"}},
+        },
+        "cull": {
+            "enabled": True,
+            "timeout": cfg.cull_idle_minutes * 60,
+            "every": min(600, max(60, cfg.cull_idle_minutes * 30)),
+            "maxAge": int(cfg.max_age_hours * 3600),
+        },
+    }
+    if cfg.binder:
+        values["hub"]["services"] = {"binder": {"apiToken": secrets.binder_api_token}}
+        if cfg.auth.type != "none":
+            values = merge(values, _binder_auth_jupyterhub(cfg))
+    return values
+
+
+def _binder_auth_jupyterhub(cfg: StackConfig) -> dict[str, Any]:
+    """JupyterHub side of an authenticated BinderHub: binder is an OAuth client of the hub,
+    and users may access it."""
+    return {
+        "hub": {
+            "redirectToServer": False,
+            "config": {"BinderSpawner": {"auth_enabled": True}},
+            "loadRoles": {"user": {"scopes": ["self", "access:services"]}},
+            "services": {"binder": {
+                "oauth_no_confirm": True,
+                "oauth_redirect_uri": f"{site_url(cfg)}oauth_callback",
+                "oauth_client_id": BINDER_OAUTH_CLIENT,
+            }},
+        },
+        # Logged-in users keep their identity: cull servers, not users.
+        "cull": {"users": False},
+        # Authenticated servers start through JupyterHub's single-user entry point.
+        "singleuser": {"cmd": "jupyterhub-singleuser"},
+    }
+
+
+def binderhub_values(cfg: StackConfig, secrets: HubSecrets, registry: RegistryWiring) -> dict[str, Any]:
+    """Values of the BinderHub chart (binderhub mode), its JupyterHub included."""
+    build_nodes = {NODE_PURPOSE: "user"}
+    binder_config: dict[str, Any] = {
+        "hub_url": hub_url(cfg),
+        # Talk to JupyterHub inside the cluster, not through the load balancer.
+        "hub_url_local": f"{PROXY_SERVICE}{BINDER_HUB_PATH}",
+        "use_registry": True,
+        "image_prefix": registry.image_prefix,
+        "build_node_selector": build_nodes,
+        "per_repo_quota": cfg.limits.per_repo_quota,
+        "build_token_secret": secrets.build_token,
+        "auth_enabled": cfg.auth.type != "none",
+    }
+    config: dict[str, Any] = {"BinderHub": binder_config}
+    if registry.token_url:
+        config["DockerRegistry"] = {"token_url": registry.token_url}
+    registry_values: dict[str, Any] = {"username": registry.username, "password": registry.password}
+    if registry.url:
+        registry_values["url"] = registry.url
+    dind: dict[str, Any] = {}
+    values: dict[str, Any] = {
+        "service": {"type": "ClusterIP"},
+        "registry": registry_values,
+        "config": config,
+        # AKS nodes run containerd and have no /var/run/docker.sock: build with a
+        # Docker-in-Docker daemon per build node instead of the host's socket.
+        "imageBuilderType": "dind",
+        "dind": dind,
+        # The image cleaner watches the dind daemon's storage, never the host socket.
+        "imageCleaner": {"host": {"dockerSocketDir": "/var/run/dind", "dockerLibDir": "/var/lib/dind"}},
+        "ingress": _ingress(cfg, with_certificate=True),
+        "jupyterhub": jupyterhub_values(cfg, secrets),
+    }
+    return values
+
+
+def release_values(cfg: StackConfig, secrets: HubSecrets, registry: RegistryWiring | None) -> dict[str, Any]:
+    """The complete values of the hub release, with the user's `helmValues` merged last."""
+    if cfg.binder:
+        assert registry is not None
+        values = binderhub_values(cfg, secrets, registry)
+        values = merge(values, cfg.helm_values.binderhub)
+        user_jh = cfg.helm_values.jupyterhub
+        if user_jh:
+            values["jupyterhub"] = merge(values["jupyterhub"], user_jh)
+        return values
+    return merge(jupyterhub_values(cfg, secrets), cfg.helm_values.jupyterhub)

@@ -1,0 +1,108 @@
+"""Public entry: a static IP with an Azure DNS label, Traefik, cert-manager and Let's Encrypt."""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pulumi_azure_native import network
+
+from . import charts, ingress_values, naming, roles
+from .charts import Chart
+from .cluster_spec import tags
+from .config import StackConfig
+
+RELEASE_TIMEOUT = 900  # seconds
+
+
+class IngressArgs(TypedDict):
+    config: StackConfig
+    """The validated stack config."""
+    resource_group_name: pulumi.Input[str]
+    """Resource group for the public IP."""
+    resource_group_id: pulumi.Input[str]
+    """Scope of the cluster identity's Network Contributor role."""
+    cluster_principal_id: pulumi.Input[str]
+    """The cluster's identity, which attaches the IP to its load balancer."""
+    provider: k8s.Provider
+    """Kubernetes provider of the cluster."""
+
+
+def helm_release(name: str, chart: Chart, namespace: str, values: pulumi.Input[dict], *,
+                 parent: pulumi.Resource, provider: k8s.Provider, timeout: int = RELEASE_TIMEOUT,
+                 depends_on: list[pulumi.Resource] | None = None) -> k8s.helm.v3.Release:
+    """A pinned chart from its repository, atomic (a failed upgrade rolls back)."""
+    return k8s.helm.v3.Release(
+        name,
+        name=name,
+        chart=chart.name,
+        version=chart.version,
+        repository_opts={"repo": chart.repo},
+        namespace=namespace,
+        create_namespace=True,
+        values=values,
+        atomic=True,
+        cleanup_on_fail=True,
+        timeout=timeout,
+        max_history=10,
+        opts=pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=depends_on or []),
+    )
+
+
+class Ingress(pulumi.ComponentResource):
+    """Everything between the internet and the hub's Services."""
+
+    ip_address: pulumi.Output[str]
+    """The static public IP (point a domain's A record here)."""
+    fqdn: pulumi.Output[str]
+    """`<dnsLabel>.<region>.cloudapp.azure.com`."""
+    ready: list[pulumi.Resource]
+    """Resources the hub release should wait for."""
+
+    def __init__(self, name: str, args: IngressArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("binderhub-azure:ingress:Ingress", name, None, opts)
+        cfg = args["config"]
+        provider = args["provider"]
+
+        ip = network.PublicIPAddress(
+            f"{name}-ip",
+            resource_group_name=args["resource_group_name"],
+            public_ip_address_name=naming.public_ip(cfg),
+            location=cfg.location,
+            sku={"name": "Standard", "tier": "Regional"},
+            public_ip_allocation_method="Static",
+            public_ip_address_version="IPv4",
+            dns_settings={"domain_name_label": cfg.effective_dns_label},
+            tags=tags(cfg),
+            opts=pulumi.ResourceOptions(parent=self, protect=cfg.protect_resources),
+        )
+        # The IP is outside AKS's node resource group: its identity needs rights on ours.
+        network_role = roles.assign_role(
+            f"{name}-network-contributor", role=roles.NETWORK_CONTRIBUTOR,
+            principal_id=args["cluster_principal_id"], scope=args["resource_group_id"], parent=self,
+        )
+        traefik = helm_release(
+            "traefik", charts.TRAEFIK, "traefik",
+            ingress_values.traefik_values(cfg, naming.public_ip(cfg), naming.resource_group(cfg)),
+            parent=self, provider=provider, depends_on=[ip, network_role],
+        )
+        self.ready: list[pulumi.Resource] = [traefik]
+        if cfg.https:
+            cert_manager = helm_release(
+                "cert-manager", charts.CERT_MANAGER, "cert-manager", ingress_values.cert_manager_values(),
+                parent=self, provider=provider,
+            )
+            for environment in ingress_values.LETS_ENCRYPT:
+                issuer = k8s.apiextensions.CustomResource(
+                    f"letsencrypt-{environment}",
+                    api_version="cert-manager.io/v1",
+                    kind="ClusterIssuer",
+                    metadata={"name": f"letsencrypt-{environment}"},
+                    spec=ingress_values.cluster_issuer_spec(cfg, environment),
+                    opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[cert_manager]),
+                )
+                self.ready.append(issuer)
+        self.ip_address = ip.ip_address.apply(lambda a: a or "")
+        self.fqdn = ip.dns_settings.apply(lambda d: (d.fqdn if d else None) or "")
+        self.register_outputs({"ipAddress": self.ip_address, "fqdn": self.fqdn})

@@ -1,0 +1,63 @@
+"""Values of the ingress controller and cert-manager releases, and the ACME issuers (pure)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .cluster_spec import NODE_PURPOSE
+from .config import StackConfig
+from .hub_values import INGRESS_CLASS
+
+LETS_ENCRYPT = {
+    "production": "https://acme-v02.api.letsencrypt.org/directory",
+    "staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
+}
+CORE_NODES = {NODE_PURPOSE: "core"}
+
+
+def traefik_values(cfg: StackConfig, public_ip_name: str, public_ip_group: str) -> dict[str, Any]:
+    """Traefik behind one Azure Standard load balancer on the stack's static public IP."""
+    values: dict[str, Any] = {
+        "deployment": {"replicas": 1},
+        "nodeSelector": CORE_NODES,
+        "ingressClass": {"enabled": True, "isDefaultClass": True, "name": INGRESS_CLASS},
+        "providers": {"kubernetesIngress": {"enabled": True, "publishedService": {"enabled": True}}},
+        "service": {
+            "type": "LoadBalancer",
+            "annotations": {
+                # The public IP lives in the stack's resource group, not AKS's node group.
+                "service.beta.kubernetes.io/azure-load-balancer-resource-group": public_ip_group,
+                "service.beta.kubernetes.io/azure-pip-name": public_ip_name,
+            },
+            # Keep the client's address visible to Traefik and the hub (logs, rate limits).
+            "spec": {"externalTrafficPolicy": "Local"},
+        },
+        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
+    }
+    if cfg.https:
+        values["ports"] = {"web": {"redirections": {"entryPoint": {
+            "to": "websecure", "scheme": "https", "permanent": True}}}}
+    return values
+
+
+def cert_manager_values() -> dict[str, Any]:
+    """cert-manager with its CRDs (kept on uninstall, so certificates survive a re-install)."""
+    return {
+        "crds": {"enabled": True, "keep": True},
+        "nodeSelector": CORE_NODES,
+        "webhook": {"nodeSelector": CORE_NODES},
+        "cainjector": {"nodeSelector": CORE_NODES},
+        "startupapicheck": {"nodeSelector": CORE_NODES},
+    }
+
+
+def cluster_issuer_spec(cfg: StackConfig, environment: str) -> dict[str, Any]:
+    """An ACME ClusterIssuer for Let's Encrypt, solving HTTP-01 through the Traefik ingress."""
+    return {
+        "acme": {
+            "server": LETS_ENCRYPT[environment],
+            "email": cfg.contact_email,
+            "privateKeySecretRef": {"name": f"letsencrypt-{environment}-account"},
+            "solvers": [{"http01": {"ingress": {"ingressClassName": INGRESS_CLASS}}}],
+        }
+    }

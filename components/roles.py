@@ -1,0 +1,31 @@
+"""Azure built-in role assignments the stack makes (one helper, used by every component)."""
+
+from __future__ import annotations
+
+import pulumi
+from pulumi_azure_native import authorization
+
+# Built-in role definitions: the same GUID in every tenant.
+ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
+ACR_PUSH = "8311e382-0749-4cb8-b61a-304f252e45ec"
+NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
+
+
+def role_definition_id(subscription_id: str, role_guid: str) -> str:
+    return f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{role_guid}"
+
+
+def assign_role(
+    name: str, *, role: str, principal_id: pulumi.Input[str], scope: pulumi.Input[str], parent: pulumi.Resource
+) -> authorization.RoleAssignment:
+    """Grant a managed identity (a service principal) a built-in role at `scope`."""
+    client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=parent))
+    return authorization.RoleAssignment(
+        name,
+        principal_id=principal_id,
+        principal_type="ServicePrincipal",
+        role_definition_id=client.subscription_id.apply(lambda sub: role_definition_id(sub, role)),
+        scope=scope,
+        # Assignment names are GUIDs: a replacement must delete the old one first.
+        opts=pulumi.ResourceOptions(parent=parent, delete_before_replace=True),
+    )
