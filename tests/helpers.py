@@ -47,4 +47,16 @@ def one(plan: dict[str, Any], type_: str) -> dict[str, Any]:
     return found[0]
 
 
-__all__ = ["BASE", "SECRET", "one", "raw_config", "resources_of"]
+def named(plan: dict[str, Any], name: str) -> dict[str, Any]:
+    found = [r for r in plan["resources"] if r["name"] == name]
+    assert len(found) == 1, f"expected one resource named {name}, found {len(found)}"
+    return found[0]
+
+
+def release(plan: dict[str, Any], name: str) -> dict[str, Any]:
+    found = [r for r in plan["helmReleases"] if r["name"] == name]
+    assert len(found) == 1, f"expected one release {name}, found {[r['name'] for r in plan['helmReleases']]}"
+    return found[0]
+
+
+__all__ = ["BASE", "SECRET", "named", "one", "raw_config", "release", "resources_of"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from components.roles import ACR_PULL as ACR_PULL_ROLE
-from tests.helpers import SECRET, one, resources_of
+from tests.helpers import SECRET, named, one, resources_of
 
 CLUSTER = "azure-native:containerservice:ManagedCluster"
 POOL = "azure-native:containerservice:AgentPool"
@@ -62,7 +62,7 @@ def test_registry_and_acrpull_for_kubelet(render):
     assert registry["protect"] is True and registry["parent"] == "registry"
     assert registry["inputs"]["sku"] == {"name": "Basic"}
     assert registry["inputs"]["registryName"].startswith("testunibinder")
-    role = one(plan, ROLE)
+    role = named(plan, "registry-acrpull")
     assert role["inputs"]["roleDefinitionId"].endswith(f"/roleDefinitions/{ACR_PULL_ROLE}")
     assert role["inputs"]["roleDefinitionId"].startswith("/subscriptions/")
     assert role["inputs"]["principalType"] == "ServicePrincipal"
@@ -78,7 +78,8 @@ def test_protection_can_be_turned_off(render):
 
 def test_dockerhub_and_jupyterhub_stacks_have_no_acr(render):
     plan = render(registry={"type": "dockerhub", "username": "testuni"}, secrets={"dockerHubToken": "t"})
-    assert not resources_of(plan, ACR) and not resources_of(plan, ROLE)
+    assert not resources_of(plan, ACR)
+    assert [r["name"] for r in resources_of(plan, ROLE)] == ["ingress-network-contributor"]
     plan = render(mode="jupyterhub", auth={"type": "github", "clientId": "c", "allowedUsers": ["a"]},
                   secrets={"authClientSecret": "s"})
     assert not resources_of(plan, ACR)
@@ -98,7 +99,7 @@ def test_outputs_and_secret_kubeconfig(render):
 def test_every_child_has_a_component_parent(render):
     plan = render()
     top = {r["name"] for r in plan["resources"] if r["parent"] is None}
-    assert top == {"resource-group", "cluster", "registry"}
+    assert top == {"resource-group", "cluster", "registry", "ingress", "hub"}
     for res in plan["resources"]:
         if res["type"].startswith("binderhub-azure:"):
             assert res["type"].count(":") == 2
