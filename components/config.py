@@ -684,6 +684,7 @@ def reference_markdown() -> str:
     """The config reference table, as in the README."""
     lines = ["| key | default | meaning | example |", "|---|---|---|---|"]
     for key, default, desc, example in _doc_rows(StackConfig, ""):
+        desc = desc.replace("<", "&lt;").replace(">", "&gt;")
         lines.append(f"| `{key}` | {default} | {desc} | `{example}` |")
     lines.append(
         "| `authClientSecret` | — (secret) | OAuth client secret; required when `auth.type` is not "
