@@ -107,11 +107,16 @@ def _release(reg: Any) -> dict[str, Any]:
     }
 
 
-def build_plan(raw: dict[str, str], secret_keys: set[str], stack: str) -> dict[str, Any]:
-    """Validate the config (raising ConfigError), run the program, return the plan document."""
+def build_plan(raw: dict[str, str], secret_keys: set[str], stack: str, *, mask_secrets: bool = True) -> dict[str, Any]:
+    """Validate the config (raising ConfigError), run the program, return the plan document.
+
+    With `mask_secrets` (the CLI) secret config values are replaced by the placeholder before
+    the program sees them. Tests pass real plaintext and `mask_secrets=False`, to show that the
+    program itself keeps every secret secret.
+    """
     parse_config(raw, secret_keys)
-    # Offline, a secret's plaintext is never used: every secret config value is the placeholder.
-    raw = {k: (SECRET if k in secret_keys else v) for k, v in raw.items()}
+    if mask_secrets:
+        raw = {k: (SECRET if k in secret_keys else v) for k, v in raw.items()}
     monitor = run_program(raw, secret_keys, stack)
     names = {r.urn: r.name for r in monitor.registrations}
     resources = [

@@ -18,7 +18,7 @@ def _render(secrets: dict[str, str] | None = None, **keys: Any) -> dict[str, Any
     raw, secret = raw_config(secrets, **keys)
     cache_key = json.dumps([raw, sorted(secret)], sort_keys=True)
     if cache_key not in _CACHE:
-        _CACHE[cache_key] = build_plan(raw, secret, "test")
+        _CACHE[cache_key] = build_plan(raw, secret, "test", mask_secrets=False)
     return _CACHE[cache_key]
 
 
