@@ -487,6 +487,9 @@ def _message(err: Mapping[str, Any]) -> str:
         return f"{key} is required"
     if kind == "extra_forbidden":
         name = str(loc[-1])
+        if loc[-2:] == ("systemPool", "spot"):
+            return (f"{key} is not allowed: AKS system pools cannot run on Spot VMs; "
+                    f"set {PROJECT}:cluster.userPool.spot instead")
         if name in _MISPLACED:
             return f"{key} is not a known key: {_MISPLACED[name]}"
         model = _model_at(loc)
@@ -576,6 +579,10 @@ def parse_config(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str] 
                 problems.append(_message(err))
     if model is not None:
         problems.extend(cross_checks(model))
+        if not problems:
+            from .hub_values import chart_value_problems  # the values builders need a valid model
+
+            problems.extend(chart_value_problems(model))
     if problems:
         raise ConfigError(problems)
     assert model is not None

@@ -14,9 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from typing import TYPE_CHECKING
+
+from . import charts
 from .charts import merge
 from .cluster_spec import NODE_PURPOSE, SPOT_TOLERATION
-from .config import StackConfig
+
+if TYPE_CHECKING:
+    from .config import StackConfig
 
 INGRESS_CLASS = "traefik"
 BINDER_HUB_PATH = "/jupyter/"
@@ -242,3 +247,33 @@ def release_values(cfg: StackConfig, secrets: HubSecrets, registry: RegistryWiri
             values["jupyterhub"] = merge(values["jupyterhub"], user_jh)
         return values
     return merge(jupyterhub_values(cfg, secrets), cfg.helm_values.jupyterhub)
+
+
+def chart_value_problems(cfg: StackConfig) -> list[str]:
+    """Schema violations that the user's `helmValues` cause, one line each naming the key.
+
+    The release values are rendered with stand-in secrets and registry, coalesced with the
+    chart defaults and checked against the chart schema, as Helm will do at install time.
+    """
+    if not (cfg.helm_values.jupyterhub or cfg.helm_values.binderhub):
+        return []
+    stand_in = "0" * 64
+    secrets = HubSecrets(stand_in, stand_in, stand_in, stand_in, stand_in, stand_in)
+    wiring = None
+    if cfg.uses_acr:
+        wiring = acr_wiring(cfg, "registry.azurecr.io", "user", stand_in)
+    elif cfg.uses_dockerhub:
+        wiring = dockerhub_wiring(cfg, stand_in)
+    values = release_values(cfg, secrets, wiring)
+    chart = charts.BINDERHUB if cfg.binder else charts.JUPYTERHUB
+    problems = []
+    for error in charts.schema_errors(chart, values):
+        path, _, message = error.partition(": ")
+        if cfg.binder and path.startswith("jupyterhub"):
+            key = path  # BinderHub's `jupyterhub:` block is helmValues.jupyterhub
+        else:
+            block = "binderhub" if cfg.binder else "jupyterhub"
+            key = block if path == "(root)" else f"{block}.{path}"
+        problems.append(f"binderhub-azure:helmValues.{key} breaks the {chart.name} {chart.version} chart "
+                        f"schema: {message}")
+    return problems

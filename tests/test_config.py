@@ -93,6 +93,8 @@ def test_cidrs_are_normalised():
         ({"cluster": {"userPool": {"vmsize": "Standard_D4s_v5"}}},
          "binderhub-azure:cluster.userPool.vmsize is not a known key; did you mean 'vmSize'?"),
         ({"cluster": "big"}, "binderhub-azure:cluster must be an object"),
+        ({"cluster": {"systemPool": {"spot": True}}},
+         "binderhub-azure:cluster.systemPool.spot is not allowed: AKS system pools cannot run on Spot VMs"),
         ({"clusterr": {}}, "binderhub-azure:clusterr is not a known key; did you mean 'cluster'?"),
         ({"registry": {"type": "ecr"}}, "binderhub-azure:registry.type must be one of 'acr' or 'dockerhub'"),
         ({"registry": {"sku": "Free"}}, "binderhub-azure:registry.sku must be one of"),
@@ -148,3 +150,23 @@ def test_reference_documents_every_key():
                 "authClientSecret", "limits.memory", "limits.cpu", "limits.cullIdleMinutes",
                 "limits.maxAgeHours", "limits.perRepoQuota", "helmValues.jupyterhub", "helmValues.binderhub"):
         assert f"| `{key}` |" in table, key
+
+
+@pytest.mark.parametrize(
+    ("keys", "expected"),
+    [
+        ({"helmValues": {"jupyterhub": {"hub": {"baseURL": "/x/"}}}},
+         "binderhub-azure:helmValues.jupyterhub.hub breaks the binderhub"),
+        ({"helmValues": {"binderhub": {"replicas": "two"}}},
+         "binderhub-azure:helmValues.binderhub.replicas breaks the binderhub"),
+        ({"helmValues": {"binderhub": {"imageBuilderType": "kaniko"}}},
+         "binderhub-azure:helmValues.binderhub.imageBuilderType breaks the binderhub"),
+        ({"mode": "jupyterhub", "auth": {"type": "github", "clientId": "c", "allowAll": True},
+          "secrets": {"authClientSecret": "s"}, "helmValues": {"jupyterhub": {"singleuser": {"cpu": "lots"}}}},
+         "binderhub-azure:helmValues.jupyterhub.singleuser.cpu breaks the jupyterhub 4.4.0 chart schema"),
+    ],
+)
+def test_helm_values_that_break_the_chart_schema(keys, expected):
+    secrets = keys.pop("secrets", None)
+    found = problems(secrets, **keys)
+    assert any(line.startswith(expected) for line in found), found
