@@ -7,9 +7,10 @@ from typing import TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pulumi_azure_native import containerservice
+import yaml
+from pulumi_azure_native import authorization, containerservice
 
-from . import cluster_spec
+from . import cluster_spec, roles
 from .config import StackConfig
 
 
@@ -22,6 +23,11 @@ class AksClusterArgs(TypedDict):
 
 def _decode_kubeconfig(creds: containerservice.ListManagedClusterUserCredentialsResult) -> str:
     return base64.b64decode(creds.kubeconfigs[0].value).decode()
+
+
+def _azure_cli_kubeconfig(creds: containerservice.ListManagedClusterUserCredentialsResult) -> str:
+    text = _decode_kubeconfig(creds)
+    return yaml.safe_dump(cluster_spec.kubeconfig_for_azure_cli(yaml.safe_load(text)), sort_keys=False)
 
 
 class AksCluster(pulumi.ComponentResource):
@@ -67,13 +73,30 @@ class AksCluster(pulumi.ComponentResource):
             )),
         )
 
-        creds = containerservice.list_managed_cluster_user_credentials_output(
-            resource_group_name=args["resource_group_name"], resource_name=cluster.name,
-            opts=pulumi.InvokeOutputOptions(parent=self),
-        )
-        # The invoke's result is not marked secret by the provider; the kubeconfig holds a
+        # Which kubeconfig Pulumi uses: without Entra ID, the user credential (a certificate);
+        # with Entra ID and local accounts, the static admin credential (works without
+        # kubelogin); with local accounts disabled, an Entra ID token from `az login`
+        # through kubelogin. It is also the `kubeconfig` output for humans.
+        lookup = {"resource_group_name": args["resource_group_name"], "resource_name": cluster.name,
+                  "opts": pulumi.InvokeOutputOptions(parent=self)}
+        entra = bool(cfg.cluster.entra_admin_group_ids)
+        if not entra:
+            kubeconfig = containerservice.list_managed_cluster_user_credentials_output(**lookup).apply(
+                _decode_kubeconfig)
+        elif not cfg.cluster.disable_local_accounts:
+            kubeconfig = containerservice.list_managed_cluster_admin_credentials_output(**lookup).apply(
+                _decode_kubeconfig)
+        else:
+            kubeconfig = containerservice.list_managed_cluster_user_credentials_output(
+                format="exec", **lookup).apply(_azure_cli_kubeconfig)
+        if entra:
+            # Whoever runs `pulumi up` must be able to manage the cluster through Azure RBAC.
+            client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
+            roles.assign_role(f"{name}-deployer-admin", role=roles.AKS_RBAC_CLUSTER_ADMIN,
+                              principal_id=client.object_id, scope=cluster.id, parent=self, principal_type=None)
+        # The invokes' results are not marked secret by the provider; the kubeconfig holds a
         # credential, so it is wrapped before it reaches the provider or a stack output.
-        self.kubeconfig = pulumi.Output.secret(creds.apply(_decode_kubeconfig))
+        self.kubeconfig = pulumi.Output.secret(kubeconfig)
         self.provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=self.kubeconfig,

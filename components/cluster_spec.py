@@ -91,6 +91,13 @@ def cluster_args(cfg: StackConfig) -> dict[str, Any]:
         "network_profile": network_profile(cfg),
         "tags": tags(cfg),
     }
+    if cfg.cluster.entra_admin_group_ids:
+        args["aad_profile"] = {
+            "managed": True,
+            "enable_azure_rbac": True,
+            "admin_group_object_ids": list(cfg.cluster.entra_admin_group_ids),
+        }
+        args["disable_local_accounts"] = cfg.cluster.disable_local_accounts
     if cfg.cluster.authorized_ip_ranges:
         args["api_server_access_profile"] = {"authorized_ip_ranges": list(cfg.cluster.authorized_ip_ranges)}
     return args
@@ -99,3 +106,25 @@ def cluster_args(cfg: StackConfig) -> dict[str, Any]:
 def tags(cfg: StackConfig) -> dict[str, str]:
     """Tags on every Azure resource, so costs can be told apart per institution."""
     return {"app": "binderhub-azure", "institution": cfg.institution, "mode": cfg.mode}
+
+
+# The Entra ID application that fronts every AKS API server (the same in every tenant).
+AKS_ENTRA_SERVER_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
+
+
+def kubeconfig_for_azure_cli(kubeconfig: dict[str, Any]) -> dict[str, Any]:
+    """Make an Entra ID kubeconfig (`kubelogin` exec plugin) log in non-interactively with the
+    Azure CLI's session, so Pulumi can use it without a device-code prompt."""
+    converted = dict(kubeconfig)
+    users = []
+    for entry in kubeconfig.get("users", []):
+        user = dict(entry.get("user") or {})
+        if "exec" in user:
+            user["exec"] = {
+                **user["exec"],
+                "command": "kubelogin",
+                "args": ["get-token", "--login", "azurecli", "--server-id", AKS_ENTRA_SERVER_ID],
+            }
+        users.append({**entry, "user": user})
+    converted["users"] = users
+    return converted

@@ -31,7 +31,7 @@ LOCATION_KEY = "azure-native:location"
 SECRET_KEYS = ("authClientSecret", "dockerHubToken")
 
 # Keys whose value is a structured (YAML/JSON) object.
-_OBJECT_KEYS = ("cluster", "registry", "auth", "limits", "helmValues")
+_OBJECT_KEYS = ("cluster", "registry", "auth", "limits", "security", "helmValues")
 
 _SLUG = re.compile(r"^[a-z][a-z0-9-]{1,14}[a-z0-9]$")
 _DNS_LABEL = re.compile(r"^[a-z][a-z0-9-]{1,61}[a-z0-9]$")
@@ -135,6 +135,28 @@ class ClusterConfig(_Model):
         examples=["Free"],
     )
 
+    entra_admin_group_ids: list[str] = Field(
+        default_factory=list,
+        description="Entra ID group object IDs whose members are cluster admins. Setting it turns on Entra "
+        "ID integration with Azure RBAC for Kubernetes; the identity running `pulumi up` is also made "
+        "cluster admin so the stack can still manage the cluster.",
+        examples=[["00000000-0000-0000-0000-000000000000"]],
+    )
+    disable_local_accounts: bool = Field(
+        False,
+        description="Turn off the cluster's static admin credentials (requires entraAdminGroupIds). Pulumi "
+        "then reaches the cluster through `kubelogin` with your `az login` (install kubelogin first).",
+        examples=[True],
+    )
+
+    @field_validator("entra_admin_group_ids")
+    @classmethod
+    def _guids(cls, values: list[str]) -> list[str]:
+        for i, value in enumerate(values):
+            if not _GUID.match(value):
+                raise ValueError(f"item {i} must be a group object ID (a GUID) (got {value!r})")
+        return values
+
     @field_validator("kubernetes_version")
     @classmethod
     def _k8s(cls, value: str) -> str:
@@ -234,18 +256,72 @@ class LimitsConfig(_Model):
         "(jupyterhub).",
         examples=[6],
     )
+    total_quota: int = Field(
+        200, ge=0, le=100000,
+        description="Most simultaneous Binder servers in all; 0 means unlimited (binderhub only).",
+        examples=[100],
+    )
+    build_memory: str = Field(
+        "4G", description="Memory limit of each Binder image build (binderhub only).", examples=["6G"]
+    )
     per_repo_quota: int = Field(
         100, ge=0, le=100000,
         description="Most simultaneous Binder servers of one repository; 0 means unlimited (binderhub only).",
         examples=[50],
     )
 
-    @field_validator("memory")
+    @field_validator("memory", "build_memory")
     @classmethod
     def _memory(cls, value: str) -> str:
         if not _MEMORY.match(value):
             raise ValueError(f"must be a size such as '2G' or '512M' (got {value!r})")
         return value
+
+
+class SecurityConfig(_Model):
+    """Defences of a public service. The defaults are the safe ones."""
+
+    build_egress_ports: list[int] = Field(
+        default_factory=lambda: [80, 443],
+        description="TCP ports Binder image builds may reach on the public internet (DNS is always "
+        "allowed; the cloud metadata address and private ranges never are).",
+        examples=[[80, 443, 9418]],
+    )
+    block_cloud_metadata: bool = Field(
+        True,
+        description="Keep user servers and image builds away from the Azure instance metadata service "
+        "(169.254.169.254), which hands out the node's credentials.",
+        examples=[True],
+    )
+    banned_repos: list[str] = Field(
+        default_factory=list,
+        description="Regular expressions of Binder specs that may not be launched (binderhub only).",
+        examples=[["^evil-org/.*"]],
+    )
+    allowed_repos: list[str] = Field(
+        default_factory=list,
+        description="If set, only Binder specs matching one of these regular expressions may be launched "
+        "(binderhub only).",
+        examples=[["^my-university/.*"]],
+    )
+
+    @field_validator("build_egress_ports")
+    @classmethod
+    def _ports(cls, values: list[int]) -> list[int]:
+        for i, port in enumerate(values):
+            if not 1 <= port <= 65535:
+                raise ValueError(f"item {i} must be a TCP port from 1 to 65535 (got {port!r})")
+        return values
+
+    @field_validator("banned_repos", "allowed_repos")
+    @classmethod
+    def _regexes(cls, values: list[str]) -> list[str]:
+        for i, value in enumerate(values):
+            try:
+                re.compile(value)
+            except re.error as err:
+                raise ValueError(f"item {i} must be a regular expression ({err}) (got {value!r})") from None
+        return values
 
 
 class HelmValuesConfig(_Model):
@@ -312,6 +388,7 @@ class StackConfig(_Model):
     registry: RegistryConfig = Field(default_factory=RegistryConfig, description="Image registry (binderhub).")
     auth: AuthConfig = Field(default_factory=AuthConfig, description="Login.")
     limits: LimitsConfig = Field(default_factory=LimitsConfig, description="Per-user limits and culling.")
+    security: SecurityConfig = Field(default_factory=SecurityConfig, description="Abuse defences.")
     helm_values: HelmValuesConfig = Field(
         default_factory=HelmValuesConfig, description="Chart values overrides for power users."
     )
@@ -641,6 +718,11 @@ def cross_checks(cfg: StackConfig) -> list[str]:
                 f"{p}:auth.allowedUsers or auth.allowedOrganizations must list who may log in with "
                 "GitHub (or set auth.allowAll: true to admit every GitHub user)"
             )
+    if cfg.cluster.disable_local_accounts and not cfg.cluster.entra_admin_group_ids:
+        problems.append(
+            f"{p}:cluster.disableLocalAccounts needs cluster.entraAdminGroupIds (without Entra ID "
+            "integration nobody could reach the cluster)"
+        )
     reg = cfg.registry
     if cfg.binder and reg.type == "dockerhub":
         if not reg.username:

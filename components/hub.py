@@ -57,10 +57,21 @@ class Hub(pulumi.ComponentResource):
             build_token=token("build-token") if cfg.binder else None,
             auth_client_secret=args["auth_client_secret"],
         )
+        on_cluster = pulumi.ResourceOptions(parent=self, provider=args["provider"])
+        storage = k8s.storage.v1.StorageClass(
+            "hub-db-storage", **hub_values.hub_db_storage_class(),
+            opts=on_cluster.merge(pulumi.ResourceOptions(protect=cfg.protect_resources)),
+        )
         values = hub_values.release_values(cfg, secrets, args["registry"])
         chart = charts.BINDERHUB if cfg.binder else charts.JUPYTERHUB
-        helm_release(cfg.mode, chart, cfg.mode, values, parent=self, provider=args["provider"],
-                     timeout=HUB_TIMEOUT, depends_on=args["depends_on"])
+        release = helm_release(cfg.mode, chart, cfg.mode, values, parent=self, provider=args["provider"],
+                               timeout=HUB_TIMEOUT, depends_on=[*args["depends_on"], storage])
+        if cfg.binder:
+            policy = hub_values.build_pod_network_policy(cfg, cfg.mode)
+            k8s.networking.v1.NetworkPolicy(
+                "binder-build-egress", metadata=policy["metadata"], spec=policy["spec"],
+                opts=on_cluster.merge(pulumi.ResourceOptions(depends_on=[release])),
+            )
 
         self.site_url = pulumi.Output.from_input(hub_values.site_url(cfg))
         self.hub_url = pulumi.Output.from_input(hub_values.hub_url(cfg))

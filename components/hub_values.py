@@ -24,6 +24,15 @@ if TYPE_CHECKING:
     from .config import StackConfig
 
 INGRESS_CLASS = "traefik"
+CLOUD_METADATA_IP = "169.254.169.254"
+# Address ranges no untrusted pod may reach: link-local (cloud metadata), the private
+# ranges (cluster, VNet, other tenants' services) and carrier-grade NAT.
+NON_PUBLIC_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16"]
+# Azure's platform address (DNS, health probes, the VM agent's wireserver).
+AZURE_PLATFORM_IP = "168.63.129.16/32"
+HUB_DB_STORAGE_CLASS = "hub-db-retain"
+# Pods that run untrusted build steps: repo2docker's build pods and the dind daemons.
+BUILD_POD_COMPONENTS = ["binderhub-build", "image-builder", "dind"]
 BINDER_HUB_PATH = "/jupyter/"
 # In-cluster address of JupyterHub's proxy Service (z2jh names it proxy-public).
 PROXY_SERVICE = "http://proxy-public"
@@ -144,7 +153,16 @@ def jupyterhub_values(cfg: StackConfig, secrets: HubSecrets) -> dict[str, Any]:
         "cpu": {"limit": limits.cpu, "guarantee": round(limits.cpu / 4, 3)},
         # The chart's default, stated so that a merge can't drop it: user pods must not
         # reach the Azure instance metadata service (it hands out the node's identity).
-        "cloudMetadata": {"blockWithIptables": True, "ip": "169.254.169.254"},
+        "cloudMetadata": {"blockWithIptables": cfg.security.block_cloud_metadata, "ip": CLOUD_METADATA_IP},
+        # z2jh's user-pod egress policy, stated in full: public internet only.
+        "networkPolicy": {"enabled": True, "egressAllowRules": {
+            "cloudMetadataServer": not cfg.security.block_cloud_metadata,
+            "privateIPs": False,
+            "nonPrivateIPs": True,
+            "dnsPortsCloudMetadataServer": True,
+            "dnsPortsKubeSystemNamespace": True,
+            "dnsPortsPrivateIPs": True,
+        }},
     }
     if cfg.cluster.user_pool.spot:
         singleuser["extraTolerations"] = [SPOT_TOLERATION]
@@ -153,6 +171,8 @@ def jupyterhub_values(cfg: StackConfig, secrets: HubSecrets) -> dict[str, Any]:
             "baseUrl": hub_base_url(cfg),
             "cookieSecret": secrets.cookie_secret,
             "config": hub_config,
+            # The hub's database lives on a disk that outlives its claim (Retain).
+            "db": {"type": "sqlite-pvc", "pvc": {"storageClassName": HUB_DB_STORAGE_CLASS, "storage": "1Gi"}},
         },
         "proxy": {
             "secretToken": secrets.proxy_token,
@@ -213,13 +233,29 @@ def binderhub_values(cfg: StackConfig, secrets: HubSecrets, registry: RegistryWi
         "build_token_secret": secrets.build_token,
         "auth_enabled": cfg.auth.type != "none",
     }
-    config: dict[str, Any] = {"BinderHub": binder_config}
+    if cfg.limits.total_quota:
+        binder_config["pod_quota"] = cfg.limits.total_quota
+    config: dict[str, Any] = {
+        "BinderHub": binder_config,
+        "KubernetesBuildExecutor": {"memory_limit": cfg.limits.build_memory,
+                                    "memory_request": cfg.limits.build_memory},
+    }
+    repos: dict[str, Any] = {}
+    if cfg.security.banned_repos:
+        repos["banned_specs"] = list(cfg.security.banned_repos)
+    if cfg.security.allowed_repos:
+        repos["allowed_specs"] = list(cfg.security.allowed_repos)
+    if repos:
+        config["RepoProvider"] = repos
     if registry.token_url:
         config["DockerRegistry"] = {"token_url": registry.token_url}
     registry_values: dict[str, Any] = {"username": registry.username, "password": registry.password}
     if registry.url:
         registry_values["url"] = registry.url
-    dind: dict[str, Any] = {}
+    dind: dict[str, Any] = {"resources": {
+        "requests": {"cpu": "0.5", "memory": "1Gi"},
+        "limits": {"memory": cfg.limits.build_memory},
+    }}
     values: dict[str, Any] = {
         "service": {"type": "ClusterIP"},
         "registry": registry_values,
@@ -234,6 +270,38 @@ def binderhub_values(cfg: StackConfig, secrets: HubSecrets, registry: RegistryWi
         "jupyterhub": jupyterhub_values(cfg, secrets),
     }
     return values
+
+
+def build_pod_network_policy(cfg: StackConfig, namespace: str) -> dict[str, Any]:
+    """A NetworkPolicy for image builds, which the BinderHub chart does not ship: builds run
+    code from the internet, so they may reach DNS and public addresses on the allowed ports,
+    never the metadata service, Azure's platform address or private ranges."""
+    public = {"ipBlock": {"cidr": "0.0.0.0/0", "except": [*NON_PUBLIC_RANGES, AZURE_PLATFORM_IP]}}
+    return {
+        "metadata": {"name": "binder-build-egress", "namespace": namespace},
+        "spec": {
+            "podSelector": {"matchExpressions": [
+                {"key": "component", "operator": "In", "values": BUILD_POD_COMPONENTS}]},
+            "policyTypes": ["Egress"],
+            "egress": [
+                {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+                {"to": [public],
+                 "ports": [{"protocol": "TCP", "port": port} for port in cfg.security.build_egress_ports]},
+            ],
+        },
+    }
+
+
+def hub_db_storage_class() -> dict[str, Any]:
+    """Azure managed disk (StandardSSD) whose disk is kept when its claim is deleted."""
+    return {
+        "metadata": {"name": HUB_DB_STORAGE_CLASS},
+        "provisioner": "disk.csi.azure.com",
+        "parameters": {"skuName": "StandardSSD_LRS"},
+        "reclaim_policy": "Retain",
+        "allow_volume_expansion": True,
+        "volume_binding_mode": "WaitForFirstConsumer",
+    }
 
 
 def release_values(cfg: StackConfig, secrets: HubSecrets, registry: RegistryWiring | None) -> dict[str, Any]:

@@ -88,7 +88,8 @@ class PlanMocks(pulumi.runtime.Mocks):
             return {"clientId": "55555555-5555-5555-5555-555555555555",
                     "objectId": "66666666-6666-6666-6666-666666666666",
                     "subscriptionId": SUBSCRIPTION, "tenantId": TENANT}
-        if token == "azure-native:containerservice:listManagedClusterUserCredentials":
+        if token in ("azure-native:containerservice:listManagedClusterUserCredentials",
+                     "azure-native:containerservice:listManagedClusterAdminCredentials"):
             kubeconfig = (
                 "apiVersion: v1\nkind: Config\nclusters:\n- name: offline\n  cluster:\n"
                 "    server: https://offline.invalid:443\ncontexts:\n- name: offline\n  context:\n"

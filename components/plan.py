@@ -131,13 +131,14 @@ def build_plan(raw: dict[str, str], secret_keys: set[str], stack: str, *, mask_s
             "dependsOn": sorted({names.get(d, d) for d in r.depends_on}),
             **({"options": r.options} if r.options else {}),
         }
-        for r in monitor.registrations
+        for r in sorted(monitor.registrations, key=lambda r: r.urn)
     ]
     return {
         "project": PROJECT,
         "stack": stack,
         "resources": resources,
-        "helmReleases": [_release(r) for r in monitor.registrations if r.type == RELEASE_TYPE],
+        "helmReleases": [_release(r) for r in sorted(monitor.registrations, key=lambda r: r.urn)
+                         if r.type == RELEASE_TYPE],
         "outputs": monitor.stack_outputs,
     }
 

@@ -9,6 +9,7 @@ from pulumi_azure_native import authorization
 ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
 ACR_PUSH = "8311e382-0749-4cb8-b61a-304f252e45ec"
 NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
+AKS_RBAC_CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
 
 
 def role_definition_id(subscription_id: str, role_guid: str) -> str:
@@ -16,14 +17,16 @@ def role_definition_id(subscription_id: str, role_guid: str) -> str:
 
 
 def assign_role(
-    name: str, *, role: str, principal_id: pulumi.Input[str], scope: pulumi.Input[str], parent: pulumi.Resource
+    name: str, *, role: str, principal_id: pulumi.Input[str], scope: pulumi.Input[str], parent: pulumi.Resource,
+    principal_type: str | None = "ServicePrincipal",
 ) -> authorization.RoleAssignment:
-    """Grant a managed identity (a service principal) a built-in role at `scope`."""
+    """Grant a principal a built-in role at `scope`: by default a managed identity; pass
+    `principal_type=None` when it may be a user or a service principal (Azure then looks it up)."""
     client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=parent))
     return authorization.RoleAssignment(
         name,
         principal_id=principal_id,
-        principal_type="ServicePrincipal",
+        principal_type=principal_type,
         role_definition_id=client.subscription_id.apply(lambda sub: role_definition_id(sub, role)),
         scope=scope,
         # Assignment names are GUIDs: a replacement must delete the old one first.

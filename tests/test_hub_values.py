@@ -176,8 +176,8 @@ def test_helm_values_are_merged_last():
     assert charts.schema_errors(charts.BINDERHUB, values) == []
 
 
-def test_helm_values_that_break_the_schema_are_reported_with_their_path():
-    values = binder_values(helmValues={"jupyterhub": {"hub": {"baseURL": "/x/"}}})
+def test_schema_errors_name_the_path():
+    values = charts.merge(binder_values(), {"jupyterhub": {"hub": {"baseURL": "/x/"}}})
     errors = charts.schema_errors(charts.BINDERHUB, values)
     assert any(e.startswith("jupyterhub.hub:") and "baseURL" in e for e in errors)
 
