@@ -38,8 +38,11 @@ JUPYTERHUB = Chart("jupyterhub", "4.4.0", JUPYTER_REPO)
 BINDERHUB = Chart("binderhub", "1.0.0-0.dev.git.3958.haf9ca8b1", JUPYTER_REPO)
 # The JupyterHub chart that this BinderHub chart bundles (its `jupyterhub:` block).
 BINDERHUB_JUPYTERHUB = Chart("jupyterhub", "4.2.0", JUPYTER_REPO)
-TRAEFIK = Chart("traefik", "37.4.0", "https://traefik.github.io/charts")
-CERT_MANAGER = Chart("cert-manager", "v1.19.1", "https://charts.jetstack.io")
+# Traefik chart 41.3.0 (Traefik v3.7), traefik/traefik-helm-chart tag v41.3.0.
+TRAEFIK = Chart("traefik", "41.3.0", "https://traefik.github.io/charts")
+# cert-manager v1.21.1; chart versions carry the "v". The HTTP repository gets each release
+# a few hours after the OCI one.
+CERT_MANAGER = Chart("cert-manager", "v1.21.1", "https://charts.jetstack.io")
 
 
 def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

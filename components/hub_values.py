@@ -12,9 +12,7 @@ are ClusterIP.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import charts
 from .charts import merge

@@ -35,8 +35,12 @@ def traefik_values(cfg: StackConfig, public_ip_name: str, public_ip_group: str) 
         "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
     }
     if cfg.https:
-        values["ports"] = {"web": {"redirections": {"entryPoint": {
-            "to": "websecure", "scheme": "https", "permanent": True}}}}
+        # Everything on port 80 is redirected to HTTPS, except cert-manager's HTTP-01
+        # challenge routes (chart 39+ key layout).
+        values["ports"] = {"web": {
+            "allowACMEByPass": True,
+            "http": {"redirections": {"entryPoint": {"to": "websecure", "scheme": "https", "permanent": True}}},
+        }}
     return values
 
 

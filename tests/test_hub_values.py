@@ -193,7 +193,8 @@ def test_ingress_values():
     assert annotations["service.beta.kubernetes.io/azure-pip-name"] == "pip-testuni-ingress"
     assert annotations["service.beta.kubernetes.io/azure-load-balancer-resource-group"] == "rg-testuni-binderhub"
     assert traefik["ingressClass"]["name"] == hub_values.INGRESS_CLASS
-    assert traefik["ports"]["web"]["redirections"]["entryPoint"]["to"] == "websecure"
+    assert traefik["ports"]["web"]["http"]["redirections"]["entryPoint"]["to"] == "websecure"
+    assert traefik["ports"]["web"]["allowACMEByPass"] is True
     assert "ports" not in ingress_values.traefik_values(cfg(https=False, contactEmail=None), "p", "g")
     assert ingress_values.cert_manager_values()["crds"]["enabled"] is True
     issuer = ingress_values.cluster_issuer_spec(c, "staging")["acme"]
