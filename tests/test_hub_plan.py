@@ -158,3 +158,12 @@ def test_cluster_issuers(render):
     hub = named(plan, "binderhub")
     assert {"traefik", "letsencrypt-production", "letsencrypt-staging"} <= set(hub["dependsOn"])
     assert not resources_of(render(**STACKS["binder-http"]), "kubernetes:cert-manager.io/v1:ClusterIssuer")
+
+
+def test_ingress_and_cert_manager_values_pass_their_chart_schemas(stack):
+    _, plan = stack
+    for rel in plan["helmReleases"]:
+        chart = {"traefik": charts.TRAEFIK, "cert-manager": charts.CERT_MANAGER}.get(rel["name"])
+        if chart:
+            assert (rel["chart"], rel["version"], rel["repository"]) == (chart.name, chart.version, chart.repo)
+            assert charts.schema_errors(chart, rel["values"]) == []
