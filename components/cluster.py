@@ -8,7 +8,7 @@ from typing import TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 import yaml
-from pulumi_azure_native import authorization, containerservice
+from pulumi_azure_native import containerservice
 
 from . import cluster_spec, roles
 from .config import StackConfig
@@ -91,9 +91,8 @@ class AksCluster(pulumi.ComponentResource):
                 format="exec", **lookup).apply(_azure_cli_kubeconfig)
         if entra:
             # Whoever runs `pulumi up` must be able to manage the cluster through Azure RBAC.
-            client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
-            roles.assign_role(f"{name}-deployer-admin", role=roles.AKS_RBAC_CLUSTER_ADMIN,
-                              principal_id=client.object_id, scope=cluster.id, parent=self, principal_type=None)
+            roles.assign_role_to_deployer(f"{name}-deployer-admin", role=roles.AKS_RBAC_CLUSTER_ADMIN,
+                                          scope=cluster.id, parent=self)
         # The invokes' results are not marked secret by the provider; the kubeconfig holds a
         # credential, so it is wrapped before it reaches the provider or a stack output.
         self.kubeconfig = pulumi.Output.secret(kubeconfig)

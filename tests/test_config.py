@@ -57,9 +57,7 @@ def test_cidrs_are_normalised():
     assert cfg.cluster.authorized_ip_ranges == ["203.0.113.0/24", "198.51.100.7/32"]
 
 
-@pytest.mark.parametrize(
-    ("keys", "expected"),
-    [
+BAD_CONFIGS = [
         ({"azure-native:location": None}, "azure-native:location is required"),
         ({"azure-native:location": "West Europe"}, "azure-native:location must be an Azure region short name"),
         ({"institution": None}, "binderhub-azure:institution is required"),
@@ -114,12 +112,34 @@ def test_cidrs_are_normalised():
         ({"limits": {"cpu": 0}}, "binderhub-azure:limits.cpu must be > 0"),
         ({"limits": {"cullIdleMinutes": 0}}, "binderhub-azure:limits.cullIdleMinutes must be >= 1"),
         ({"helmValues": {"binder": {}}}, "binderhub-azure:helmValues.binder is not a known key; did you mean"),
-    ],
-)
+        ({"cluster": {"disableLocalAccounts": True}},
+         "binderhub-azure:cluster.disableLocalAccounts needs cluster.entraAdminGroupIds"),
+        ({"cluster": {"entraAdminGroupIds": ["admins"]}},
+         "binderhub-azure:cluster.entraAdminGroupIds item 0 must be a group object ID"),
+        ({"security": {"buildEgressPorts": [443, 70000]}},
+         "binderhub-azure:security.buildEgressPorts item 1 must be a TCP port"),
+        ({"security": {"bannedRepos": ["(unclosed"]}},
+         "binderhub-azure:security.bannedRepos item 0 must be a regular expression"),
+        ({"limits": {"buildMemory": "lots"}}, "binderhub-azure:limits.buildMemory must be a size"),
+        ({"domain": "binder.uni.example", "dnsLabel": "mybinder"}, "binderhub-azure:dnsLabel is only used without"),
+        ({"auth": {"type": "github", "clientId": "x"}, "secrets": {"authClientSecret": "s"}},
+         "binderhub-azure:auth.allowedUsers or auth.allowedOrganizations must list who may log in"),
+        ({"registry": {"type": "dockerhub", "username": "u", "imagePrefix": "Not/Valid"},
+          "secrets": {"dockerHubToken": "t"}}, "binderhub-azure:registry.imagePrefix must look like"),
+]
+
+
+@pytest.mark.parametrize(("keys", "expected"), BAD_CONFIGS)
 def test_bad_config_names_the_key(keys, expected):
-    found = problems(**keys)
+    keys = dict(keys)
+    secrets = keys.pop("secrets", None)
+    found = problems(secrets, **keys)
     assert any(line.startswith(expected) for line in found), found
     assert all("\n" not in line for line in found)
+
+
+def test_there_are_many_distinct_bad_input_cases():
+    assert len({expected for _, expected in BAD_CONFIGS}) >= 25
 
 
 def test_plain_text_secret_is_refused():
