@@ -22,6 +22,11 @@ def cfg(secrets=None, **keys):
     return parse_config(raw, secret)
 
 
+def hub_mode_values(auth):
+    return hub_values.release_values(cfg(mode="jupyterhub", auth=auth, secrets={"authClientSecret": "s"}),
+                                     SECRETS, None)
+
+
 def binder_values(**keys):
     c = cfg(**keys)
     wiring = hub_values.acr_wiring(c, "testunibinderabc123.azurecr.io", "testunibinderabc123", "pw")
@@ -38,10 +43,8 @@ CASES = {
                  cluster={"userPool": {"spot": True}}),
         SECRETS, hub_values.dockerhub_wiring(c, "dckr-token")),
     "binder-http-only": lambda: binder_values(https=False, contactEmail=None),
-    "hub-github": lambda: hub_values.release_values(
-        cfg(mode="jupyterhub", auth=GITHUB, secrets={"authClientSecret": "s"}), SECRETS, None),
-    "hub-entra": lambda: hub_values.release_values(
-        cfg(mode="jupyterhub", auth=ENTRA, secrets={"authClientSecret": "s"}), SECRETS, None),
+    "hub-github": lambda: hub_mode_values(GITHUB),
+    "hub-entra": lambda: hub_mode_values(ENTRA),
 }
 
 
@@ -108,8 +111,7 @@ def test_spot_pool_is_tolerated_by_user_pods():
 
 
 def test_github_login():
-    values = hub_values.release_values(
-        cfg(mode="jupyterhub", auth=GITHUB, secrets={"authClientSecret": "s"}), SECRETS, None)
+    values = hub_mode_values(GITHUB)
     config = values["hub"]["config"]
     assert config["JupyterHub"]["authenticator_class"] == "github"
     gh = config["GitHubOAuthenticator"]
@@ -123,9 +125,7 @@ def test_github_login():
 
 
 def test_entra_login():
-    values = hub_values.release_values(
-        cfg(mode="jupyterhub", auth=ENTRA, secrets={"authClientSecret": "s"}), SECRETS, None)
-    config = values["hub"]["config"]
+    config = hub_mode_values(ENTRA)["hub"]["config"]
     assert config["JupyterHub"]["authenticator_class"] == "azuread"
     entra = config["AzureAdOAuthenticator"]
     assert entra["tenant_id"] == ENTRA["tenantId"] and entra["client_secret"] == "oauth-secret"
