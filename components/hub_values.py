@@ -219,7 +219,9 @@ def _binder_auth_jupyterhub(cfg: StackConfig) -> dict[str, Any]:
 
 def binderhub_values(cfg: StackConfig, secrets: HubSecrets, registry: RegistryWiring) -> dict[str, Any]:
     """Values of the BinderHub chart (binderhub mode), its JupyterHub included."""
-    build_nodes = {NODE_PURPOSE: "user"}
+    # Builds run on the user pool, except on spot pools: AKS taints spot nodes and the chart's
+    # build daemon (dind) DaemonSet has no setting to tolerate that taint.
+    build_nodes = {NODE_PURPOSE: "core" if cfg.cluster.user_pool.spot else "user"}
     binder_config: dict[str, Any] = {
         "hub_url": hub_url(cfg),
         # Talk to JupyterHub inside the cluster, not through the load balancer.

@@ -104,8 +104,11 @@ def test_dockerhub_wiring_leaves_the_url_to_the_chart():
     assert charts.coalesce(charts.BINDERHUB, values)["registry"]["url"] is None
 
 
-def test_spot_pool_is_tolerated_by_user_pods():
-    jh = CASES["binder-dockerhub-spot"]()["jupyterhub"]
+def test_spot_pool_is_tolerated_by_user_pods_and_builds_stay_on_demand():
+    values = CASES["binder-dockerhub-spot"]()
+    assert values["config"]["BinderHub"]["build_node_selector"] == {"hub.jupyter.org/node-purpose": "core"}
+    assert binder_values()["config"]["BinderHub"]["build_node_selector"] == {"hub.jupyter.org/node-purpose": "user"}
+    jh = values["jupyterhub"]
     assert {"key": "kubernetes.azure.com/scalesetpriority", "operator": "Equal", "value": "spot",
             "effect": "NoSchedule"} in jh["singleuser"]["extraTolerations"]
 
