@@ -60,18 +60,22 @@ class AksCluster(pulumi.ComponentResource):
             )),
         )
 
-        containerservice.AgentPool(
-            f"{name}-user",
-            resource_group_name=args["resource_group_name"],
-            resource_name_=cluster.name,
-            **cluster_spec.user_pool_args(cfg),
-            tags=cluster_spec.tags(cfg),
-            opts=child.merge(pulumi.ResourceOptions(
-                # The autoscaler owns the node count once the pool exists.
-                ignore_changes=["count"],
-                custom_timeouts=pulumi.CustomTimeouts(create="45m", update="45m", delete="45m"),
-            )),
-        )
+        pools = {"user": cluster_spec.user_pool_args(cfg), "gpu": cluster_spec.gpu_pool_args(cfg)}
+        for suffix, pool_args in pools.items():
+            if pool_args is None:
+                continue
+            containerservice.AgentPool(
+                f"{name}-{suffix}",
+                resource_group_name=args["resource_group_name"],
+                resource_name_=cluster.name,
+                **pool_args,
+                tags=cluster_spec.tags(cfg),
+                opts=child.merge(pulumi.ResourceOptions(
+                    # The autoscaler owns the node count once the pool exists.
+                    ignore_changes=["count"],
+                    custom_timeouts=pulumi.CustomTimeouts(create="45m", update="45m", delete="45m"),
+                )),
+            )
 
         # Which kubeconfig Pulumi uses: without Entra ID, the user credential (a certificate);
         # with Entra ID and local accounts, the static admin credential (works without

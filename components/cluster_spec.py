@@ -16,6 +16,19 @@ NODE_PURPOSE = "hub.jupyter.org/node-purpose"
 # AKS adds this taint to every spot node; pods that may run there must tolerate it.
 SPOT_TAINT_KEY = "kubernetes.azure.com/scalesetpriority"
 SPOT_TOLERATION = {"key": SPOT_TAINT_KEY, "operator": "Equal", "value": "spot", "effect": "NoSchedule"}
+# z2jh's user pods, placeholders, image pullers and BinderHub's build daemons tolerate this
+# taint; everything else stays off user nodes, so an idle user node can be removed.
+USER_TAINT = "hub.jupyter.org/dedicated=user:NoSchedule"
+# The tolerations z2jh gives user pods for it (both spellings of the key).
+USER_TOLERATIONS = [
+    {"key": key, "operator": "Equal", "value": "user", "effect": "NoSchedule"}
+    for key in ("hub.jupyter.org/dedicated", "hub.jupyter.org_dedicated")
+]
+# GPU nodes also carry this taint, so only servers that asked for a GPU land there.
+GPU_TAINT_KEY = "sku"
+GPU_TAINT = f"{GPU_TAINT_KEY}=gpu:NoSchedule"
+GPU_TOLERATION = {"key": GPU_TAINT_KEY, "operator": "Equal", "value": "gpu", "effect": "NoSchedule"}
+GPU_LABEL = {"accelerator": "nvidia"}
 
 # Azure CNI in overlay mode: pods get addresses from this private range, not the VNet.
 POD_CIDR = "10.244.0.0/16"
@@ -51,6 +64,7 @@ def user_pool_args(cfg: StackConfig) -> dict[str, Any]:
         "max_count": pool.max_count,
         "count": pool.min_count,
         "node_labels": {NODE_PURPOSE: "user"},
+        "node_taints": [USER_TAINT],
     }
     if pool.spot:
         args |= {
@@ -59,6 +73,26 @@ def user_pool_args(cfg: StackConfig) -> dict[str, Any]:
             "spot_max_price": -1,  # pay up to the on-demand price, never evicted for price
         }
     return args
+
+
+def gpu_pool_args(cfg: StackConfig) -> dict[str, Any] | None:
+    """The optional GPU pool: autoscaled from zero, tainted for GPU servers only."""
+    pool = cfg.cluster.gpu_pool
+    if pool is None:
+        return None
+    return {
+        "agent_pool_name": naming.GPU_POOL,
+        "mode": "User",
+        "vm_size": pool.vm_size,
+        "os_type": "Linux",
+        "type": "VirtualMachineScaleSets",
+        "enable_auto_scaling": True,
+        "min_count": pool.min_count,
+        "max_count": pool.max_count,
+        "count": pool.min_count,
+        "node_labels": {NODE_PURPOSE: "user", **GPU_LABEL},
+        "node_taints": [USER_TAINT, GPU_TAINT],
+    }
 
 
 def network_profile(cfg: StackConfig) -> dict[str, Any]:

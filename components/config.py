@@ -31,7 +31,7 @@ LOCATION_KEY = "azure-native:location"
 SECRET_KEYS = ("authClientSecret", "dockerHubToken")
 
 # Keys whose value is a structured (YAML/JSON) object.
-_OBJECT_KEYS = ("cluster", "registry", "auth", "limits", "security", "helmValues")
+_OBJECT_KEYS = ("cluster", "registry", "auth", "limits", "security", "speed", "profiles", "helmValues")
 
 _SLUG = re.compile(r"^[a-z][a-z0-9-]{1,14}[a-z0-9]$")
 _DNS_LABEL = re.compile(r"^[a-z][a-z0-9-]{1,61}[a-z0-9]$")
@@ -106,6 +106,24 @@ class UserPool(_Model):
     _vm = field_validator("vm_size")(_check_vm_size)
 
 
+class GpuPool(_Model):
+    """An optional autoscaled pool of NVIDIA GPU nodes, tainted so only GPU servers land there."""
+
+    vm_size: str = Field(
+        "Standard_NC4as_T4_v3", description="GPU VM size (an N-series size).", examples=["Standard_NC4as_T4_v3"]
+    )
+    min_count: int = Field(0, ge=0, le=100, description="Fewest GPU nodes; 0 scales to zero.", examples=[0])
+    max_count: int = Field(1, ge=1, le=100, description="Most GPU nodes.", examples=[2])
+
+    @field_validator("vm_size")
+    @classmethod
+    def _gpu_size(cls, value: str) -> str:
+        _check_vm_size(value)
+        if not value.startswith("Standard_N"):
+            raise ValueError(f"must be an N-series (GPU) VM size such as 'Standard_NC4as_T4_v3' (got {value!r})")
+        return value
+
+
 class ClusterConfig(_Model):
     """The AKS cluster."""
 
@@ -117,6 +135,9 @@ class ClusterConfig(_Model):
     )
     system_pool: SystemPool = Field(default_factory=SystemPool, description="System node pool.")
     user_pool: UserPool = Field(default_factory=UserPool, description="Autoscaled user node pool.")
+    gpu_pool: GpuPool | None = Field(
+        None, description="Optional GPU node pool, set with the keys below; absent means no GPUs."
+    )
     authorized_ip_ranges: list[str] = Field(
         default_factory=list,
         description="CIDRs allowed to reach the Kubernetes API server; empty means any address "
@@ -278,6 +299,57 @@ class LimitsConfig(_Model):
         return value
 
 
+class SpeedConfig(_Model):
+    """How quickly servers start, and what that costs."""
+
+    user_scheduler: bool = Field(
+        True,
+        description="Pack user servers onto the fewest nodes, so empty nodes can be removed sooner.",
+        examples=[True],
+    )
+    placeholders: int = Field(
+        0, ge=0, le=100,
+        description="Placeholder pods of one user's size that hold room for new users; each keeps a "
+        "share of a user node running (and paid for), so the default 0 lets the pool scale to zero.",
+        examples=[2],
+    )
+    pre_puller: bool = Field(
+        True,
+        description="Pull the user image onto every user node ahead of time (jupyterhub mode; Binder "
+        "images are built per repository, so there is no common image to pull).",
+        examples=[True],
+    )
+
+
+class ProfileConfig(_Model):
+    """One choice on the JupyterHub server options page (jupyterhub mode)."""
+
+    display_name: str = Field(description="Name shown to users.", examples=["RStudio"])
+    description: str = Field("", description="One line under the name.", examples=["R 4.4 with RStudio"])
+    image: str = Field(description="Container image, name:tag.", examples=["rocker/binder:4.4.1"])
+    default: bool = Field(False, description="Preselected choice.", examples=[True])
+    default_url: str | None = Field(None, description="Interface to open, e.g. /lab or /rstudio.",
+                                    examples=["/rstudio"])
+    memory: str | None = Field(None, description="Memory limit, default limits.memory.", examples=["8G"])
+    cpu: float | None = Field(None, gt=0, le=64, description="CPU limit, default limits.cpu.", examples=[4])
+    gpu: bool = Field(False, description="Request one GPU (needs cluster.gpuPool).", examples=[False])
+
+    @field_validator("memory")
+    @classmethod
+    def _memory(cls, value: str | None) -> str | None:
+        if value is not None and not _MEMORY.match(value):
+            raise ValueError(f"must be a size such as '2G' or '512M' (got {value!r})")
+        return value
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str) -> str:
+        if not re.match(r"^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?$", value) or ":" not in value.rsplit("/", 1)[-1]:
+            raise ValueError(f"must be an image name with a tag, such as 'quay.io/jupyter/scipy-notebook:latest' "
+                             f"(got {value!r})")
+        return value
+
+
 class SecurityConfig(_Model):
     """Defences of a public service. The defaults are the safe ones."""
 
@@ -389,6 +461,16 @@ class StackConfig(_Model):
     auth: AuthConfig = Field(default_factory=AuthConfig, description="Login.")
     limits: LimitsConfig = Field(default_factory=LimitsConfig, description="Per-user limits and culling.")
     security: SecurityConfig = Field(default_factory=SecurityConfig, description="Abuse defences.")
+    speed: SpeedConfig = Field(default_factory=SpeedConfig, description="Launch speed.")
+    default_url: str = Field(
+        "/lab", description="Interface a new server opens: /lab (JupyterLab), /tree (classic) or /rstudio.",
+        examples=["/lab"],
+    )
+    profiles: list[ProfileConfig] = Field(
+        default_factory=list,
+        description="Server options users choose from (jupyterhub mode), e.g. Python and RStudio images.",
+        examples=[[{"displayName": "Python", "image": "quay.io/jupyter/scipy-notebook:latest", "default": True}]],
+    )
     helm_values: HelmValuesConfig = Field(
         default_factory=HelmValuesConfig, description="Chart values overrides for power users."
     )
@@ -740,6 +822,21 @@ def cross_checks(cfg: StackConfig) -> list[str]:
                         f"(got {reg.image_prefix!r})")
     if reg.type == "acr" and reg.username:
         problems.append(f"{p}:registry.username is only for registry.type 'dockerhub'")
+    gpu = cfg.cluster.gpu_pool
+    if gpu and gpu.max_count < gpu.min_count:
+        problems.append(
+            f"{p}:cluster.gpuPool.maxCount must be >= minCount (got {gpu.max_count} < {gpu.min_count})"
+        )
+    if cfg.profiles and cfg.binder:
+        problems.append(f"{p}:profiles is only used when mode is jupyterhub (Binder launches the repository's "
+                        "own image)")
+    if sum(profile.default for profile in cfg.profiles) > 1:
+        problems.append(f"{p}:profiles may mark at most one entry default: true")
+    for i, profile in enumerate(cfg.profiles):
+        if profile.gpu and not gpu:
+            problems.append(f"{p}:profiles[{i}].gpu needs cluster.gpuPool")
+    if not cfg.default_url.startswith("/"):
+        problems.append(f"{p}:defaultUrl must be a path such as /lab (got {cfg.default_url!r})")
     if not cfg.binder and cfg.helm_values.binderhub:
         problems.append(f"{p}:helmValues.binderhub is only used when mode is binderhub")
     return problems
@@ -757,7 +854,10 @@ def _doc_rows(model: type[BaseModel], prefix: str) -> list[tuple[str, str, str, 
         key = LOCATION_KEY if (not prefix and alias == "location") else (f"{prefix}.{alias}" if prefix else alias)
         sub = _model_class(field.annotation)
         if sub is not None:
-            rows.extend(_doc_rows(sub, key))
+            is_list = get_origin(field.annotation) is list
+            if is_list or field.default is None:  # an optional block: say what leaving it out means
+                rows.append((key, "[]" if is_list else "—", field.description or "", ""))
+            rows.extend(_doc_rows(sub, f"{key}[]" if is_list else key))
             continue
         if field.is_required():
             default = "required"
@@ -774,7 +874,7 @@ def reference_markdown() -> str:
     lines = ["| key | default | meaning | example |", "|---|---|---|---|"]
     for key, default, desc, example in _doc_rows(StackConfig, ""):
         desc = desc.replace("<", "&lt;").replace(">", "&gt;")
-        lines.append(f"| `{key}` | {default} | {desc} | `{example}` |")
+        lines.append(f"| `{key}` | {default} | {desc} | " + (f"`{example}`" if example else "") + " |")
     lines.append(
         "| `authClientSecret` | — (secret) | OAuth client secret; required when `auth.type` is not "
         "`none`. Set with `pulumi config set --secret authClientSecret ...`. | |"

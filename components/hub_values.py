@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import charts
 from .charts import merge
-from .cluster_spec import NODE_PURPOSE, SPOT_TOLERATION
+from .cluster_spec import GPU_LABEL, GPU_TOLERATION, NODE_PURPOSE, SPOT_TOLERATION, USER_TOLERATIONS
 
 if TYPE_CHECKING:
     from .config import StackConfig
@@ -162,8 +162,11 @@ def jupyterhub_values(cfg: StackConfig, secrets: HubSecrets) -> dict[str, Any]:
             "dnsPortsPrivateIPs": True,
         }},
     }
+    singleuser["defaultUrl"] = cfg.default_url
     if cfg.cluster.user_pool.spot:
         singleuser["extraTolerations"] = [SPOT_TOLERATION]
+    if cfg.profiles:
+        singleuser["profileList"] = [_profile(cfg, profile) for profile in cfg.profiles]
     values: dict[str, Any] = {
         "hub": {
             "baseUrl": hub_base_url(cfg),
@@ -181,6 +184,8 @@ def jupyterhub_values(cfg: StackConfig, secrets: HubSecrets) -> dict[str, Any]:
         "scheduling": {
             "userPods": user_affinity,
             "corePods": {"nodeAffinity": {"matchNodePurpose": "require"}},
+            "userScheduler": {"enabled": cfg.speed.user_scheduler},
+            "userPlaceholder": {"enabled": cfg.speed.placeholders > 0, "replicas": cfg.speed.placeholders},
         },
         "cull": {
             "enabled": True,
@@ -189,11 +194,42 @@ def jupyterhub_values(cfg: StackConfig, secrets: HubSecrets) -> dict[str, Any]:
             "maxAge": int(cfg.max_age_hours * 3600),
         },
     }
+    if not cfg.binder:
+        pull = cfg.speed.pre_puller
+        values["prePuller"] = {"hook": {"enabled": pull}, "continuous": {"enabled": pull}}
     if cfg.binder:
         values["hub"]["services"] = {"binder": {"apiToken": secrets.binder_api_token}}
         if cfg.auth.type != "none":
             values = merge(values, _binder_auth_jupyterhub(cfg))
     return values
+
+
+def _profile(cfg: StackConfig, profile: Any) -> dict[str, Any]:
+    """A KubeSpawner profile: its image and limits, and for GPU profiles one GPU on a GPU node."""
+    memory = profile.memory or cfg.limits.memory
+    cpu = profile.cpu or cfg.limits.cpu
+    override: dict[str, Any] = {
+        "image": profile.image,
+        "mem_limit": memory,
+        "mem_guarantee": memory,
+        "cpu_limit": cpu,
+        "cpu_guarantee": round(cpu / 4, 3),
+    }
+    if profile.default_url:
+        override["default_url"] = profile.default_url
+    if profile.gpu:
+        override["extra_resource_limits"] = {"nvidia.com/gpu": "1"}
+        override["node_selector"] = dict(GPU_LABEL)
+        # An override replaces the tolerations z2jh would give, so restate those too.
+        tolerations = [*USER_TOLERATIONS, GPU_TOLERATION]
+        if cfg.cluster.user_pool.spot:
+            tolerations.append(SPOT_TOLERATION)
+        override["tolerations"] = tolerations
+    entry: dict[str, Any] = {"display_name": profile.display_name, "description": profile.description,
+                             "kubespawner_override": override}
+    if profile.default:
+        entry["default"] = True
+    return entry
 
 
 def _binder_auth_jupyterhub(cfg: StackConfig) -> dict[str, Any]:

@@ -41,3 +41,4 @@ def public_ip(cfg: StackConfig) -> str:
 
 USER_POOL = "user"
 SYSTEM_POOL = "system"
+GPU_POOL = "gpu"
