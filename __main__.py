@@ -8,6 +8,7 @@ import pulumi
 from pulumi_azure_native import resources
 
 from components import hub_values, naming
+from components.budget import CostBudget
 from components.cluster import AksCluster
 from components.cluster_spec import tags
 from components.config import load_from_pulumi
@@ -43,6 +44,9 @@ hub = Hub("hub", {
     "auth_client_secret": secrets.require_secret("authClientSecret") if cfg.auth.type != "none" else None,
     "depends_on": ingress.ready,
 })
+
+if cfg.budget:
+    CostBudget("budget", {"config": cfg, "resource_group_id": group.id})
 
 pulumi.export("url", hub.site_url)
 pulumi.export("hubUrl", hub.hub_url)

@@ -31,7 +31,8 @@ LOCATION_KEY = "azure-native:location"
 SECRET_KEYS = ("authClientSecret", "dockerHubToken")
 
 # Keys whose value is a structured (YAML/JSON) object.
-_OBJECT_KEYS = ("cluster", "registry", "auth", "limits", "security", "speed", "profiles", "helmValues")
+_OBJECT_KEYS = ("cluster", "registry", "auth", "limits", "security", "speed", "profiles", "budget",
+                "helmValues")
 
 _SLUG = re.compile(r"^[a-z][a-z0-9-]{1,14}[a-z0-9]$")
 _DNS_LABEL = re.compile(r"^[a-z][a-z0-9-]{1,61}[a-z0-9]$")
@@ -396,6 +397,28 @@ class SecurityConfig(_Model):
         return values
 
 
+class BudgetConfig(_Model):
+    """A monthly Azure budget on the stack's resource group, with email alerts."""
+
+    monthly_amount: float = Field(
+        gt=0, le=10_000_000,
+        description="Budget per month in the billing currency; alerts at 80 % and 100 % of actual spend. "
+        "`python -m components.cost` suggests a value.",
+        examples=[400],
+    )
+    contact_emails: list[str] = Field(
+        min_length=1, description="Who gets the alerts.", examples=[["rse-team@myuni.example"]]
+    )
+
+    @field_validator("contact_emails")
+    @classmethod
+    def _emails(cls, values: list[str]) -> list[str]:
+        for i, value in enumerate(values):
+            if not _EMAIL.match(value):
+                raise ValueError(f"item {i} must be an email address (got {value!r})")
+        return values
+
+
 class HelmValuesConfig(_Model):
     """Raw chart values, deep-merged last over what the product renders (power users)."""
 
@@ -462,6 +485,9 @@ class StackConfig(_Model):
     limits: LimitsConfig = Field(default_factory=LimitsConfig, description="Per-user limits and culling.")
     security: SecurityConfig = Field(default_factory=SecurityConfig, description="Abuse defences.")
     speed: SpeedConfig = Field(default_factory=SpeedConfig, description="Launch speed.")
+    budget: BudgetConfig | None = Field(
+        None, description="Optional cost budget with email alerts, set with the keys below; absent means none."
+    )
     default_url: str = Field(
         "/lab", description="Interface a new server opens: /lab (JupyterLab), /tree (classic) or /rstudio.",
         examples=["/lab"],
