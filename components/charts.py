@@ -43,6 +43,12 @@ TRAEFIK = Chart("traefik", "41.3.0", "https://traefik.github.io/charts")
 # cert-manager v1.21.1; chart versions carry the "v". The HTTP repository gets each release
 # a few hours after the OCI one.
 CERT_MANAGER = Chart("cert-manager", "v1.21.1", "https://charts.jetstack.io")
+# NVIDIA's device plugin (AKS installs only the driver), tag v0.20.0.
+NVIDIA_DEVICE_PLUGIN = Chart("nvidia-device-plugin", "0.20.0", "https://nvidia.github.io/k8s-device-plugin")
+# prometheus-community's plain Prometheus chart scrapes `prometheus.io/scrape` annotations.
+PROMETHEUS = Chart("prometheus", "29.27.0", "https://prometheus-community.github.io/helm-charts")
+# Grafana's chart moved to the grafana-community repository in 2026.
+GRAFANA = Chart("grafana", "12.11.1", "https://grafana-community.github.io/helm-charts")
 
 
 def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

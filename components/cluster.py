@@ -10,8 +10,9 @@ import pulumi_kubernetes as k8s
 import yaml
 from pulumi_azure_native import containerservice
 
-from . import cluster_spec, roles
+from . import charts, cluster_spec, roles
 from .config import StackConfig
+from .release import helm_release
 
 
 class AksClusterArgs(TypedDict):
@@ -106,6 +107,9 @@ class AksCluster(pulumi.ComponentResource):
             delete_unreachable=True,
             opts=child,
         )
+        if cfg.cluster.gpu_pool:
+            helm_release("nvidia-device-plugin", charts.NVIDIA_DEVICE_PLUGIN, "kube-system",
+                         cluster_spec.device_plugin_values(), parent=self, provider=self.provider)
         self.cluster_name = cluster.name
         self.kubelet_object_id = cluster.identity_profile.apply(
             lambda profile: (profile or {})["kubeletidentity"].object_id

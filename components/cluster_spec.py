@@ -92,6 +92,24 @@ def gpu_pool_args(cfg: StackConfig) -> dict[str, Any] | None:
         "count": pool.min_count,
         "node_labels": {NODE_PURPOSE: "user", **GPU_LABEL},
         "node_taints": [USER_TAINT, GPU_TAINT],
+        # AKS installs the NVIDIA driver; the device plugin comes from its own chart.
+        "gpu_profile": {"driver": "Install"},
+    }
+
+
+def device_plugin_values() -> dict[str, Any]:
+    """NVIDIA device plugin on the GPU nodes only. Its default affinity wants labels that
+    AKS nodes lack, and Helm replaces lists, so the default tolerations are restated."""
+    return {
+        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+            {"matchExpressions": [{"key": key, "operator": "In", "values": [value]}
+                                  for key, value in GPU_LABEL.items()]}]}}},
+        "tolerations": [
+            {"key": "CriticalAddonsOnly", "operator": "Exists"},
+            {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
+            GPU_TOLERATION,
+            *USER_TOLERATIONS,
+        ],
     }
 
 

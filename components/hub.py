@@ -11,7 +11,7 @@ import pulumi_random as random
 from . import charts, hub_values
 from .config import StackConfig
 from .hub_values import HubSecrets, RegistryWiring
-from .ingress import helm_release
+from .release import helm_release
 
 # Installing the hub pulls large images and may wait for a new user node: be patient.
 HUB_TIMEOUT = 1800  # seconds

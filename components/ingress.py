@@ -9,11 +9,9 @@ import pulumi_kubernetes as k8s
 from pulumi_azure_native import network
 
 from . import charts, ingress_values, naming, roles
-from .charts import Chart
 from .cluster_spec import tags
 from .config import StackConfig
-
-RELEASE_TIMEOUT = 900  # seconds
+from .release import helm_release
 
 
 class IngressArgs(TypedDict):
@@ -27,27 +25,6 @@ class IngressArgs(TypedDict):
     """The cluster's identity, which attaches the IP to its load balancer."""
     provider: k8s.Provider
     """Kubernetes provider of the cluster."""
-
-
-def helm_release(name: str, chart: Chart, namespace: str, values: pulumi.Input[dict], *,
-                 parent: pulumi.Resource, provider: k8s.Provider, timeout: int = RELEASE_TIMEOUT,
-                 depends_on: list[pulumi.Resource] | None = None) -> k8s.helm.v3.Release:
-    """A pinned chart from its repository, atomic (a failed upgrade rolls back)."""
-    return k8s.helm.v3.Release(
-        name,
-        name=name,
-        chart=chart.name,
-        version=chart.version,
-        repository_opts={"repo": chart.repo},
-        namespace=namespace,
-        create_namespace=True,
-        values=values,
-        atomic=True,
-        cleanup_on_fail=True,
-        timeout=timeout,
-        max_history=10,
-        opts=pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=depends_on or []),
-    )
 
 
 class Ingress(pulumi.ComponentResource):

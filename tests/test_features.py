@@ -96,3 +96,17 @@ def test_feature_config_errors(keys, expected):
     with pytest.raises(ConfigError) as info:
         parse_config(*raw_config(secrets, **keys))
     assert any(p.startswith(expected) for p in info.value.problems), info.value.problems
+
+
+def test_gpu_device_plugin_runs_on_gpu_nodes_only(render):
+    plan = render(cluster=GPU_POOL, profiles=PROFILES, **HUB)
+    assert named(plan, "cluster-gpu")["inputs"]["gpuProfile"] == {"driver": "Install"}
+    plugin = release(plan, "nvidia-device-plugin")
+    assert (plugin["chart"], plugin["version"]) == ("nvidia-device-plugin", "0.20.0")
+    assert plugin["repository"] == "https://nvidia.github.io/k8s-device-plugin"
+    values = plugin["values"]
+    term = values["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert term == [{"matchExpressions": [{"key": "accelerator", "operator": "In", "values": ["nvidia"]}]}]
+    keys = {t["key"] for t in values["tolerations"]}
+    assert {"sku", "nvidia.com/gpu", "hub.jupyter.org/dedicated", "CriticalAddonsOnly"} <= keys
+    assert not [r for r in render()["helmReleases"] if r["name"] == "nvidia-device-plugin"]
