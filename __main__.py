@@ -12,6 +12,7 @@ from components.budget import CostBudget
 from components.cluster import AksCluster
 from components.cluster_spec import tags
 from components.config import load_from_pulumi
+from components.datasets import Datasets
 from components.hub import Hub
 from components.ingress import Ingress
 from components.outputs import next_step
@@ -45,6 +46,11 @@ hub = Hub("hub", {
     "depends_on": ingress.ready,
 })
 
+if cfg.datasets:
+    Datasets("datasets", {
+        "config": cfg, "resource_group_name": group.name, "provider": cluster.provider,
+        "namespace": hub.namespace, "depends_on": [hub.release],
+    })
 if cfg.budget:
     CostBudget("budget", {"config": cfg, "resource_group_id": group.id})
 

@@ -143,6 +143,9 @@ def cluster_args(cfg: StackConfig) -> dict[str, Any]:
         "network_profile": network_profile(cfg),
         "tags": tags(cfg),
     }
+    if any(d.container for d in cfg.datasets):
+        # Blob datasets need the Blob CSI driver, which AKS leaves off by default.
+        args["storage_profile"] = {"blob_csi_driver": {"enabled": True}}
     if cfg.cluster.entra_admin_group_ids:
         args["aad_profile"] = {
             "managed": True,

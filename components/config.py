@@ -31,8 +31,8 @@ LOCATION_KEY = "azure-native:location"
 SECRET_KEYS = ("authClientSecret", "dockerHubToken")
 
 # Keys whose value is a structured (YAML/JSON) object.
-_OBJECT_KEYS = ("cluster", "registry", "auth", "limits", "security", "speed", "profiles", "budget",
-                "helmValues")
+_OBJECT_KEYS = ("cluster", "registry", "auth", "limits", "security", "speed", "profiles", "datasets",
+                "budget", "helmValues")
 
 _SLUG = re.compile(r"^[a-z][a-z0-9-]{1,14}[a-z0-9]$")
 _DNS_LABEL = re.compile(r"^[a-z][a-z0-9-]{1,61}[a-z0-9]$")
@@ -397,6 +397,48 @@ class SecurityConfig(_Model):
         return values
 
 
+class DatasetConfig(_Model):
+    """A read-only dataset in Azure Blob storage or Azure Files, mounted into every user server."""
+
+    name: str = Field(description="Short name, [a-z0-9-]; names the Kubernetes volume.", examples=["census"])
+    storage_account: str = Field(description="Storage account name (3-24 lowercase letters and digits).",
+                                 examples=["myunidatasets"])
+    container: str | None = Field(None, description="Blob container to mount (or set share).", examples=["census"])
+    share: str | None = Field(None, description="Azure Files share to mount (or set container).", examples=["census"])
+    mount_path: str = Field(description="Where it appears in user servers.", examples=["/home/jovyan/data/census"])
+    resource_group: str | None = Field(
+        None, description="Resource group of an existing storage account (required unless create is true).",
+        examples=["rg-research-data"],
+    )
+    create: bool = Field(
+        False, description="Create the account and the container or share in the stack's resource group "
+        "(then upload the data yourself).",
+        examples=[False],
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not re.match(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$", value):
+            raise ValueError(f"must be 2-32 characters of [a-z0-9-], starting with a letter (got {value!r})")
+        return value
+
+    @field_validator("storage_account")
+    @classmethod
+    def _account(cls, value: str) -> str:
+        if not re.match(r"^[a-z0-9]{3,24}$", value):
+            raise ValueError(f"must be 3-24 lowercase letters and digits (got {value!r})")
+        return value
+
+    @field_validator("mount_path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/") or value.rstrip("/") in ("", "/home/jovyan"):
+            raise ValueError(f"must be an absolute path below the home directory or elsewhere, such as "
+                             f"'/home/jovyan/data/census' (got {value!r})")
+        return value
+
+
 class BudgetConfig(_Model):
     """A monthly Azure budget on the stack's resource group, with email alerts."""
 
@@ -485,6 +527,10 @@ class StackConfig(_Model):
     limits: LimitsConfig = Field(default_factory=LimitsConfig, description="Per-user limits and culling.")
     security: SecurityConfig = Field(default_factory=SecurityConfig, description="Abuse defences.")
     speed: SpeedConfig = Field(default_factory=SpeedConfig, description="Launch speed.")
+    datasets: list[DatasetConfig] = Field(
+        default_factory=list,
+        description="Read-only datasets mounted into every user server, set with the keys below.",
+    )
     budget: BudgetConfig | None = Field(
         None, description="Optional cost budget with email alerts, set with the keys below; absent means none."
     )
@@ -861,6 +907,18 @@ def cross_checks(cfg: StackConfig) -> list[str]:
     for i, profile in enumerate(cfg.profiles):
         if profile.gpu and not gpu:
             problems.append(f"{p}:profiles[{i}].gpu needs cluster.gpuPool")
+    seen: set[str] = set()
+    for i, data in enumerate(cfg.datasets):
+        key = f"{p}:datasets[{i}]"
+        if (data.container is None) == (data.share is None):
+            problems.append(f"{key} needs exactly one of container (Blob) and share (Azure Files)")
+        if not data.create and not data.resource_group:
+            problems.append(f"{key}.resourceGroup is required for an existing storage account (or set create: true)")
+        if data.create and data.resource_group:
+            problems.append(f"{key}.resourceGroup must be left out with create: true (the stack's group is used)")
+        if data.name in seen:
+            problems.append(f"{key}.name {data.name!r} is used twice")
+        seen.add(data.name)
     if not cfg.default_url.startswith("/"):
         problems.append(f"{p}:defaultUrl must be a path such as /lab (got {cfg.default_url!r})")
     if not cfg.binder and cfg.helm_values.binderhub:

@@ -37,6 +37,10 @@ class Hub(pulumi.ComponentResource):
     """Where users go: the Binder launch page, or the JupyterHub login."""
     hub_url: pulumi.Output[str]
     """The JupyterHub URL (in binderhub mode, below the Binder site)."""
+    release: k8s.helm.v3.Release
+    """The hub's Helm release (it creates the namespace)."""
+    namespace: str
+    """Namespace of the hub and its users' pods."""
 
     def __init__(self, name: str, args: HubArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("binderhub-azure:hub:Hub", name, None, opts)
@@ -66,6 +70,8 @@ class Hub(pulumi.ComponentResource):
         chart = charts.BINDERHUB if cfg.binder else charts.JUPYTERHUB
         release = helm_release(cfg.mode, chart, cfg.mode, values, parent=self, provider=args["provider"],
                                timeout=HUB_TIMEOUT, depends_on=[*args["depends_on"], storage])
+        self.release = release
+        self.namespace = cfg.mode
         if cfg.binder:
             policy = hub_values.build_pod_network_policy(cfg, cfg.mode)
             k8s.networking.v1.NetworkPolicy(

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from . import charts
 from .charts import merge
 from .cluster_spec import GPU_LABEL, GPU_TOLERATION, NODE_PURPOSE, SPOT_TOLERATION, USER_TOLERATIONS
+from .dataset_spec import user_pod_storage
 
 if TYPE_CHECKING:
     from .config import StackConfig
@@ -163,6 +164,8 @@ def jupyterhub_values(cfg: StackConfig, secrets: HubSecrets) -> dict[str, Any]:
         }},
     }
     singleuser["defaultUrl"] = cfg.default_url
+    if cfg.datasets:
+        singleuser["storage"] = user_pod_storage(cfg)
     if cfg.cluster.user_pool.spot:
         singleuser["extraTolerations"] = [SPOT_TOLERATION]
     if cfg.profiles:

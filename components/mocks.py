@@ -101,6 +101,10 @@ class PlanMocks(pulumi.runtime.Mocks):
             return {"username": args.args.get("registryName", "registry"),
                     "passwords": [{"name": "password", "value": fake_secret("acr-password")},
                                   {"name": "password2", "value": fake_secret("acr-password2")}]}
+        if token == "azure-native:storage:listStorageAccountKeys":
+            account = args.args.get("accountName", "account")
+            return {"keys": [{"keyName": "key1", "permissions": "FULL", "value": fake_secret(f"{account}-key1")},
+                             {"keyName": "key2", "permissions": "FULL", "value": fake_secret(f"{account}-key2")}]}
         return {}
 
 
