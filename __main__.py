@@ -15,6 +15,7 @@ from components.config import load_from_pulumi
 from components.datasets import Datasets
 from components.hub import Hub
 from components.ingress import Ingress
+from components.monitoring import Monitoring
 from components.outputs import next_step
 from components.registry import ContainerRegistry
 
@@ -51,6 +52,11 @@ if cfg.datasets:
         "config": cfg, "resource_group_name": group.name, "provider": cluster.provider,
         "namespace": hub.namespace, "depends_on": [hub.release],
     })
+monitoring = (
+    Monitoring("monitoring", {"config": cfg, "provider": cluster.provider, "depends_on": ingress.ready})
+    if cfg.monitoring.enabled
+    else None
+)
 if cfg.budget:
     CostBudget("budget", {"config": cfg, "resource_group_id": group.id})
 
@@ -64,3 +70,6 @@ pulumi.export("resourceGroup", group.name)
 pulumi.export("clusterName", cluster.cluster_name)
 pulumi.export("registryLoginServer", registry.login_server if registry else None)
 pulumi.export("kubeconfig", cluster.kubeconfig)
+if monitoring:
+    pulumi.export("grafanaUrl", monitoring.grafana_url)
+    pulumi.export("grafanaAdminPassword", monitoring.grafana_admin_password)

@@ -32,7 +32,7 @@ SECRET_KEYS = ("authClientSecret", "dockerHubToken")
 
 # Keys whose value is a structured (YAML/JSON) object.
 _OBJECT_KEYS = ("cluster", "registry", "auth", "limits", "security", "speed", "profiles", "datasets",
-                "budget", "helmValues")
+                "monitoring", "budget", "helmValues")
 
 _SLUG = re.compile(r"^[a-z][a-z0-9-]{1,14}[a-z0-9]$")
 _DNS_LABEL = re.compile(r"^[a-z][a-z0-9-]{1,61}[a-z0-9]$")
@@ -439,6 +439,17 @@ class DatasetConfig(_Model):
         return value
 
 
+class MonitoringConfig(_Model):
+    """Prometheus (metrics of JupyterHub, BinderHub and the cluster) and Grafana dashboards."""
+
+    enabled: bool = Field(
+        False, description="Install Prometheus and Grafana; Grafana is served at <site>/grafana/ behind "
+        "its own login (user admin, password in the `grafanaAdminPassword` secret output).",
+        examples=[True],
+    )
+    retention_days: int = Field(15, ge=1, le=365, description="How long Prometheus keeps metrics.", examples=[30])
+
+
 class BudgetConfig(_Model):
     """A monthly Azure budget on the stack's resource group, with email alerts."""
 
@@ -531,6 +542,7 @@ class StackConfig(_Model):
         default_factory=list,
         description="Read-only datasets mounted into every user server, set with the keys below.",
     )
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig, description="Metrics and dashboards.")
     budget: BudgetConfig | None = Field(
         None, description="Optional cost budget with email alerts, set with the keys below; absent means none."
     )

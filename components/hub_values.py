@@ -197,6 +197,8 @@ def jupyterhub_values(cfg: StackConfig, secrets: HubSecrets) -> dict[str, Any]:
             "maxAge": int(cfg.max_age_hours * 3600),
         },
     }
+    if cfg.monitoring.enabled:
+        values = merge(values, _hub_metrics_values())
     if not cfg.binder:
         pull = cfg.speed.pre_puller
         values["prePuller"] = {"hook": {"enabled": pull}, "continuous": {"enabled": pull}}
@@ -233,6 +235,13 @@ def _profile(cfg: StackConfig, profile: Any) -> dict[str, Any]:
     if profile.default:
         entry["default"] = True
     return entry
+
+
+def _hub_metrics_values() -> dict[str, Any]:
+    """Let the monitoring Prometheus read /hub/metrics: no token needed (the numbers are
+    aggregate counts, and anyone can then read them), and the hub's network policy admits
+    labelled pods from other namespaces."""
+    return {"hub": {"authenticatePrometheus": False, "networkPolicy": {"interNamespaceAccessLabels": "accept"}}}
 
 
 def _binder_auth_jupyterhub(cfg: StackConfig) -> dict[str, Any]:
