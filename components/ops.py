@@ -1,0 +1,910 @@
+"""Day-two operations on a deployed stack: what it serves, whether it is healthy, its logs.
+
+    python -m components.ops info   [--stack NAME] [--outputs-json PATH|-]
+    python -m components.ops status [--stack NAME] [--kubeconfig PATH] [--outputs-json PATH|-]
+    python -m components.ops logs COMPONENT [--tail N] [--follow] [--previous]
+                                 [--stack NAME] [--kubeconfig PATH] [--outputs-json PATH|-]
+
+COMPONENT is one of hub, proxy, binder, ingress, cert-manager, user-scheduler.
+
+The stack outputs come from `pulumi stack output --json --show-secrets`, or from a file
+holding that JSON (`-` reads it from stdin). The cluster is reached with the `kubeconfig`
+output (or `--kubeconfig PATH`). Nothing secret is ever printed: only the known public
+outputs are shown, and the kubeconfig lives in a 0600 temporary file for as long as the
+command runs.
+
+Exit status: 0 when everything is ready (status) or the command worked; 1 when status finds
+something not ready; 2 with a one-line message when the check cannot run (stack not
+deployed, cluster unreachable, unknown component).
+
+Layers: pure functions turn Kubernetes objects into rows and text (`pod_row`,
+`component_status`, `certificate_row`, `log_targets`, `render_status`, ...);
+`collect_status`, `print_logs` and `follow_logs` ask the cluster through an `Apis` pair
+(built by `make_apis`; tests pass fakes); `main` wires the command line, the Pulumi runner
+and the API factory together.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import urlsplit
+
+import urllib3
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config import ConfigException
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+PULUMI_TIMEOUT = 120  # seconds; a remote backend can be slow, but never this slow
+# Connect quickly or not at all: a stopped cluster or an IP allow-list that excludes this
+# machine otherwise hangs until the operating system's TCP timeout (minutes).
+CONNECT_TIMEOUT = 10
+READ_TIMEOUT = 30
+REQUEST_TIMEOUT = (CONNECT_TIMEOUT, READ_TIMEOUT)
+CERT_GROUP, CERT_VERSION, CERT_PLURAL = "cert-manager.io", "v1", "certificates"
+ACME_GROUP, ACME_VERSION, CHALLENGE_PLURAL = "acme.cert-manager.io", "v1", "challenges"
+MODES = ("binderhub", "jupyterhub")
+# Outputs that are safe to show. Anything else (the kubeconfig, and whatever secret output
+# a later version adds) is never printed, because `--show-secrets` reveals them all.
+PUBLIC_OUTPUTS = ("url", "hubUrl", "publicIp", "azureDnsName", "resourceGroup", "clusterName",
+                  "registryLoginServer", "nextStep")
+# What `pulumi stack output` prints for a secret when `--show-secrets` was left out.
+PULUMI_SECRET_PLACEHOLDER = "[secret]"
+# Characters kept of a message on the one-screen report: a pod's note shares its line with
+# the table; a certificate's or challenge's reason has a line of its own and is the diagnosis.
+MAX_NOTE = 80
+MAX_DETAIL = 200
+
+
+class OpsError(Exception):
+    """The check cannot run; the message is one line for the user (exit status 2)."""
+
+
+# --------------------------------------------------------------------------- components
+
+
+@dataclass(frozen=True)
+class Component:
+    """A part of the deployment, found by a label selector on its pods."""
+
+    name: str
+    selector: str
+    namespace: str | None = None
+    """None: the hub release's namespace (the mode name)."""
+    binder_only: bool = False
+    optional: bool = False
+    """May be switched off in the config (no pods is then fine)."""
+    https_only: bool = False
+
+
+# Labels as the charts set them: z2jh names each pod's `component` after its template folder
+# (hub, proxy, user-scheduler); BinderHub's Deployment labels its pod `component: binder`;
+# Traefik uses the chart name as `app.kubernetes.io/name`; cert-manager's controller,
+# cainjector and webhook share `app.kubernetes.io/instance: <release>` (our release is
+# `cert-manager`, see ingress.py).
+COMPONENTS: tuple[Component, ...] = (
+    Component("hub", "component=hub"),
+    Component("proxy", "component=proxy"),
+    Component("binder", "component=binder", binder_only=True),
+    Component("user-scheduler", "component=user-scheduler", optional=True),
+    Component("traefik", "app.kubernetes.io/name=traefik", namespace="traefik"),
+    Component("cert-manager", "app.kubernetes.io/instance=cert-manager", namespace="cert-manager",
+              https_only=True),
+)
+# Names accepted by `logs`; `ingress` is what users call Traefik in this project.
+LOG_COMPONENTS = ("hub", "proxy", "binder", "ingress", "cert-manager", "user-scheduler")
+LOG_ALIASES = {"ingress": "traefik"}
+
+
+def component(name: str) -> Component:
+    """The component a user names on the command line (`ingress` or `traefik` for Traefik)."""
+    wanted = LOG_ALIASES.get(name, name)
+    for comp in COMPONENTS:
+        if comp.name == wanted:
+            return comp
+    raise OpsError(f"unknown component {name!r}: choose one of {', '.join(LOG_COMPONENTS)}")
+
+
+def components_for(mode: str, https: bool | None) -> list[Component]:
+    """The components a stack of this mode runs. With HTTPS unknown (no outputs), cert-manager
+    is reported but its absence is not a problem."""
+    chosen = []
+    for comp in COMPONENTS:
+        if comp.binder_only and mode != "binderhub":
+            continue
+        if comp.https_only and https is False:
+            continue
+        if comp.https_only and https is None:
+            comp = replace(comp, optional=True)
+        chosen.append(comp)
+    return chosen
+
+
+def detect_mode(namespaces: Iterable[str], hint: str | None = None) -> str:
+    """The hub release's namespace is the mode: `binderhub` (where the binder pod runs) if that
+    namespace exists, else `jupyterhub`; with neither on the cluster yet, what the outputs say."""
+    present = set(namespaces)
+    if "binderhub" in present:
+        return "binderhub"
+    if "jupyterhub" in present:
+        return "jupyterhub"
+    return hint if hint in MODES else "jupyterhub"
+
+
+def mode_hint(outputs: dict[str, Any]) -> str | None:
+    """The mode according to the outputs: the resource group is `rg-<institution>-<mode>`, and
+    only BinderHub puts JupyterHub below `/jupyter/`."""
+    group = str(outputs.get("resourceGroup") or "")
+    for mode in MODES:
+        if group.endswith(f"-{mode}"):
+            return mode
+    hub = outputs.get("hubUrl")
+    if hub:
+        return "binderhub" if str(hub).rstrip("/").endswith("/jupyter") else "jupyterhub"
+    return None
+
+
+def https_hint(outputs: dict[str, Any]) -> bool | None:
+    """Whether the stack serves HTTPS (and so needs cert-manager and a certificate); None when
+    the outputs do not say."""
+    url = outputs.get("url")
+    if not url:
+        return None
+    return str(url).startswith("https://")
+
+
+# --------------------------------------------------------------------------- pods (pure)
+
+
+@dataclass(frozen=True)
+class PodRow:
+    namespace: str
+    name: str
+    phase: str
+    ready: str
+    """"ready containers/containers", as kubectl shows it."""
+    restarts: int
+    note: str
+    ok: bool
+    counts: bool
+    """False for finished job pods and pods being deleted: they say nothing about health."""
+
+
+def _short(text: str | None, limit: int = MAX_NOTE) -> str:
+    one_line = " ".join(str(text or "").split())
+    return one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
+
+
+def _waiting_note(statuses: Sequence[Any]) -> str:
+    """Why a container is not running, with the last crash's cause for a crash loop."""
+    for status in statuses:
+        state = getattr(status, "state", None)
+        waiting = getattr(state, "waiting", None)
+        if waiting is not None and waiting.reason:
+            note = waiting.reason
+            last = getattr(getattr(status, "last_state", None), "terminated", None)
+            if last is not None and (last.reason or last.exit_code is not None):
+                note += f" (last exit: {last.reason or 'Error'}, code {last.exit_code})"
+            elif waiting.message and waiting.reason not in ("ContainerCreating", "PodInitializing"):
+                note += f": {waiting.message}"
+            return note
+        terminated = getattr(state, "terminated", None)
+        if terminated is not None and terminated.reason and terminated.reason != "Completed":
+            return f"{terminated.reason} (code {terminated.exit_code})"
+    return ""
+
+
+def pod_row(pod: Any) -> PodRow:
+    """One line of the report for a pod shaped like `kubernetes.client.V1Pod`."""
+    meta, status = pod.metadata, pod.status
+    phase = (status.phase if status else None) or "Unknown"
+    statuses = list((status.container_statuses if status else None) or [])
+    containers = list((pod.spec.containers if pod.spec else None) or [])
+    total = len(containers) or len(statuses)
+    ready_count = sum(1 for s in statuses if s.ready)
+    restarts = sum(s.restart_count or 0 for s in statuses)
+    terminating = meta.deletion_timestamp is not None
+    ok = phase == "Running" and total > 0 and ready_count == total and not terminating
+    note = ""
+    if terminating:
+        note = "Terminating"
+    elif phase == "Succeeded":
+        note = "Completed"
+    elif not ok:
+        init_note = _waiting_note(list((status.init_container_statuses if status else None) or []))
+        note = _waiting_note(statuses) or (f"init: {init_note}" if init_note else "")
+        if not note and status is not None:
+            unscheduled = [c for c in status.conditions or []
+                           if c.type == "PodScheduled" and c.status == "False"]
+            if unscheduled:
+                note = f"{unscheduled[0].reason or 'Unschedulable'}: {unscheduled[0].message or ''}".rstrip(": ")
+            elif status.reason:  # e.g. Evicted
+                note = f"{status.reason}: {status.message or ''}".rstrip(": ")
+        if not note and phase == "Running":
+            note = "starting, or failing its readiness probe"
+    return PodRow(
+        namespace=meta.namespace or "", name=meta.name or "?", phase="Terminating" if terminating else phase,
+        ready=f"{ready_count}/{total}", restarts=restarts, note=_short(note), ok=ok,
+        counts=not terminating and phase != "Succeeded",
+    )
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    component: Component
+    namespace: str
+    pods: list[PodRow]
+    state: str
+    """ready, not ready, missing (no pods but required) or off (no pods, optional)."""
+
+    @property
+    def ok(self) -> bool:
+        return self.state in ("ready", "off")
+
+
+def component_status(comp: Component, namespace: str, pods: Iterable[Any]) -> ComponentStatus:
+    """The verdict on one component from its pods: ready when every pod that counts is ready."""
+    rows = sorted((pod_row(p) for p in pods), key=lambda r: r.name)
+    counted = [r for r in rows if r.counts]
+    if not counted:
+        state = "off" if comp.optional else "missing"
+    else:
+        state = "ready" if all(r.ok for r in counted) else "not ready"
+    return ComponentStatus(comp, namespace, rows, state)
+
+
+# --------------------------------------------------------------------------- certificates (pure)
+
+
+@dataclass(frozen=True)
+class CertificateRow:
+    namespace: str
+    name: str
+    state: str
+    """issued, pending or failed."""
+    detail: str
+    issuer: str
+    not_after: str
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "issued"
+
+
+def _condition(obj: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    for cond in (obj.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == kind:
+            return cond
+    return None
+
+
+def certificate_row(obj: dict[str, Any]) -> CertificateRow:
+    """A cert-manager Certificate (a dict, as the custom objects API returns it) as a row."""
+    meta = obj.get("metadata") or {}
+    status = obj.get("status") or {}
+    ready = _condition(obj, "Ready")
+    issuing = _condition(obj, "Issuing")
+    if ready is not None and ready.get("status") == "True":
+        state = "issued"
+        detail = ready.get("message") or "Certificate is up to date and has not expired"
+    elif issuing is not None and issuing.get("status") == "False" and issuing.get("reason") == "Failed":
+        # The order or a challenge failed; cert-manager retries with back-off.
+        state, detail = "failed", f"Failed: {issuing.get('message') or ''}".rstrip(": ")
+    elif ready is not None:
+        state = "pending"
+        detail = f"{ready.get('reason') or 'NotReady'}: {ready.get('message') or ''}".rstrip(": ")
+    else:
+        state, detail = "pending", "no status yet (cert-manager has not processed it)"
+    issuer = ((obj.get("spec") or {}).get("issuerRef") or {}).get("name") or ""
+    return CertificateRow(namespace=meta.get("namespace") or "", name=meta.get("name") or "?", state=state,
+                          detail=_short(detail, MAX_DETAIL), issuer=issuer, not_after=status.get("notAfter") or "")
+
+
+@dataclass(frozen=True)
+class ChallengeRow:
+    domain: str
+    state: str
+    reason: str
+
+
+def challenge_row(obj: dict[str, Any]) -> ChallengeRow:
+    """An ACME Challenge: for a pending certificate, the reason is usually the diagnosis
+    (the name does not resolve to the IP yet, the HTTP-01 self check fails, ...)."""
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    return ChallengeRow(domain=spec.get("dnsName") or "?", state=status.get("state") or "pending",
+                        reason=_short(status.get("reason") or "", MAX_DETAIL))
+
+
+# --------------------------------------------------------------------------- report (pure)
+
+
+@dataclass
+class StatusReport:
+    outputs: dict[str, Any]
+    mode: str
+    https: bool | None
+    components: list[ComponentStatus]
+    certificates: list[CertificateRow] | None = None
+    """None when cert-manager's Certificate kind is not on the cluster (or HTTPS is off)."""
+    challenges: list[ChallengeRow] = field(default_factory=list)
+    outputs_note: str = ""
+    """Why the outputs are missing, when the cluster was reached with --kubeconfig alone."""
+
+    @property
+    def hub_namespace(self) -> str:
+        return self.mode
+
+    def problems(self) -> list[str]:
+        """One short phrase per thing that is not ready; empty when everything is."""
+        found = []
+        for comp in self.components:
+            if comp.state == "missing":
+                found.append(f"{comp.component.name}: no pods in namespace {comp.namespace}")
+            elif comp.state == "not ready":
+                bad = [r for r in comp.pods if r.counts and not r.ok]
+                worst = max(bad, key=lambda r: r.restarts)
+                found.append(f"{comp.component.name}: {len(bad)} pod(s) not ready ({worst.note or worst.phase}, "
+                             f"{worst.restarts} restarts)")
+        if self.https:
+            if self.certificates is None:
+                found.append("certificate: cert-manager's Certificate kind is not installed")
+            elif not self.certificates:
+                found.append(f"certificate: none yet in namespace {self.hub_namespace}")
+            found += [f"certificate {c.name}: {c.state}" for c in self.certificates or [] if not c.ok]
+        return found
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems()
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+
+
+def render_status(report: StatusReport) -> str:
+    """The one-screen status report."""
+    out = report.outputs
+    lines = [f"binderhub-azure status: {report.mode} mode (hub namespace {report.hub_namespace})"]
+    if out.get("url"):
+        lines.append(f"  site  {out['url']}")
+    if out.get("hubUrl") and out.get("hubUrl") != out.get("url"):
+        lines.append(f"  hub   {out['hubUrl']}")
+    if report.outputs_note:
+        lines.append(f"  (stack outputs unavailable: {report.outputs_note})")
+    lines.append("")
+    rows = [["COMPONENT", "STATE", "NAMESPACE", "POD", "PHASE", "READY", "RESTARTS", "NOTE"]]
+    for comp in report.components:
+        head = [comp.component.name, comp.state.upper() if not comp.ok else comp.state, comp.namespace]
+        if not comp.pods:
+            note = "disabled in the config?" if comp.state == "off" else f"no pods with {comp.component.selector}"
+            rows.append([*head, "-", "", "", "", note])
+        for i, pod in enumerate(comp.pods):
+            rows.append([*(head if i == 0 else ["", "", ""]), pod.name, pod.phase, pod.ready, str(pod.restarts),
+                         pod.note])
+    lines += _table(rows)
+    lines.append("")
+    lines += _certificate_lines(report)
+    problems = report.problems()
+    lines.append("")
+    if not problems:
+        lines.append("Everything is ready.")
+    else:
+        lines.append("NOT READY: " + "; ".join(problems))
+        crashing = [c.component.name for c in report.components
+                    if any(r.restarts and not r.ok and r.counts for r in c.pods)]
+        for name in crashing:
+            lines.append(f"  logs of the crashed container: python -m components.ops logs "
+                         f"{_log_name(name)} --previous")
+    return "\n".join(lines)
+
+
+def _log_name(name: str) -> str:
+    return next((alias for alias, real in LOG_ALIASES.items() if real == name), name)
+
+
+def _certificate_lines(report: StatusReport) -> list[str]:
+    if report.https is False:
+        return ["Certificate: none (https is off)"]
+    if report.https is None:
+        return ["Certificate: not checked (no stack outputs to say whether HTTPS is on, and no cert-manager pods)"]
+    if report.certificates is None:
+        return ["Certificate: cert-manager's Certificate kind is not installed on the cluster"]
+    if not report.certificates:
+        return [f"Certificate: none yet in namespace {report.hub_namespace} "
+                "(cert-manager requests it when the hub's ingress first appears)"]
+    lines = []
+    for cert in report.certificates:
+        text = f"Certificate {cert.namespace}/{cert.name}: {cert.state}"
+        if cert.ok and cert.not_after:
+            text += f", valid until {cert.not_after}"
+        if cert.issuer:
+            text += f"; issuer {cert.issuer}"
+            if "staging" in cert.issuer:
+                text += " (Let's Encrypt staging: browsers warn by design)"
+        lines.append(text)
+        if not cert.ok:
+            lines.append(f"  {cert.detail}")
+    for challenge in report.challenges:
+        lines.append(f"  challenge for {challenge.domain}: {challenge.state}"
+                     + (f": {challenge.reason}" if challenge.reason else ""))
+    if any(not c.ok for c in report.certificates):
+        host = urlsplit(str(report.outputs.get("url") or "")).hostname
+        ip = report.outputs.get("publicIp")
+        if host and ip:
+            lines.append(f"  the name must resolve to the public IP first: nslookup {host} (expect {ip}); "
+                         f"then kubectl -n {report.hub_namespace} describe challenge")
+    return lines
+
+
+def render_info(outputs: dict[str, Any]) -> str:
+    """Where the deployment is and what to do next, from the public outputs only."""
+    labels = [("Site", "url"), ("Hub", "hubUrl"), ("Public IP", "publicIp"), ("Azure DNS name", "azureDnsName"),
+              ("Resource group", "resourceGroup"), ("Cluster", "clusterName"), ("Registry", "registryLoginServer")]
+    rows = [[f"{label}:", str(outputs.get(key) or "-")] for label, key in labels]
+    if not outputs.get("registryLoginServer"):
+        rows[-1][1] = "- (no Azure Container Registry: Docker Hub, or jupyterhub mode)"
+    lines = _table(rows)
+    if outputs.get("nextStep"):
+        lines += ["", f"Next step: {outputs['nextStep']}"]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- stack outputs
+
+
+Runner = Callable[[list[str]], subprocess.CompletedProcess[str]]
+
+
+def run_pulumi(args: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run the Pulumi CLI in the project directory, where it finds Pulumi.yaml."""
+    # stdin is closed so that a passphrase prompt fails at once (and is reported) instead of
+    # waiting invisibly behind the captured output.
+    return subprocess.run(args, cwd=PROJECT_DIR, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                          timeout=PULUMI_TIMEOUT, check=False)
+
+
+def pulumi_command(stack: str | None) -> list[str]:
+    command = ["pulumi", "stack", "output", "--json", "--show-secrets"]
+    return [*command, "--stack", stack] if stack else command
+
+
+def _stack_label(stack: str | None) -> str:
+    return f"stack {stack!r}" if stack else "the selected stack"
+
+
+def parse_outputs(text: str, stack: str | None = None) -> dict[str, Any]:
+    """The JSON of `pulumi stack output --json`; no outputs means the stack was never deployed."""
+    if not text.strip():
+        raise OpsError(f"{_stack_label(stack)} has no outputs: it has not been deployed yet (run `pulumi up`)")
+    try:
+        outputs = json.loads(text)
+    except json.JSONDecodeError:
+        raise OpsError("the stack outputs are not JSON (expected the output of "
+                       "`pulumi stack output --json --show-secrets`)") from None
+    if not isinstance(outputs, dict):
+        raise OpsError("the stack outputs are not a JSON object")
+    if not outputs:
+        raise OpsError(f"{_stack_label(stack)} has no outputs: it has not been deployed yet (run `pulumi up`)")
+    return outputs
+
+
+def read_outputs(stack: str | None, outputs_json: str | None, runner: Runner,
+                 stdin: TextIO | None = None) -> dict[str, Any]:
+    """The stack outputs, from a file (`-`: stdin) or from the Pulumi CLI."""
+    if outputs_json is not None:
+        if outputs_json == "-":
+            return parse_outputs((stdin or sys.stdin).read(), stack)
+        try:
+            return parse_outputs(Path(outputs_json).read_text(), stack)
+        except OSError as err:
+            raise OpsError(f"cannot read the outputs file {outputs_json}: {err.strerror or err}") from None
+    try:
+        proc = runner(pulumi_command(stack))
+    except FileNotFoundError:
+        raise OpsError("the Pulumi CLI (`pulumi`) is not installed or not on PATH: install it "
+                       "(https://www.pulumi.com/docs/install/), or pass --outputs-json FILE with the output "
+                       "of `pulumi stack output --json --show-secrets`") from None
+    except subprocess.TimeoutExpired:
+        raise OpsError(f"`pulumi stack output` did not answer within {PULUMI_TIMEOUT} s") from None
+    if proc.returncode != 0:
+        first = next((line.strip() for line in (proc.stderr or "").splitlines() if line.strip()), "")
+        hint = " (pass --stack NAME; `pulumi stack ls` lists them)" if "stack" in first.lower() else ""
+        raise OpsError(f"`pulumi stack output` failed: {first or f'exit status {proc.returncode}'}{hint}")
+    return parse_outputs(proc.stdout or "", stack)
+
+
+def kubeconfig_text(outputs: dict[str, Any], stack: str | None = None) -> str:
+    """The kubeconfig output, or why there is none."""
+    value = outputs.get("kubeconfig")
+    if value == PULUMI_SECRET_PLACEHOLDER:
+        raise OpsError("the kubeconfig output reads \"[secret]\": save the outputs with "
+                       "`pulumi stack output --json --show-secrets`")
+    if not isinstance(value, str) or not value.strip():
+        raise OpsError(f"{_stack_label(stack)} has no kubeconfig output: it has not been deployed yet, or "
+                       "`pulumi up` did not finish (run `pulumi up`, or pass --kubeconfig PATH)")
+    return value
+
+
+@contextlib.contextmanager
+def kubeconfig_file(text: str) -> Iterator[str]:
+    """The kubeconfig in a temporary file only its owner can read, removed afterwards: the
+    Kubernetes client loads configuration from a file, and this one grants cluster access."""
+    fd, path = tempfile.mkstemp(prefix="binderhub-azure-kubeconfig-", suffix=".yaml")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            os.chmod(path, 0o600)  # mkstemp already does; said explicitly because it matters here
+            handle.write(text)
+        yield path
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+def secret_fragments(outputs: dict[str, Any]) -> list[str]:
+    """Strings that must never reach the terminal: every non-public output, and the longer
+    values inside multi-line ones (tokens, keys and certificates in the kubeconfig)."""
+    found: list[str] = []
+    for key, value in outputs.items():
+        if key in PUBLIC_OUTPUTS or not isinstance(value, str) or not value:
+            continue
+        found.append(value)
+        for line in value.splitlines():
+            _, sep, rest = line.partition(": ")
+            candidate = rest.strip().strip("'\"") if sep else line.strip()
+            if len(candidate) >= 16:
+                found.append(candidate)
+    return sorted(set(found), key=len, reverse=True)
+
+
+def redact(text: str, fragments: Sequence[str]) -> str:
+    for fragment in fragments:
+        text = text.replace(fragment, "[secret]")
+    return text
+
+
+# --------------------------------------------------------------------------- cluster access
+
+
+@dataclass(frozen=True)
+class Apis:
+    """The two Kubernetes APIs this module uses: `core` like `kubernetes.client.CoreV1Api`
+    (list_namespace, list_namespaced_pod, read_namespaced_pod_log), `custom` like
+    `CustomObjectsApi` (list_namespaced_custom_object). Tests pass fakes."""
+
+    core: Any
+    custom: Any
+
+
+ApiFactory = Callable[[str], Apis]
+
+
+def make_apis(kubeconfig_path: str) -> Apis:
+    """Clients for the cluster in this kubeconfig, on their own configuration object (the
+    library's global default is left alone)."""
+    from kubernetes import client, config
+
+    configuration = client.Configuration()
+    # persist_config=False: never write refreshed tokens back into a user's --kubeconfig file.
+    config.load_kube_config(config_file=kubeconfig_path, client_configuration=configuration, persist_config=False)
+    # One retry, not urllib3's three: an unreachable API server should be reported quickly.
+    configuration.retries = 1
+    api_client = client.ApiClient(configuration)
+    return Apis(core=client.CoreV1Api(api_client), custom=client.CustomObjectsApi(api_client))
+
+
+def _not_found(err: ApiException) -> bool:
+    return err.status == 404
+
+
+def _list_custom(apis: Apis, group: str, version: str, namespace: str, plural: str) -> list[dict[str, Any]] | None:
+    """Objects of a custom kind, or None when the kind is not installed (cert-manager absent)."""
+    try:
+        found = apis.custom.list_namespaced_custom_object(group, version, namespace, plural,
+                                                          _request_timeout=REQUEST_TIMEOUT)
+    except ApiException as err:
+        if _not_found(err):
+            return None
+        raise
+    return list((found or {}).get("items") or [])
+
+
+def collect_status(apis: Apis, outputs: dict[str, Any], outputs_note: str = "") -> StatusReport:
+    """Ask the cluster about every component and the certificate."""
+    namespaces = [ns.metadata.name for ns in apis.core.list_namespace(_request_timeout=REQUEST_TIMEOUT).items]
+    mode = detect_mode(namespaces, mode_hint(outputs))
+    https = https_hint(outputs)
+    statuses = []
+    for comp in components_for(mode, https):
+        namespace = comp.namespace or mode
+        pods = apis.core.list_namespaced_pod(namespace, label_selector=comp.selector,
+                                             _request_timeout=REQUEST_TIMEOUT).items
+        statuses.append(component_status(comp, namespace, pods))
+    if https is None and any(s.component.name == "cert-manager" and s.pods for s in statuses):
+        # No outputs to say so, but a running cert-manager means the stack serves HTTPS.
+        https = True
+    report = StatusReport(outputs=outputs, mode=mode, https=https, components=statuses, outputs_note=outputs_note)
+    if https:
+        certificates = _list_custom(apis, CERT_GROUP, CERT_VERSION, mode, CERT_PLURAL)
+        if certificates is not None:
+            report.certificates = sorted((certificate_row(c) for c in certificates), key=lambda c: c.name)
+            if not all(c.ok for c in report.certificates):
+                challenges = _list_custom(apis, ACME_GROUP, ACME_VERSION, mode, CHALLENGE_PLURAL) or []
+                report.challenges = [challenge_row(c) for c in challenges]
+    return report
+
+
+@dataclass(frozen=True)
+class LogTarget:
+    namespace: str
+    pod: str
+    container: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.namespace}/{self.pod} ({self.container})"
+
+
+def log_targets(pods: Iterable[Any]) -> list[LogTarget]:
+    """Every container of every pod (cert-manager has three pods; naming the container avoids
+    the API's "a container name must be specified" for pods with more than one)."""
+    targets = []
+    for pod in sorted(pods, key=lambda p: p.metadata.name):
+        containers = [c.name for c in (pod.spec.containers if pod.spec else None) or []]
+        if not containers:
+            containers = [s.name for s in (pod.status.container_statuses or [])] if pod.status else []
+        targets += [LogTarget(pod.metadata.namespace, pod.metadata.name, name) for name in containers]
+    return targets
+
+
+def _api_message(err: ApiException) -> str:
+    """The Kubernetes Status message of an API error, or its HTTP reason."""
+    with contextlib.suppress(TypeError, ValueError, AttributeError):
+        message = json.loads(err.body).get("message")
+        if message:
+            return _short(message)
+    return f"{err.status} {err.reason or ''}".strip()
+
+
+def print_logs(apis: Apis, targets: list[LogTarget], *, tail: int, previous: bool, out: TextIO) -> None:
+    """The last lines of each container, each under a header naming it."""
+    for target in targets:
+        out.write(f"==> {target.label} <==\n")
+        try:
+            text = apis.core.read_namespaced_pod_log(target.pod, target.namespace, container=target.container,
+                                                     tail_lines=tail, previous=previous or None,
+                                                     _request_timeout=REQUEST_TIMEOUT)
+        except ApiException as err:
+            if err.status not in (400, 404):
+                raise
+            # 400: the container has not started yet, or has no previous instance.
+            out.write(f"(no logs: {_api_message(err)})\n")
+            continue
+        text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text or "")
+        out.write(text if text.endswith("\n") or not text else text + "\n")
+    out.flush()
+
+
+def follow_logs(apis: Apis, targets: list[LogTarget], *, tail: int, out: TextIO) -> None:
+    """Stream every container's log as it grows, one thread per container, each line prefixed
+    with its pod when there are several. Returns when every stream ends."""
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+    several = len(targets) > 1
+
+    def pump(target: LogTarget) -> None:
+        try:
+            # _preload_content=False returns the raw HTTP response, read line by line as the
+            # API server sends it; no read timeout, since a quiet pod is not a dead connection.
+            response = apis.core.read_namespaced_pod_log(
+                target.pod, target.namespace, container=target.container, follow=True, tail_lines=tail,
+                _preload_content=False, _request_timeout=(CONNECT_TIMEOUT, None))
+            try:
+                for raw in response:
+                    line = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+                    with lock:
+                        out.write((f"[{target.pod}] " if several else "") + line
+                                  + ("" if line.endswith("\n") else "\n"))
+                        out.flush()
+            finally:
+                release = getattr(response, "release_conn", None)
+                if release is not None:
+                    release()
+        except BaseException as err:  # handed to the main thread, which reports it
+            errors.append(err)
+
+    # Daemon threads: Ctrl-C in the main thread ends the command without waiting for streams.
+    threads = [threading.Thread(target=pump, args=(t,), daemon=True) for t in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(0.5)
+    if errors:
+        raise errors[0]
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _unreachable_message(err: BaseException, outputs: dict[str, Any]) -> str:
+    cluster = outputs.get("clusterName") or "the cluster"
+    group = outputs.get("resourceGroup")
+    reason = getattr(err, "reason", None)
+    if isinstance(err, ApiException):
+        # Status 0 is the client's own wrapper (TLS failures); 5xx comes from the API's front end.
+        cause = (str(reason).splitlines() or [""])[0] if not err.status else f"HTTP {err.status} {reason or ''}"
+        cause = cause.strip() or "ApiException"
+    else:
+        cause = type(reason).__name__ if isinstance(reason, BaseException) else type(err).__name__
+    host = getattr(getattr(err, "pool", None), "host", None)
+    where = f"{host}, {cause}" if host else cause
+    start = f" (az aks start -g {group} -n {cluster})" if group and outputs.get("clusterName") else ""
+    return (f"cannot reach the Kubernetes API server of {cluster} ({where}): the cluster may be stopped{start}, "
+            "or its authorized IP ranges (cluster.authorizedIpRanges) may exclude this machine's address")
+
+
+def cluster_error_message(err: BaseException, outputs: dict[str, Any]) -> str:
+    """One line for an error from the Kubernetes client."""
+    if isinstance(err, ApiException):
+        if err.status == 401:
+            return ("the cluster rejected the credentials (401 Unauthorized): the kubeconfig may be out of date; "
+                    "run `pulumi refresh` and `pulumi up`, or pass a current --kubeconfig")
+        if err.status == 403:
+            return (f"the cluster refused access (403 Forbidden: {_api_message(err)}): with Entra ID, "
+                    "`az login` as a member of cluster.entraAdminGroupIds")
+        if not err.status or err.status >= 500:
+            return _unreachable_message(err, outputs)
+        return f"the Kubernetes API answered {_api_message(err)}"
+    return _unreachable_message(err, outputs)
+
+
+# Connection failures surface as urllib3 errors (MaxRetryError wrapping NewConnectionError or
+# ConnectTimeoutError, ProtocolError) or as OSError from the socket layer.
+CONNECTION_ERRORS = (urllib3.exceptions.HTTPError, OSError)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--stack", help="Pulumi stack name (default: the selected stack)")
+    common.add_argument("--kubeconfig", metavar="PATH", help="kubeconfig file to use instead of the stack output")
+    common.add_argument("--outputs-json", metavar="PATH",
+                        help="file with the output of `pulumi stack output --json --show-secrets` "
+                             "(- reads stdin) instead of running pulumi")
+    parser = argparse.ArgumentParser(prog="python -m components.ops",
+                                     description="Day-two operations on a deployed binderhub-azure stack.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{status,logs,info}")
+    commands.add_parser("status", parents=[common], help="components, pods and certificate; exit 0 when all ready")
+    logs = commands.add_parser("logs", parents=[common], help="tail the logs of a component's pods")
+    logs.add_argument("component", metavar="COMPONENT", help=", ".join(LOG_COMPONENTS))
+    logs.add_argument("--tail", type=int, default=100, metavar="N", help="lines per container (default 100)")
+    logs.add_argument("--follow", "-f", action="store_true", help="keep streaming new lines")
+    logs.add_argument("--previous", action="store_true",
+                      help="the previous (crashed) instance of each container")
+    commands.add_parser("info", parents=[common], help="URLs, IP, DNS name, Azure names and the next step")
+    return parser
+
+
+def _status(args: argparse.Namespace, runner: Runner, api_factory: ApiFactory, out: TextIO,
+            secrets: list[str]) -> int:
+    note = ""
+    try:
+        outputs = read_outputs(args.stack, args.outputs_json, runner)
+    except OpsError as err:
+        if args.kubeconfig is None:
+            raise
+        # The cluster can still be checked; only the URLs are unknown.
+        outputs, note = {}, str(err)
+    secrets.extend(secret_fragments(outputs))
+    with _cluster(args, outputs, api_factory) as apis:
+        report = collect_status(apis, outputs, note)
+    out.write(render_status(report) + "\n")
+    return 0 if report.ok else 1
+
+
+def _logs(args: argparse.Namespace, runner: Runner, api_factory: ApiFactory, out: TextIO, err: TextIO,
+          secrets: list[str]) -> int:
+    comp = component(args.component)
+    if args.tail < 1:
+        raise OpsError("--tail must be at least 1")
+    if args.follow and args.previous:
+        raise OpsError("--previous and --follow do not go together: a crashed container's log no longer grows")
+    # With --kubeconfig the outputs are not needed: the cluster tells the mode.
+    outputs = {} if args.kubeconfig else read_outputs(args.stack, args.outputs_json, runner)
+    secrets.extend(secret_fragments(outputs))
+    with _cluster(args, outputs, api_factory) as apis:
+        names = [ns.metadata.name for ns in apis.core.list_namespace(_request_timeout=REQUEST_TIMEOUT).items]
+        mode = detect_mode(names, mode_hint(outputs))
+        if comp.binder_only and mode != "binderhub":
+            raise OpsError(f"{args.component} runs only in binderhub mode; this stack is {mode}")
+        namespace = comp.namespace or mode
+        pods = apis.core.list_namespaced_pod(namespace, label_selector=comp.selector,
+                                             _request_timeout=REQUEST_TIMEOUT).items
+        targets = log_targets(pods)
+        if not targets:
+            err.write(f"no {args.component} pods in namespace {namespace} (selector {comp.selector}); "
+                      "see `python -m components.ops status`\n")
+            return 1
+        if args.follow:
+            follow_logs(apis, targets, tail=args.tail, out=out)
+        else:
+            print_logs(apis, targets, tail=args.tail, previous=args.previous, out=out)
+    return 0
+
+
+@contextlib.contextmanager
+def _cluster(args: argparse.Namespace, outputs: dict[str, Any], api_factory: ApiFactory) -> Iterator[Apis]:
+    """The APIs for the cluster, with the kubeconfig from --kubeconfig or the stack output (in a
+    temporary file that is gone when the block ends). Client errors become one-line OpsErrors."""
+    with contextlib.ExitStack() as stack:
+        if args.kubeconfig:
+            if not Path(args.kubeconfig).is_file():
+                raise OpsError(f"no such kubeconfig file: {args.kubeconfig}")
+            path = args.kubeconfig
+        else:
+            path = stack.enter_context(kubeconfig_file(kubeconfig_text(outputs, args.stack)))
+        try:
+            apis = api_factory(path)
+        except ConfigException as err:
+            raise OpsError(f"cannot use the kubeconfig: {_short(str(err))}") from None
+        except Exception as err:  # e.g. YAML errors; their text may quote the file, so only the kind
+            raise OpsError(f"cannot use the kubeconfig ({type(err).__name__})") from None
+        try:
+            yield apis
+        except BrokenPipeError:
+            raise  # our reader closed the pipe; the cluster is fine
+        except (ApiException, *CONNECTION_ERRORS) as err:
+            raise OpsError(cluster_error_message(err, outputs)) from None
+
+
+def main(argv: Sequence[str] | None = None, *, runner: Runner = run_pulumi, api_factory: ApiFactory = make_apis,
+         out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run one command; returns the exit status (0 ok, 1 not ready, 2 cannot check)."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    args = _parser().parse_args(list(argv) if argv is not None else None)
+    secrets: list[str] = []
+    try:
+        if args.command == "info":
+            outputs = read_outputs(args.stack, args.outputs_json, runner)
+            out.write(render_info(outputs) + "\n")
+            return 0
+        if args.command == "status":
+            return _status(args, runner, api_factory, out, secrets)
+        return _logs(args, runner, api_factory, out, err, secrets)
+    except OpsError as problem:
+        err.write(f"error: {redact(str(problem), secrets)}\n")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`logs hub | head`): not an error. Point stdout at devnull so
+        # that the interpreter's final flush does not complain either.
+        if out is sys.stdout:
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as problem:  # a bug, not a state of the cluster: one line, traceback on request
+        if os.environ.get("BINDERHUB_AZURE_DEBUG"):
+            raise
+        err.write(f"error: {type(problem).__name__}: {redact(_short(str(problem)), secrets)} "
+                  "(set BINDERHUB_AZURE_DEBUG=1 for a traceback)\n")
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
