@@ -1,7 +1,7 @@
 """binderhub-azure: one institution's BinderHub or JupyterHub on Azure, as one Pulumi stack.
 
 Load and validate the stack config (nothing is created when it is wrong), build the
-components, export what the user needs next.
+components for the chosen mode, export what the user needs next.
 """
 
 import pulumi
@@ -11,65 +11,72 @@ from components import hub_values, naming
 from components.budget import CostBudget
 from components.cluster import AksCluster
 from components.cluster_spec import tags
-from components.config import load_from_pulumi
+from components.config import StackConfig, load_from_pulumi
 from components.datasets import Datasets
 from components.hub import Hub
 from components.ingress import Ingress
 from components.monitoring import Monitoring
 from components.outputs import next_step
 from components.registry import ContainerRegistry
+from components.tljh import TljhServer
 
-cfg = load_from_pulumi()
 secrets = pulumi.Config()
 
+
+def on_kubernetes(cfg: StackConfig, group: resources.ResourceGroup) -> dict:
+    """binderhub and jupyterhub modes: AKS, ingress, registry, the hub and its extras."""
+    cluster = AksCluster("cluster", {"config": cfg, "resource_group_name": group.name})
+    ingress = Ingress("ingress", {
+        "config": cfg, "resource_group_name": group.name, "resource_group_id": group.id,
+        "cluster_principal_id": cluster.principal_id, "provider": cluster.provider,
+    })
+    registry = wiring = None
+    if cfg.uses_acr:
+        registry = ContainerRegistry("registry", {
+            "config": cfg, "resource_group_name": group.name, "kubelet_object_id": cluster.kubelet_object_id,
+        })
+        wiring = registry.binder_wiring()
+    elif cfg.uses_dockerhub:
+        wiring = hub_values.dockerhub_wiring(cfg, secrets.require_secret("dockerHubToken"))
+    hub = Hub("hub", {
+        "config": cfg, "provider": cluster.provider, "registry": wiring,
+        "auth_client_secret": secrets.require_secret("authClientSecret") if cfg.auth.type != "none" else None,
+        "depends_on": ingress.ready,
+    })
+    if cfg.datasets:
+        Datasets("datasets", {"config": cfg, "resource_group_name": group.name, "provider": cluster.provider,
+                              "namespace": hub.namespace, "depends_on": [hub.release]})
+    outputs = {
+        "url": hub.site_url, "hubUrl": hub.hub_url, "publicIp": ingress.ip_address, "azureDnsName": ingress.fqdn,
+        "clusterName": cluster.cluster_name, "registryLoginServer": registry.login_server if registry else None,
+        "kubeconfig": cluster.kubeconfig,
+    }
+    if cfg.monitoring.enabled:
+        monitoring = Monitoring("monitoring", {"config": cfg, "provider": cluster.provider,
+                                               "depends_on": ingress.ready})
+        outputs |= {"grafanaUrl": monitoring.grafana_url, "grafanaAdminPassword": monitoring.grafana_admin_password}
+    return outputs
+
+
+def on_one_vm(cfg: StackConfig, group: resources.ResourceGroup) -> dict:
+    """tljh mode: The Littlest JupyterHub on one VM."""
+    server = TljhServer("tljh", {"config": cfg, "resource_group_name": group.name,
+                                 "auth_client_secret": secrets.require_secret("authClientSecret")})
+    url = hub_values.site_url(cfg)
+    return {"url": url, "hubUrl": url, "publicIp": server.ip_address, "azureDnsName": server.fqdn,
+            "vmName": server.vm_name}
+
+
+cfg = load_from_pulumi()
 group = resources.ResourceGroup(
     "resource-group", resource_group_name=naming.resource_group(cfg), location=cfg.location, tags=tags(cfg)
 )
-cluster = AksCluster("cluster", {"config": cfg, "resource_group_name": group.name})
-ingress = Ingress("ingress", {
-    "config": cfg, "resource_group_name": group.name, "resource_group_id": group.id,
-    "cluster_principal_id": cluster.principal_id, "provider": cluster.provider,
-})
-
-registry = None
-wiring = None
-if cfg.uses_acr:
-    registry = ContainerRegistry("registry", {
-        "config": cfg, "resource_group_name": group.name, "kubelet_object_id": cluster.kubelet_object_id,
-    })
-    wiring = registry.binder_wiring()
-elif cfg.uses_dockerhub:
-    wiring = hub_values.dockerhub_wiring(cfg, secrets.require_secret("dockerHubToken"))
-
-hub = Hub("hub", {
-    "config": cfg, "provider": cluster.provider, "registry": wiring,
-    "auth_client_secret": secrets.require_secret("authClientSecret") if cfg.auth.type != "none" else None,
-    "depends_on": ingress.ready,
-})
-
-if cfg.datasets:
-    Datasets("datasets", {
-        "config": cfg, "resource_group_name": group.name, "provider": cluster.provider,
-        "namespace": hub.namespace, "depends_on": [hub.release],
-    })
-monitoring = (
-    Monitoring("monitoring", {"config": cfg, "provider": cluster.provider, "depends_on": ingress.ready})
-    if cfg.monitoring.enabled
-    else None
-)
+outputs = on_one_vm(cfg, group) if cfg.tljh else on_kubernetes(cfg, group)
 if cfg.budget:
     CostBudget("budget", {"config": cfg, "resource_group_id": group.id})
 
-pulumi.export("url", hub.site_url)
-pulumi.export("hubUrl", hub.hub_url)
-pulumi.export("publicIp", ingress.ip_address)
-pulumi.export("azureDnsName", ingress.fqdn)
-pulumi.export("nextStep", pulumi.Output.all(ingress.ip_address, ingress.fqdn).apply(
-    lambda a: next_step(cfg, ip_address=a[0], fqdn=a[1])))
-pulumi.export("resourceGroup", group.name)
-pulumi.export("clusterName", cluster.cluster_name)
-pulumi.export("registryLoginServer", registry.login_server if registry else None)
-pulumi.export("kubeconfig", cluster.kubeconfig)
-if monitoring:
-    pulumi.export("grafanaUrl", monitoring.grafana_url)
-    pulumi.export("grafanaAdminPassword", monitoring.grafana_admin_password)
+outputs["nextStep"] = pulumi.Output.all(outputs["publicIp"], outputs["azureDnsName"]).apply(
+    lambda a: next_step(cfg, ip_address=a[0], fqdn=a[1]))
+outputs["resourceGroup"] = group.name
+for key, value in outputs.items():
+    pulumi.export(key, value)

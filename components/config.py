@@ -32,7 +32,7 @@ SECRET_KEYS = ("authClientSecret", "dockerHubToken")
 
 # Keys whose value is a structured (YAML/JSON) object.
 _OBJECT_KEYS = ("cluster", "registry", "auth", "limits", "security", "speed", "profiles", "datasets",
-                "monitoring", "budget", "helmValues")
+                "vm", "monitoring", "budget", "helmValues")
 
 _SLUG = re.compile(r"^[a-z][a-z0-9-]{1,14}[a-z0-9]$")
 _DNS_LABEL = re.compile(r"^[a-z][a-z0-9-]{1,61}[a-z0-9]$")
@@ -44,6 +44,7 @@ _K8S_VERSION = re.compile(r"^1\.\d{2}$")
 # e.g. Standard_D4s_v5, Standard_E4-2ads_v5, Standard_NC24ads_A100_v4, Standard_B2ms.
 _VM_SIZE = re.compile(r"^Standard_[A-Z]{1,3}[0-9]{1,3}(-[0-9]{1,3})?[a-z]*(_[A-Z][0-9]+[a-z]*)?(_v[0-9]+)?$")
 _MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?[KMGT]$")
+_SSH_KEY = re.compile(r"^(ssh-(rsa|ed25519)|ecdsa-sha2-nistp\d+) [A-Za-z0-9+/=]+( .*)?$")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _DOCKERHUB_PREFIX = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*/[a-z0-9]*([._-][a-z0-9]*)*$")
 _ACR_PREFIX = re.compile(r"^([a-z0-9]+([._-][a-z0-9]+)*/)*[a-z0-9]*([._-][a-z0-9]*)*$")
@@ -69,6 +70,18 @@ def _check_vm_size(value: str) -> str:
             f"must be an Azure VM size name such as 'Standard_D4s_v5' (got {value!r})"
         )
     return value
+
+
+def _check_cidrs(values: list[str]) -> list[str]:
+    """IPv4 networks without host bits; a bare address becomes its /32."""
+    normalised = []
+    for i, value in enumerate(values):
+        try:
+            net = ipaddress.IPv4Network(value, strict=True)
+        except ValueError:
+            raise ValueError(f"item {i} must be an IPv4 CIDR such as '203.0.113.0/24' (got {value!r})") from None
+        normalised.append(str(net))
+    return normalised
 
 
 class SystemPool(_Model):
@@ -189,19 +202,7 @@ class ClusterConfig(_Model):
             )
         return value
 
-    @field_validator("authorized_ip_ranges")
-    @classmethod
-    def _cidrs(cls, values: list[str]) -> list[str]:
-        normalised = []
-        for i, value in enumerate(values):
-            try:
-                net = ipaddress.IPv4Network(value, strict=True)
-            except ValueError:
-                raise ValueError(
-                    f"item {i} must be an IPv4 CIDR such as '203.0.113.0/24' (got {value!r})"
-                ) from None
-            normalised.append(str(net))
-        return normalised
+    _cidrs = field_validator("authorized_ip_ranges")(_check_cidrs)
 
 
 class RegistryConfig(_Model):
@@ -450,6 +451,48 @@ class MonitoringConfig(_Model):
     retention_days: int = Field(15, ge=1, le=365, description="How long Prometheus keeps metrics.", examples=[30])
 
 
+class VmConfig(_Model):
+    """The single VM of `mode: tljh`."""
+
+    size: str = Field("Standard_D4s_v5", description="VM size (4 vCPU / 16 GiB serves a class of a few dozen).",
+                      examples=["Standard_E4s_v5"])
+    disk_size_gb: int = Field(
+        128, ge=16, le=4096,
+        description="Size of the managed data disk mounted at /home; it is kept when the VM is replaced.",
+        examples=[256],
+    )
+    admin_username: str = Field("tljhadmin", description="Linux administrator account (SSH key login only).",
+                                examples=["tljhadmin"])
+    ssh_public_key: str | None = Field(
+        None, description="OpenSSH public key of the administrator (required in tljh mode).",
+        examples=["ssh-ed25519 AAAAC3... rse@myuni"],
+    )
+    ssh_allowed_cidrs: list[str] = Field(
+        default_factory=list,
+        description="Addresses allowed to SSH in (port 22); empty keeps SSH closed.",
+        examples=[["203.0.113.0/24"]],
+    )
+
+    _vm = field_validator("size")(_check_vm_size)
+
+    @field_validator("admin_username")
+    @classmethod
+    def _admin(cls, value: str) -> str:
+        if not re.match(r"^[a-z_][a-z0-9_-]{0,31}$", value) or value in ("root", "admin", "jovyan"):
+            raise ValueError(f"must be a Linux user name ([a-z_][a-z0-9_-], not root/admin) (got {value!r})")
+        return value
+
+    @field_validator("ssh_public_key")
+    @classmethod
+    def _key(cls, value: str | None) -> str | None:
+        if value is not None and not _SSH_KEY.match(value):
+            raise ValueError("must be an OpenSSH public key line such as 'ssh-ed25519 AAAA... you@host' "
+                             "(the .pub file, not the private key)")
+        return value
+
+    _cidrs = field_validator("ssh_allowed_cidrs")(_check_cidrs)
+
+
 class BudgetConfig(_Model):
     """A monthly Azure budget on the stack's resource group, with email alerts."""
 
@@ -501,10 +544,10 @@ class StackConfig(_Model):
         None, description="Let's Encrypt account email; required unless `https` is false.",
         examples=["rse-team@myuni.example"],
     )
-    mode: Literal["binderhub", "jupyterhub"] = Field(
+    mode: Literal["binderhub", "jupyterhub", "tljh"] = Field(
         "binderhub",
-        description="'binderhub' (BinderHub with its JupyterHub) or 'jupyterhub' (a plain JupyterHub, "
-        "no image builds).",
+        description="'binderhub' (BinderHub with its JupyterHub), 'jupyterhub' (a plain JupyterHub on AKS, "
+        "no image builds) or 'tljh' (The Littlest JupyterHub on one VM).",
         examples=["binderhub"],
     )
     domain: str | None = Field(
@@ -542,6 +585,7 @@ class StackConfig(_Model):
         default_factory=list,
         description="Read-only datasets mounted into every user server, set with the keys below.",
     )
+    vm: VmConfig = Field(default_factory=VmConfig, description="The VM (tljh mode only).")
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig, description="Metrics and dashboards.")
     budget: BudgetConfig | None = Field(
         None, description="Optional cost budget with email alerts, set with the keys below; absent means none."
@@ -656,6 +700,10 @@ class StackConfig(_Model):
         if self.auth.allow_all is not None:
             return self.auth.allow_all
         return self.auth.type == "entra" and not self.auth.allowed_users
+
+    @property
+    def tljh(self) -> bool:
+        return self.mode == "tljh"
 
     @property
     def uses_acr(self) -> bool:
@@ -852,7 +900,7 @@ def cross_checks(cfg: StackConfig) -> list[str]:
     if auth.type == "none":
         if not cfg.binder:
             problems.append(
-                f"{p}:auth.type must be 'github' or 'entra' when mode is jupyterhub "
+                f"{p}:auth.type must be 'github' or 'entra' when mode is {cfg.mode} "
                 "(a JupyterHub without login would be open to anyone)"
             )
         for name, value in (("clientId", auth.client_id), ("tenantId", auth.tenant_id),
@@ -931,11 +979,36 @@ def cross_checks(cfg: StackConfig) -> list[str]:
         if data.name in seen:
             problems.append(f"{key}.name {data.name!r} is used twice")
         seen.add(data.name)
+    problems.extend(_tljh_checks(cfg) if cfg.tljh else _vm_unused(cfg))
     if not cfg.default_url.startswith("/"):
         problems.append(f"{p}:defaultUrl must be a path such as /lab (got {cfg.default_url!r})")
     if not cfg.binder and cfg.helm_values.binderhub:
         problems.append(f"{p}:helmValues.binderhub is only used when mode is binderhub")
     return problems
+
+
+# Keys that configure the Kubernetes modes and mean nothing for a single TLJH VM.
+_KUBERNETES_ONLY = ("cluster", "registry", "speed", "profiles", "datasets", "monitoring", "helm_values", "security")
+
+
+def _tljh_checks(cfg: StackConfig) -> list[str]:
+    p = PROJECT
+    problems = [
+        f"{p}:{to_camel(name)} is not used when mode is tljh (it configures the Kubernetes modes)"
+        for name in _KUBERNETES_ONLY if name in cfg.model_fields_set
+    ]
+    if not cfg.vm.ssh_public_key:
+        problems.append(f"{p}:vm.sshPublicKey is required when mode is tljh (the VM allows SSH keys only): "
+                        "pulumi config set --path vm.sshPublicKey \"$(cat ~/.ssh/id_ed25519.pub)\"")
+    if not cfg.auth.admins:
+        problems.append(f"{p}:auth.admins must name at least one JupyterHub admin when mode is tljh")
+    return problems
+
+
+def _vm_unused(cfg: StackConfig) -> list[str]:
+    if "vm" in cfg.model_fields_set:
+        return [f"{PROJECT}:vm is only used when mode is tljh"]
+    return []
 
 
 # ---------------------------------------------------------------------------

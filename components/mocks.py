@@ -71,6 +71,11 @@ class PlanMocks(pulumi.runtime.Mocks):
                 dns["fqdn"] = f"{dns['domainNameLabel']}.{inputs.get('location', 'region')}.cloudapp.azure.com"
             return _arm_id(group, "Microsoft.Network/publicIPAddresses", pname), {
                 **inputs, "name": pname, "ipAddress": PUBLIC_IP, "dnsSettings": dns}
+        if typ == "azure-native:compute:VirtualMachine":
+            vname = inputs.get("vmName", name)
+            return _arm_id(group, "Microsoft.Compute/virtualMachines", vname), {
+                **inputs, "name": vname,
+                "identity": {**(inputs.get("identity") or {}), "principalId": "77777777-7777-7777-7777-777777777777"}}
         if typ.startswith("azure-native:"):
             return _arm_id(group, typ.split(":")[1], name), {**inputs, "name": inputs.get("name", name)}
         if typ == "random:index/randomString:RandomString":

@@ -65,7 +65,7 @@ BAD_CONFIGS = [
         ({"institution": "a-very-long-institution-name"}, "binderhub-azure:institution must be 3-16"),
         ({"contactEmail": None}, "binderhub-azure:contactEmail is required when https is on"),
         ({"contactEmail": "not-an-email"}, "binderhub-azure:contactEmail must be an email address"),
-        ({"mode": "kubernetes"}, "binderhub-azure:mode must be one of 'binderhub' or 'jupyterhub'"),
+        ({"mode": "kubernetes"}, "binderhub-azure:mode must be one of 'binderhub', 'jupyterhub' or 'tljh'"),
         ({"domain": "https://binder.uni.example/"}, "binderhub-azure:domain must be a bare host name"),
         ({"domain": "binder_uni"}, "binderhub-azure:domain must be a lowercase DNS host name"),
         ({"dnsLabel": "-bad-"}, "binderhub-azure:dnsLabel must be 3-63 characters"),
