@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import naming
-from .config import StackConfig
+from .config import GpuPool, StackConfig, UserPool
 
 # Node labels z2jh's scheduling settings look for (scheduling.*.nodeAffinity.matchNodePurpose).
 NODE_PURPOSE = "hub.jupyter.org/node-purpose"
@@ -49,12 +49,10 @@ def system_pool_profile(cfg: StackConfig) -> dict[str, Any]:
     }
 
 
-def user_pool_args(cfg: StackConfig) -> dict[str, Any]:
-    """The autoscaled user pool, a separate AgentPool resource so that the autoscaler's
-    count changes never show up as drift on the cluster."""
-    pool = cfg.cluster.user_pool
-    args: dict[str, Any] = {
-        "agent_pool_name": naming.USER_POOL,
+def _autoscaled_pool(name: str, pool: UserPool | GpuPool, labels: dict[str, str], taints: list[str]) -> dict[str, Any]:
+    """A User-mode pool the cluster autoscaler sizes between min and max, created at min."""
+    return {
+        "agent_pool_name": name,
         "mode": "User",
         "vm_size": pool.vm_size,
         "os_type": "Linux",
@@ -63,9 +61,16 @@ def user_pool_args(cfg: StackConfig) -> dict[str, Any]:
         "min_count": pool.min_count,
         "max_count": pool.max_count,
         "count": pool.min_count,
-        "node_labels": {NODE_PURPOSE: "user"},
-        "node_taints": [USER_TAINT],
+        "node_labels": labels,
+        "node_taints": taints,
     }
+
+
+def user_pool_args(cfg: StackConfig) -> dict[str, Any]:
+    """The autoscaled user pool, a separate AgentPool resource so that the autoscaler's
+    count changes never show up as drift on the cluster."""
+    pool = cfg.cluster.user_pool
+    args = _autoscaled_pool(naming.USER_POOL, pool, {NODE_PURPOSE: "user"}, [USER_TAINT])
     if pool.spot:
         args |= {
             "scale_set_priority": "Spot",
@@ -80,21 +85,10 @@ def gpu_pool_args(cfg: StackConfig) -> dict[str, Any] | None:
     pool = cfg.cluster.gpu_pool
     if pool is None:
         return None
-    return {
-        "agent_pool_name": naming.GPU_POOL,
-        "mode": "User",
-        "vm_size": pool.vm_size,
-        "os_type": "Linux",
-        "type": "VirtualMachineScaleSets",
-        "enable_auto_scaling": True,
-        "min_count": pool.min_count,
-        "max_count": pool.max_count,
-        "count": pool.min_count,
-        "node_labels": {NODE_PURPOSE: "user", **GPU_LABEL},
-        "node_taints": [USER_TAINT, GPU_TAINT],
-        # AKS installs the NVIDIA driver; the device plugin comes from its own chart.
-        "gpu_profile": {"driver": "Install"},
-    }
+    args = _autoscaled_pool(naming.GPU_POOL, pool, {NODE_PURPOSE: "user", **GPU_LABEL}, [USER_TAINT, GPU_TAINT])
+    # AKS installs the NVIDIA driver; the device plugin comes from its own chart.
+    args["gpu_profile"] = {"driver": "Install"}
+    return args
 
 
 def device_plugin_values() -> dict[str, Any]:

@@ -14,6 +14,8 @@ def next_step(cfg: StackConfig, ip_address: str, fqdn: str) -> str:
                 f"once it resolves, open {url}")
     else:
         step = f"Open {url}"
+    if cfg.tljh:
+        step += " once TLJH has installed itself (about 10 minutes after the VM starts)"
     if cfg.https:
         step += " (the certificate is issued within minutes of the first request reaching the site)"
         if cfg.lets_encrypt == "staging":
