@@ -158,7 +158,7 @@ def jupyterhub_values(cfg: StackConfig, secrets: HubSecrets) -> dict[str, Any]:
             "cloudMetadataServer": not cfg.security.block_cloud_metadata,
             "privateIPs": False,
             "nonPrivateIPs": True,
-            "dnsPortsCloudMetadataServer": True,
+            "dnsPortsCloudMetadataServer": False,  # a GKE convenience; Azure DNS is not there
             "dnsPortsKubeSystemNamespace": True,
             "dnsPortsPrivateIPs": True,
         }},
