@@ -285,7 +285,8 @@ class LimitsConfig(_Model):
         examples=[100],
     )
     build_memory: str = Field(
-        "4G", description="Memory limit of each Binder image build (binderhub only).", examples=["6G"]
+        "4G", description="Memory limit of the build daemon (Docker-in-Docker) on each build node, which all "
+        "Binder image builds on that node share (binderhub only).", examples=["8G"]
     )
     per_repo_quota: int = Field(
         100, ge=0, le=100000,

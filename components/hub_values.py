@@ -35,7 +35,7 @@ BUILD_POD_COMPONENTS = ["binderhub-build", "image-builder", "dind"]
 BINDER_HUB_PATH = "/jupyter/"
 # In-cluster address of JupyterHub's proxy Service (z2jh names it proxy-public).
 PROXY_SERVICE = "http://proxy-public"
-BINDER_OAUTH_CLIENT = "service-binder"
+BINDER_OAUTH_CLIENT = "service-binderhub"  # the name BinderHub's authentication docs use
 
 
 @dataclass(frozen=True)
@@ -251,7 +251,7 @@ def _binder_auth_jupyterhub(cfg: StackConfig) -> dict[str, Any]:
         "hub": {
             "redirectToServer": False,
             "config": {"BinderSpawner": {"auth_enabled": True}},
-            "loadRoles": {"user": {"scopes": ["self", "access:services"]}},
+            "loadRoles": {"user": {"scopes": ["self", "access:services!service=binder"]}},
             "services": {"binder": {
                 "oauth_no_confirm": True,
                 "oauth_redirect_uri": f"{site_url(cfg)}oauth_callback",
@@ -285,8 +285,12 @@ def binderhub_values(cfg: StackConfig, secrets: HubSecrets, registry: RegistryWi
         binder_config["pod_quota"] = cfg.limits.total_quota
     config: dict[str, Any] = {
         "BinderHub": binder_config,
-        "KubernetesBuildExecutor": {"memory_limit": cfg.limits.build_memory,
-                                    "memory_request": cfg.limits.build_memory},
+        # The repo2docker pod only drives the build; the build itself runs in the dind
+        # daemon, whose own limit (below) bounds its memory.
+        "KubernetesBuildExecutor": {"resources": {
+            "requests": {"cpu": "100m", "memory": "512Mi"},
+            "limits": {"cpu": "1", "memory": "2G", "ephemeral-storage": "2G"},
+        }},
     }
     repos: dict[str, Any] = {}
     if cfg.security.banned_repos:

@@ -143,7 +143,7 @@ def test_authenticated_binder():
     assert hub["services"]["binder"]["oauth_redirect_uri"] == (
         "https://testuni-binder.westeurope.cloudapp.azure.com/oauth_callback")
     assert hub["services"]["binder"]["apiToken"] == SECRETS.binder_api_token
-    assert "access:services" in hub["loadRoles"]["user"]["scopes"]
+    assert "access:services!service=binder" in hub["loadRoles"]["user"]["scopes"]
     assert hub["config"]["GitHubOAuthenticator"]["oauth_callback_url"] == (
         "https://testuni-binder.westeurope.cloudapp.azure.com/jupyter/hub/oauth_callback")
 

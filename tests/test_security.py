@@ -90,7 +90,7 @@ def test_limits_quotas_and_culling_defaults(render):
     values = release(render(), "binderhub")["values"]
     binder = values["config"]["BinderHub"]
     assert binder["per_repo_quota"] == 100 and binder["pod_quota"] == 200
-    assert values["config"]["KubernetesBuildExecutor"]["memory_limit"] == "4G"
+    assert values["config"]["KubernetesBuildExecutor"]["resources"]["limits"]["memory"] == "2G"
     assert values["dind"]["resources"]["limits"]["memory"] == "4G"
     single = values["jupyterhub"]["singleuser"]
     assert single["memory"]["limit"] == "2G" and single["cpu"]["limit"] == 1
