@@ -4,6 +4,7 @@
     python -m components.ops status [--stack NAME] [--kubeconfig PATH] [--outputs-json PATH|-]
     python -m components.ops logs COMPONENT [--tail N] [--follow] [--previous]
                                  [--stack NAME] [--kubeconfig PATH] [--outputs-json PATH|-]
+    python -m components.ops check [--repo SPEC] [--timeout S] [--ca-bundle PATH] [--stack NAME]
 
 COMPONENT is one of hub, proxy, binder, ingress, cert-manager, user-scheduler.
 
@@ -787,7 +788,7 @@ def _parser() -> argparse.ArgumentParser:
                              "(- reads stdin) instead of running pulumi")
     parser = argparse.ArgumentParser(prog="python -m components.ops",
                                      description="Day-two operations on a deployed binderhub-azure stack.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{status,logs,info}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{status,logs,info,check}")
     commands.add_parser("status", parents=[common], help="components, pods and certificate; exit 0 when all ready")
     logs = commands.add_parser("logs", parents=[common], help="tail the logs of a component's pods")
     logs.add_argument("component", metavar="COMPONENT", help=", ".join(LOG_COMPONENTS))
@@ -796,6 +797,11 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("--previous", action="store_true",
                       help="the previous (crashed) instance of each container")
     commands.add_parser("info", parents=[common], help="URLs, IP, DNS name, Azure names and the next step")
+    check = commands.add_parser("check", parents=[common],
+                                help="smoke test over HTTPS: certificate, hub health, a Binder launched twice")
+    from . import smoke  # smoke builds on this module
+
+    smoke.add_arguments(check, stack_options=False)
     return parser
 
 
@@ -885,6 +891,10 @@ def main(argv: Sequence[str] | None = None, *, runner: Runner = run_pulumi, api_
             return 0
         if args.command == "status":
             return _status(args, runner, api_factory, out, secrets)
+        if args.command == "check":
+            from . import smoke
+
+            return smoke.run(args, out=out, err=err, runner=runner)
         return _logs(args, runner, api_factory, out, err, secrets)
     except OpsError as problem:
         err.write(f"error: {redact(str(problem), secrets)}\n")
