@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from . import cost
 from .config import PROJECT, ConfigError, parse_config
 from .mocks import SECRET, PlanMocks, RecordingMonitor
 
@@ -114,7 +115,7 @@ def build_plan(raw: dict[str, str], secret_keys: set[str], stack: str, *, mask_s
     the program sees them. Tests pass real plaintext and `mask_secrets=False`, to show that the
     program itself keeps every secret secret.
     """
-    parse_config(raw, secret_keys)
+    cfg = parse_config(raw, secret_keys)
     if mask_secrets:
         raw = {k: (SECRET if k in secret_keys else v) for k, v in raw.items()}
     monitor = run_program(raw, secret_keys, stack)
@@ -136,6 +137,8 @@ def build_plan(raw: dict[str, str], secret_keys: set[str], stack: str, *, mask_s
     return {
         "project": PROJECT,
         "stack": stack,
+        # Offline prices only: the plan never touches the network.
+        "costEstimate": cost.estimate(cfg, offline=True),
         "resources": resources,
         "helmReleases": [_release(r) for r in sorted(monitor.registrations, key=lambda r: r.urn)
                          if r.type == RELEASE_TYPE],
@@ -168,7 +171,8 @@ def summary(plan: dict[str, Any]) -> str:
     lines += ["", "Outputs:"]
     for key, value in plan["outputs"].items():
         lines.append(f"  {key}: {value if isinstance(value, str) else json.dumps(value)}")
-    lines += ["", f"{len(plan['resources'])} resources. Run with --json for every input and Helm value."]
+    lines += ["", cost.summary(plan["costEstimate"]),
+              "", f"{len(plan['resources'])} resources. Run with --json for every input and Helm value."]
     return "\n".join(lines)
 
 

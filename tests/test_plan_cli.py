@@ -23,6 +23,7 @@ def test_dev_stack_json():
     plan = json.loads(proc.stdout)
     assert set(plan) >= {"project", "stack", "resources", "helmReleases", "outputs"}
     assert plan["project"] == "binderhub-azure" and plan["stack"] == "dev"
+    assert plan["costEstimate"]["currency"] == "USD" and plan["costEstimate"]["offline"] is True
     types = {r["type"] for r in plan["resources"]}
     assert {"azure-native:resources:ResourceGroup", "azure-native:containerservice:ManagedCluster",
             "azure-native:containerservice:AgentPool", "azure-native:containerregistry:Registry",
@@ -37,6 +38,7 @@ def test_summary_is_readable():
     assert proc.returncode == 0, proc.stderr
     assert "azure-native:containerservice:ManagedCluster" in proc.stdout
     assert "[protected]" in proc.stdout
+    assert "Cost estimate (USD, list pay-as-you-go): idle $" in proc.stdout
 
 
 BAD = [
