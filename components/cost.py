@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .config import ConfigError, StackConfig, parse_config
+from .config import PROJECT, SECRET_KEYS, ConfigError, StackConfig, parse_config
 
 PRICES_API = "https://prices.azure.com/api/retail/prices"
 PRICES_FILE = Path(__file__).with_name("prices.json")
@@ -646,6 +646,11 @@ def main(argv: list[str] | None = None) -> int:
             else path.stem
     try:
         raw, secret = read_stack_file(path)
+        # Secrets do not change the price: estimate before the OAuth app or token exists.
+        for name in SECRET_KEYS:
+            key = f"{PROJECT}:{name}"
+            if key not in raw:
+                raw[key], secret = "[secret]", secret | {key}
         cfg = parse_config(raw, secret)
         doc = estimate(cfg, offline=args.offline)
     except (PlanError, ConfigError) as err:

@@ -524,3 +524,17 @@ def test_module_runs_as_a_command():
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert set(doc) == DOC_KEYS and doc["offline"] is True and proc.stderr == ""
+
+
+def test_cost_needs_no_secrets(tmp_path, capsys):
+    """An estimate comes before the OAuth app exists: missing secrets do not stop it."""
+    from components.cost import main as cost_main
+
+    path = tmp_path / "Pulumi.hub.yaml"
+    path.write_text(
+        "config:\n  azure-native:location: westeurope\n  binderhub-azure:institution: hubuni\n"
+        "  binderhub-azure:contactEmail: a@b.example\n  binderhub-azure:mode: jupyterhub\n"
+        "  binderhub-azure:auth:\n    type: github\n    clientId: abc\n    allowedUsers: [alice]\n"
+    )
+    assert cost_main(["--config-file", str(path), "--offline", "--json"]) == 0
+    assert '"currency": "USD"' in capsys.readouterr().out
