@@ -68,6 +68,12 @@ def on_one_vm(cfg: StackConfig, group: resources.ResourceGroup) -> dict:
 
 
 cfg = load_from_pulumi()
+if cfg.preflight:
+    from pulumi.runtime.config import CONFIG, get_config_env
+
+    from components.preflight import check_during_pulumi
+
+    check_during_pulumi(cfg, {**get_config_env(), **CONFIG.get()}, pulumi.log.warn)
 group = resources.ResourceGroup(
     "resource-group", resource_group_name=naming.resource_group(cfg), location=cfg.location, tags=tags(cfg)
 )

@@ -570,6 +570,12 @@ class StackConfig(_Model):
         "the production rate limits, for first tries.",
         examples=["staging"],
     )
+    preflight: bool = Field(
+        True,
+        description="Check the subscription (providers, VM sizes, vCPU quotas) at the start of `pulumi "
+        "preview`/`up` when Azure credentials are present; false skips it.",
+        examples=[True],
+    )
     protect_resources: bool = Field(
         True,
         description="Mark the cluster and registry protected so Pulumi refuses to delete or replace "

@@ -87,12 +87,19 @@ def run_program(raw: dict[str, str], secret_keys: set[str], stack: str) -> Recor
     runtime_settings.set_root_resource(None)  # type: ignore[arg-type]
     cwd = os.getcwd()
     sys.path.insert(0, str(ROOT))
+    # The offline plan never calls Azure, even where `az login` would let the pre-flight run.
+    skip_before = os.environ.get("BINDERHUB_AZURE_SKIP_PREFLIGHT")
+    os.environ["BINDERHUB_AZURE_SKIP_PREFLIGHT"] = "offline plan"
     try:
         os.chdir(ROOT)
         loop.run_until_complete(run_in_stack(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")))
     finally:
         os.chdir(cwd)
         sys.path.remove(str(ROOT))
+        if skip_before is None:
+            os.environ.pop("BINDERHUB_AZURE_SKIP_PREFLIGHT", None)
+        else:
+            os.environ["BINDERHUB_AZURE_SKIP_PREFLIGHT"] = skip_before
     return monitor
 
 
