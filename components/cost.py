@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from .config import PROJECT, SECRET_KEYS, ConfigError, StackConfig, parse_config
+from .stackfile import SECRET, PlanError, add_stack_arguments, read_stack_file, stack_from_args
 
 PRICES_API = "https://prices.azure.com/api/retail/prices"
 PRICES_FILE = Path(__file__).with_name("prices.json")
@@ -625,32 +626,21 @@ def render_table(doc: Mapping[str, Any], title: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # Imported here, not at the top: the plan module loads Pulumi, and may import this module for
-    # its own summary.
-    from .plan import ROOT, PlanError, read_stack_file
-
     parser = argparse.ArgumentParser(prog="python -m components.cost", description=__doc__.split("\n")[0])
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--stack", help="stack name: reads Pulumi.<stack>.yaml at the repository root")
-    source.add_argument("--config-file", type=Path, help="path of a Pulumi.<stack>.yaml file")
+    add_stack_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the estimate as one JSON document")
     parser.add_argument("--offline", action="store_true",
                         help="use the shipped price table only (no request to the Azure Retail Prices API)")
     args = parser.parse_args(argv)
 
-    if args.stack:
-        path, stack = ROOT / f"Pulumi.{args.stack}.yaml", args.stack
-    else:
-        path = args.config_file
-        stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml") if path.name.startswith("Pulumi.") \
-            else path.stem
+    path, stack = stack_from_args(args)
     try:
         raw, secret = read_stack_file(path)
         # Secrets do not change the price: estimate before the OAuth app or token exists.
         for name in SECRET_KEYS:
             key = f"{PROJECT}:{name}"
             if key not in raw:
-                raw[key], secret = "[secret]", secret | {key}
+                raw[key], secret = SECRET, secret | {key}
         cfg = parse_config(raw, secret)
         doc = estimate(cfg, offline=args.offline)
     except (PlanError, ConfigError) as err:

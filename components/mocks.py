@@ -18,7 +18,8 @@ from google.protobuf import struct_pb2
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
 
-SECRET = "[secret]"
+from .stackfile import SECRET
+
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 TENANT = "11111111-1111-1111-1111-111111111111"
 KUBELET_OBJECT_ID = "22222222-2222-2222-2222-222222222222"

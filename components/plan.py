@@ -17,55 +17,16 @@ import json
 import os
 import runpy
 import sys
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from . import cost
 from .config import PROJECT, ConfigError, parse_config
+from .stackfile import ROOT, PlanError, add_stack_arguments, read_stack_file, stack_from_args
+
+__all__ = ["ROOT", "PlanError", "build_plan", "main", "read_stack_file", "run_program", "summary"]
 from .mocks import SECRET, PlanMocks, RecordingMonitor
 
-ROOT = Path(__file__).resolve().parent.parent
 RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
-
-
-class PlanError(Exception):
-    """The stack file itself cannot be read."""
-
-
-def read_stack_file(path: Path) -> tuple[dict[str, str], set[str]]:
-    """A `Pulumi.<stack>.yaml` as Pulumi hands config to a program: every value a string
-    (structured values as JSON), `secure:` values as the "[secret]" placeholder."""
-    try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except FileNotFoundError:
-        raise PlanError(f"{path}: no such stack file") from None
-    except yaml.YAMLError as err:
-        raise PlanError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
-    config = doc.get("config") or {}
-    if not isinstance(doc, dict) or not isinstance(config, dict):
-        raise PlanError(f"{path}: 'config' must be a mapping of keys to values")
-    raw: dict[str, str] = {}
-    secret: set[str] = set()
-    for key, value in config.items():
-        key = str(key)
-        if ":" not in key:
-            key = f"{PROJECT}:{key}"
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            raw[key] = SECRET
-            secret.add(key)
-        elif isinstance(value, str):
-            raw[key] = value
-        elif isinstance(value, bool):
-            raw[key] = "true" if value else "false"
-        elif value is None:
-            continue
-        elif isinstance(value, (int, float)):
-            raw[key] = str(value)
-        else:
-            raw[key] = json.dumps(value)
-    return raw, secret
 
 
 def run_program(raw: dict[str, str], secret_keys: set[str], stack: str) -> RecordingMonitor:
@@ -185,18 +146,10 @@ def summary(plan: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m components.plan", description=__doc__.split("\n")[0])
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--stack", help="stack name: reads Pulumi.<stack>.yaml at the repository root")
-    source.add_argument("--config-file", type=Path, help="path of a Pulumi.<stack>.yaml file")
+    add_stack_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the plan as one JSON document")
     args = parser.parse_args(argv)
-
-    if args.stack:
-        path, stack = ROOT / f"Pulumi.{args.stack}.yaml", args.stack
-    else:
-        path = args.config_file
-        stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml") if path.name.startswith("Pulumi.") \
-            else path.stem
+    path, stack = stack_from_args(args)
     try:
         raw, secret = read_stack_file(path)
         plan = build_plan(raw, secret, stack)

@@ -85,7 +85,7 @@ from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpRes
 
 from .config import ConfigError, StackConfig, parse_config
 from .mocks import SECRET
-from .plan import ROOT, PlanError, read_stack_file
+from .stackfile import PlanError, add_stack_arguments, read_stack_file, stack_from_args
 
 SKIP_ENV = "BINDERHUB_AZURE_SKIP_PREFLIGHT"
 SUBSCRIPTION_KEY = "azure-native:subscriptionId"
@@ -548,15 +548,13 @@ def main(argv: Sequence[str] | None = None, *, clients: Clients | None = None,
     out = out or sys.stdout
     err = err or sys.stderr
     parser = argparse.ArgumentParser(prog="python -m components.preflight", description=__doc__.split("\n")[0])
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--stack", help="stack name: reads Pulumi.<stack>.yaml at the repository root")
-    source.add_argument("--config-file", type=Path, help="path of a Pulumi.<stack>.yaml file")
+    add_stack_arguments(parser)
     parser.add_argument("--subscription", help="subscription ID; default: AZURE_SUBSCRIPTION_ID, ARM_SUBSCRIPTION_ID, "
                         "the stack's azure-native:subscriptionId, then az account show")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON document")
     args = parser.parse_args(argv)
 
-    path = ROOT / f"Pulumi.{args.stack}.yaml" if args.stack else args.config_file
+    path, _ = stack_from_args(args)
     try:
         raw, secret = read_stack_file(path)
         cfg = parse_config(raw, secret)
