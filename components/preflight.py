@@ -84,8 +84,7 @@ from typing import Any, TextIO
 from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError, ServiceRequestError
 
 from .config import ConfigError, StackConfig, parse_config
-from .mocks import SECRET
-from .stackfile import PlanError, add_stack_arguments, read_stack_file, stack_from_args
+from .stackfile import SECRET, PlanError, add_stack_arguments, read_stack_file, stack_from_args
 
 SKIP_ENV = "BINDERHUB_AZURE_SKIP_PREFLIGHT"
 SUBSCRIPTION_KEY = "azure-native:subscriptionId"
