@@ -20,12 +20,17 @@ def volume_name(data: DatasetConfig) -> str:
     return f"dataset-{data.name}"
 
 
+def persistent_volume_name(cfg: StackConfig, data: DatasetConfig) -> str:
+    """Volumes are cluster-wide: the institution in the name keeps stacks on one cluster apart."""
+    return f"{cfg.institution}-{volume_name(data)}"
+
+
 def secret_name(data: DatasetConfig) -> str:
     return f"dataset-{data.name}-account"
 
 
 def persistent_volume(cfg: StackConfig, data: DatasetConfig, namespace: str) -> dict[str, Any]:
-    """The static PV (cluster-wide; its name carries the institution so stacks can share a cluster)."""
+    """The static PV."""
     secret_ref = {"name": secret_name(data), "namespace": namespace}
     if data.container:
         csi = {
@@ -50,7 +55,7 @@ def persistent_volume(cfg: StackConfig, data: DatasetConfig, namespace: str) -> 
         mount_options = ["dir_mode=0555", "file_mode=0444", "uid=1000", "gid=100", "mfsymlinks",
                          "cache=strict", "nosharesock", "actimeo=30"]
     return {
-        "metadata": {"name": f"{cfg.institution}-{volume_name(data)}"},
+        "metadata": {"name": persistent_volume_name(cfg, data)},
         "spec": {
             "capacity": {"storage": NOMINAL_SIZE},
             "access_modes": ["ReadOnlyMany"],
@@ -69,7 +74,7 @@ def claim(cfg: StackConfig, data: DatasetConfig, namespace: str) -> dict[str, An
         "spec": {
             "access_modes": ["ReadOnlyMany"],
             "storage_class_name": "",
-            "volume_name": f"{cfg.institution}-{volume_name(data)}",
+            "volume_name": persistent_volume_name(cfg, data),
             "resources": {"requests": {"storage": NOMINAL_SIZE}},
         },
     }

@@ -13,8 +13,6 @@ from . import naming, roles, tljh_spec
 from .cluster_spec import tags
 from .config import StackConfig
 
-KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
-
 
 class TljhServerArgs(TypedDict):
     config: StackConfig
@@ -105,7 +103,7 @@ class TljhServer(pulumi.ComponentResource):
             opts=child.merge(pulumi.ResourceOptions(depends_on=[secret])),
         )
         # The VM reads the client secret with its own identity, and only that secret's vault.
-        roles.assign_role(f"{name}-vault-reader", role=KEY_VAULT_SECRETS_USER,
+        roles.assign_role(f"{name}-vault-reader", role=roles.KEY_VAULT_SECRETS_USER,
                           principal_id=vm.identity.apply(lambda i: i.principal_id if i else ""),
                           scope=vault.id, parent=self)
 
