@@ -11,7 +11,7 @@ from components import hub_values, naming
 from components.budget import CostBudget
 from components.cluster import AksCluster
 from components.cluster_spec import tags
-from components.config import StackConfig, load_from_pulumi
+from components.config import StackConfig, load_from_pulumi, raw_pulumi_config
 from components.datasets import Datasets
 from components.hub import Hub
 from components.ingress import Ingress
@@ -69,11 +69,9 @@ def on_one_vm(cfg: StackConfig, group: resources.ResourceGroup) -> dict:
 
 cfg = load_from_pulumi()
 if cfg.preflight:
-    from pulumi.runtime.config import CONFIG, get_config_env
-
     from components.preflight import check_during_pulumi
 
-    check_during_pulumi(cfg, {**get_config_env(), **CONFIG.get()}, pulumi.log.warn)
+    check_during_pulumi(cfg, raw_pulumi_config(), pulumi.log.warn)
 group = resources.ResourceGroup(
     "resource-group", resource_group_name=naming.resource_group(cfg), location=cfg.location, tags=tags(cfg)
 )

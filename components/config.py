@@ -1063,6 +1063,13 @@ def reference_markdown() -> str:
 
 
 
+def raw_pulumi_config() -> dict[str, Any]:
+    """Every config key of the running stack, as the Pulumi runtime holds it."""
+    from pulumi.runtime import config as runtime_config
+
+    return {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+
+
 def load_from_pulumi() -> StackConfig:
     """Read and validate the running stack's config from the Pulumi runtime.
 
@@ -1072,7 +1079,7 @@ def load_from_pulumi() -> StackConfig:
     import pulumi
     from pulumi.runtime import config as runtime_config
 
-    raw = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    raw = raw_pulumi_config()
     env_secret = set(runtime_config.get_config_secret_keys_env())
     secret = {k for k in raw if k in env_secret or runtime_config.is_config_secret(k)}
     try:
