@@ -60,6 +60,9 @@ class RegistryWiring:
     password: Any
     image_prefix: Any
     token_url: str | None = None
+    """An explicit `DockerRegistry.token_url`, a plain string (never a Pulumi Output: it is
+    tested for truth when the values are built). None lets BinderHub follow the registry's
+    `WWW-Authenticate` challenge, which is what ACR needs (see `acr_wiring`)."""
 
 
 def issuer_name(cfg: StackConfig) -> str:
@@ -83,13 +86,22 @@ def hub_url(cfg: StackConfig) -> str:
 
 
 def acr_wiring(cfg: StackConfig, login_server: str, username: Any, password: Any) -> RegistryWiring:
-    """ACR: images under `<login server>/<imagePrefix>`; BinderHub checks for existing images
-    with a token from ACR's OAuth endpoint."""
+    """ACR: images under `<login server>/<imagePrefix>`.
+
+    No `DockerRegistry.token_url` on purpose (jupyterhub/binderhub#1620). At the pinned
+    BinderHub commit (af9ca8b1, `binderhub/registry.py`, `get_image_manifest`) a set
+    `token_url` is called with `service=container_registry` appended, so ACR's token endpoint
+    gets a wrong (or, with `?service=` in the URL, a second) service and refuses: BinderHub
+    never finds its images and rebuilds on every launch. With `token_url` unset (its default
+    for a registry that is neither Docker Hub nor gcr.io is empty), BinderHub asks for the
+    manifest with basic auth and, on ACR's 401, follows the `WWW-Authenticate: Bearer
+    realm=...,service=<login server>,scope=repository:<image>:pull` challenge: a token from the
+    realm with exactly that service and scope, then the manifest with the bearer token.
+    tests/test_acr_token_flow.py replays that request sequence against a fake ACR."""
     path = cfg.registry.image_prefix or f"binder/{cfg.institution}-"
     return RegistryWiring(
         url=f"https://{login_server}", username=username, password=password,
         image_prefix=f"{login_server}/{path}",
-        token_url=f"https://{login_server}/oauth2/token?service={login_server}",
     )
 
 
@@ -299,6 +311,9 @@ def binderhub_values(cfg: StackConfig, secrets: HubSecrets, registry: RegistryWi
         repos["allowed_specs"] = list(cfg.security.allowed_repos)
     if repos:
         config["RepoProvider"] = repos
+    if registry.token_url is not None and not isinstance(registry.token_url, str):
+        # An Output is always true: testing it would set a token URL whatever it resolves to.
+        raise TypeError("RegistryWiring.token_url must be a plain string or None")
     if registry.token_url:
         config["DockerRegistry"] = {"token_url": registry.token_url}
     registry_values: dict[str, Any] = {"username": registry.username, "password": registry.password}

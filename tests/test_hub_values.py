@@ -72,8 +72,8 @@ def test_binderhub_acr_wiring_and_routing():
                                   "username": "testunibinderabc123", "password": "pw"}
     binder = values["config"]["BinderHub"]
     assert binder["image_prefix"] == "testunibinderabc123.azurecr.io/binder/testuni-"
-    assert values["config"]["DockerRegistry"]["token_url"] == (
-        "https://testunibinderabc123.azurecr.io/oauth2/token?service=testunibinderabc123.azurecr.io")
+    # No token URL: BinderHub follows ACR's challenge (jupyterhub/binderhub#1620).
+    assert "DockerRegistry" not in values["config"]
     assert binder["hub_url"] == f"https://{host}/jupyter/"
     assert binder["hub_url_local"] == "http://proxy-public/jupyter/"
     assert binder["use_registry"] is True and binder["auth_enabled"] is False
