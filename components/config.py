@@ -991,6 +991,9 @@ def cross_checks(cfg: StackConfig) -> list[str]:
         problems.append(f"{p}:defaultUrl must be a path such as /lab (got {cfg.default_url!r})")
     if not cfg.binder and cfg.helm_values.binderhub:
         problems.append(f"{p}:helmValues.binderhub is only used when mode is binderhub")
+    from .azure_names import name_problems  # it needs the naming module, which needs this one
+
+    problems.extend(name_problems(cfg, p))
     return problems
 
 

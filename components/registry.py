@@ -41,7 +41,7 @@ class ContainerRegistry(pulumi.ComponentResource):
 
         # Registry names are global across Azure: a random suffix avoids collisions.
         suffix = random.RandomString(
-            f"{name}-suffix", length=6, upper=False, special=False, opts=child
+            f"{name}-suffix", length=naming.RANDOM_SUFFIX_LENGTH, upper=False, special=False, opts=child
         )
         registry = containerregistry.Registry(
             f"{name}-acr",
