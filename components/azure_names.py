@@ -160,7 +160,7 @@ def generated_names(cfg: StackConfig) -> list[tuple[NameRule, str, str]]:
     ]
     if cfg.cluster.gpu_pool:
         names.append((AGENT_POOL, naming.GPU_POOL, "cluster.gpuPool"))
-    if cfg.binder:
+    if cfg.build_pool is not None:
         names.append((AGENT_POOL, naming.BUILD_POOL, "cluster.buildPool"))
     if cfg.uses_acr:
         names.append((CONTAINER_REGISTRY, naming.registry_prefix(cfg) + SUFFIX_PLACEHOLDER, "institution"))

@@ -138,6 +138,18 @@ class GpuPool(_Model):
         return value
 
 
+class BuildPool(_Model):
+    """A pool of its own for Binder image builds (binderhub mode): on-demand VMs (never spot),
+    autoscaled from zero, so untrusted builds never share the system node with the hub."""
+
+    vm_size: str = Field("Standard_D4s_v5", description="VM size of the build nodes.",
+                         examples=["Standard_D4s_v5"])
+    max_count: int = Field(1, ge=1, le=100, description="Most build nodes; the pool scales to zero when idle.",
+                           examples=[2])
+
+    _vm = field_validator("vm_size")(_check_vm_size)
+
+
 class ClusterConfig(_Model):
     """The AKS cluster."""
 
@@ -151,6 +163,12 @@ class ClusterConfig(_Model):
     user_pool: UserPool = Field(default_factory=UserPool, description="Autoscaled user node pool.")
     gpu_pool: GpuPool | None = Field(
         None, description="Optional GPU node pool, set with the keys below; absent means no GPUs."
+    )
+    build_pool: BuildPool | None = Field(
+        None,
+        description="Separate pool for Binder image builds (binderhub mode), set with the keys below. Always "
+        "used with a spot user pool (with these defaults when absent); otherwise builds run on the user pool "
+        "unless this is set.",
     )
     authorized_ip_ranges: list[str] = Field(
         default_factory=list,
@@ -678,6 +696,16 @@ class StackConfig(_Model):
         return self.mode == "binderhub"
 
     @property
+    def build_pool(self) -> BuildPool | None:
+        """Where Binder builds run, if not on the user pool: `cluster.buildPool`, and always with a
+        spot user pool (builds must never land on the system node)."""
+        if not self.binder:
+            return None
+        if self.cluster.build_pool is not None:
+            return self.cluster.build_pool
+        return BuildPool() if self.cluster.user_pool.spot else None
+
+    @property
     def effective_dns_label(self) -> str:
         return self.dns_label or f"{self.institution}-{'binder' if self.binder else 'hub'}"
 
@@ -966,6 +994,8 @@ def cross_checks(cfg: StackConfig) -> list[str]:
         problems.append(
             f"{p}:cluster.gpuPool.maxCount must be >= minCount (got {gpu.max_count} < {gpu.min_count})"
         )
+    if cfg.cluster.build_pool is not None and not cfg.binder:
+        problems.append(f"{p}:cluster.buildPool is only used when mode is binderhub (image builds)")
     if cfg.profiles and cfg.binder:
         problems.append(f"{p}:profiles is only used when mode is jupyterhub (Binder launches the repository's "
                         "own image)")

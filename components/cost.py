@@ -394,8 +394,8 @@ def _kubernetes_items(cfg: StackConfig, builder: _Builder, notes: list[str]) -> 
     node: dict[str, Any] = {"vmSize": user.vm_size, "spot": user.spot, "memoryPerUserGiB": round(per_user_gib, 3)}
     fit: int | None = None
     if size is not None:
-        # Binder image builds run on the user nodes, except on spot pools (hub_values.py).
-        overhead = aks_node_overhead_gib(size[1], build_node=cfg.binder and not user.spot)
+        # Binder image builds run on the user nodes unless there is a build pool (hub_values.py).
+        overhead = aks_node_overhead_gib(size[1], build_node=cfg.binder and cfg.build_pool is None)
         fit = users_per_node(size[1], overhead, per_user_gib)
         node |= {"vcpus": size[0], "memoryGiB": size[1], "systemOverheadGiB": round(overhead, 2)}
     else:
@@ -416,10 +416,16 @@ def _kubernetes_items(cfg: StackConfig, builder: _Builder, notes: list[str]) -> 
     gpu = cluster.gpu_pool
     if gpu is not None:
         builder.add(f"GPU nodes ({gpu.vm_size})", vm_meter(gpu.vm_size), gpu.min_count, gpu.max_count, unit="hour")
+    build = cfg.build_pool
+    if build is not None:
+        builder.add(f"Build nodes ({build.vm_size}, from zero)", vm_meter(build.vm_size), 0, build.max_count,
+                    unit="hour")
     _node_pool_disks(builder, "system nodes", system.vm_size, sys_count, sys_count)
     _node_pool_disks(builder, "user nodes", user.vm_size, idle_users, user.max_count)
     if gpu is not None:
         _node_pool_disks(builder, "GPU nodes", gpu.vm_size, gpu.min_count, gpu.max_count)
+    if build is not None:
+        _node_pool_disks(builder, "build nodes", build.vm_size, 0, build.max_count)
     builder.add("Load balancer (Standard, first 5 rules)", LOAD_BALANCER, 1, 1, unit="hour")
     builder.add("Public IPv4 address (Standard, static)", PUBLIC_IP, 1, 1, unit="hour")
     if cfg.uses_acr:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import charts
 from .charts import merge
-from .cluster_spec import GPU_LABEL, GPU_TOLERATION, NODE_PURPOSE, SPOT_TOLERATION, USER_TOLERATIONS
+from .cluster_spec import BUILD_NODES, GPU_LABEL, GPU_TOLERATION, NODE_PURPOSE, SPOT_TOLERATION, USER_TOLERATIONS
 from .dataset_spec import user_pod_storage
 
 if TYPE_CHECKING:
@@ -209,6 +209,11 @@ def jupyterhub_values(cfg: StackConfig, secrets: HubSecrets) -> dict[str, Any]:
             "maxAge": int(cfg.max_age_hours * 3600),
         },
     }
+    if cfg.speed.placeholders > 0:
+        # Placeholders get their (lower) priority class only with pod priority on
+        # (z2jh templates/scheduling/user-placeholder/statefulset.yaml); without it they are
+        # never evicted for a real user and only block nodes.
+        values["scheduling"]["podPriority"] = {"enabled": True}
     if cfg.monitoring.enabled:
         values = merge(values, _hub_metrics_values())
     if not cfg.binder:
@@ -279,9 +284,11 @@ def _binder_auth_jupyterhub(cfg: StackConfig) -> dict[str, Any]:
 
 def binderhub_values(cfg: StackConfig, secrets: HubSecrets, registry: RegistryWiring) -> dict[str, Any]:
     """Values of the BinderHub chart (binderhub mode), its JupyterHub included."""
-    # Builds run on the user pool, except on spot pools: AKS taints spot nodes and the chart's
-    # build daemon (dind) DaemonSet has no setting to tolerate that taint.
-    build_nodes = {NODE_PURPOSE: "core" if cfg.cluster.user_pool.spot else "user"}
+    # Builds run on the build pool when there is one (always with a spot user pool: spot nodes
+    # carry a taint that the pinned BinderHub's build pods cannot tolerate), else on the user
+    # pool; never on the system node. `build_node_selector` places the build pods (as
+    # KubernetesBuildExecutor.node_selector) and the dind and image-cleaner DaemonSets.
+    build_nodes = dict(BUILD_NODES) if cfg.build_pool else {NODE_PURPOSE: "user"}
     binder_config: dict[str, Any] = {
         "hub_url": hub_url(cfg),
         # Talk to JupyterHub inside the cluster, not through the load balancer.

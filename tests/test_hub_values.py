@@ -106,8 +106,11 @@ def test_dockerhub_wiring_leaves_the_url_to_the_chart():
 
 def test_spot_pool_is_tolerated_by_user_pods_and_builds_stay_on_demand():
     values = CASES["binder-dockerhub-spot"]()
-    assert values["config"]["BinderHub"]["build_node_selector"] == {"hub.jupyter.org/node-purpose": "core"}
+    # Never the system node ("core"): the build pool, which a spot user pool always gets.
+    assert values["config"]["BinderHub"]["build_node_selector"] == {"hub.jupyter.org/node-purpose": "build"}
     assert binder_values()["config"]["BinderHub"]["build_node_selector"] == {"hub.jupyter.org/node-purpose": "user"}
+    opted_in = binder_values(cluster={"buildPool": {"maxCount": 3}})
+    assert opted_in["config"]["BinderHub"]["build_node_selector"] == {"hub.jupyter.org/node-purpose": "build"}
     jh = values["jupyterhub"]
     assert {"key": "kubernetes.azure.com/scalesetpriority", "operator": "Equal", "value": "spot",
             "effect": "NoSchedule"} in jh["singleuser"]["extraTolerations"]
