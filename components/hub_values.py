@@ -35,7 +35,9 @@ BUILD_POD_COMPONENTS = ["binderhub-build", "image-builder", "dind"]
 BINDER_HUB_PATH = "/jupyter/"
 # In-cluster address of JupyterHub's proxy Service (z2jh names it proxy-public).
 PROXY_SERVICE = "http://proxy-public"
-BINDER_OAUTH_CLIENT = "service-binderhub"  # the name BinderHub's authentication docs use
+BINDER_OAUTH_CLIENT = "service-binderhub"
+# The credential key container runtimes use for Docker Hub images (also BinderHub's default).
+DOCKER_HUB_AUTH_URL = "https://index.docker.io/v1/"  # the name BinderHub's authentication docs use
 
 
 @dataclass(frozen=True)
@@ -300,17 +302,18 @@ def binderhub_values(cfg: StackConfig, secrets: HubSecrets, registry: RegistryWi
         "build_token_secret": secrets.build_token,
         "auth_enabled": cfg.auth.type != "none",
     }
-    if cfg.limits.total_quota:
-        binder_config["pod_quota"] = cfg.limits.total_quota
     config: dict[str, Any] = {
         "BinderHub": binder_config,
         # The repo2docker pod only drives the build; the build itself runs in the dind
         # daemon, whose own limit (below) bounds its memory.
-        "KubernetesBuildExecutor": {"resources": {
+        "KubernetesBuildExecutor": {"build_image": charts.REPO2DOCKER_IMAGE, "resources": {
             "requests": {"cpu": "100m", "memory": "512Mi"},
             "limits": {"cpu": "1", "memory": "2G", "ephemeral-storage": "2G"},
         }},
     }
+    if cfg.limits.total_quota:
+        # `BinderHub.pod_quota` is a deprecated alias at the pinned commit (binderhub/app.py).
+        config["LaunchQuota"] = {"total_quota": cfg.limits.total_quota}
     repos: dict[str, Any] = {}
     if cfg.security.banned_repos:
         repos["banned_specs"] = list(cfg.security.banned_repos)
@@ -326,10 +329,17 @@ def binderhub_values(cfg: StackConfig, secrets: HubSecrets, registry: RegistryWi
     registry_values: dict[str, Any] = {"username": registry.username, "password": registry.password}
     if registry.url:
         registry_values["url"] = registry.url
-    dind: dict[str, Any] = {"resources": {
-        "requests": {"cpu": "0.5", "memory": "1Gi"},
-        "limits": {"memory": cfg.limits.build_memory},
-    }}
+    dind: dict[str, Any] = {
+        "daemonset": {"image": {"tag": charts.DIND_IMAGE_TAG}},
+        "resources": {
+            "requests": {"cpu": "0.5", "memory": "1Gi"},
+            "limits": {"memory": cfg.limits.build_memory},
+        },
+        # The chart's defaults, stated: the image cleaner reads these in dind mode
+        # (templates/image-cleaner.yaml at af9ca8b1), never `imageCleaner.host.*`.
+        "hostSocketDir": "/var/run/dind",
+        "hostLibDir": "/var/lib/dind",
+    }
     values: dict[str, Any] = {
         "service": {"type": "ClusterIP"},
         "registry": registry_values,
@@ -338,12 +348,27 @@ def binderhub_values(cfg: StackConfig, secrets: HubSecrets, registry: RegistryWi
         # Docker-in-Docker daemon per build node instead of the host's socket.
         "imageBuilderType": "dind",
         "dind": dind,
-        # The image cleaner watches the dind daemon's storage, never the host socket.
-        "imageCleaner": {"host": {"dockerSocketDir": "/var/run/dind", "dockerLibDir": "/var/lib/dind"}},
         "ingress": _ingress(cfg, with_certificate=True),
         "jupyterhub": jupyterhub_values(cfg, secrets),
     }
+    if cfg.uses_dockerhub:
+        values["jupyterhub"]["imagePullSecret"] = dockerhub_pull_secret(registry)
     return values
+
+
+def dockerhub_pull_secret(registry: RegistryWiring) -> dict[str, Any]:
+    """z2jh's `imagePullSecret` from the Docker Hub token the stack already has: the chart makes
+    a pull secret and (automaticReferenceInjection, z2jh 4.2.0 jupyterhub_config.py) gives it to
+    every user pod, so Binder images are pulled as that account, not anonymously under the
+    per-IP limit that the whole cluster's single outbound IP would share. The token stays a
+    Pulumi secret (the release's values become secret)."""
+    return {
+        "create": True,
+        "automaticReferenceInjection": True,
+        "registry": DOCKER_HUB_AUTH_URL,
+        "username": registry.username,
+        "password": registry.password,
+    }
 
 
 def build_pod_network_policy(cfg: StackConfig, namespace: str) -> dict[str, Any]:

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from components import cluster_spec, hub_values
+from components import charts, cluster_spec, hub_values, ingress_values
 from components.config import ConfigError, parse_config
-from tests.helpers import named, raw_config, release, resources_of
+from tests.helpers import SECRET, named, raw_config, release, resources_of
 from tests.test_hub_values import SECRETS
 
 POOL = "azure-native:containerservice:AgentPool"
@@ -129,3 +129,55 @@ def test_a_version_bump_upgrades_every_pool(render):
             {k: v for k, v in old[name]["inputs"].items() if k != "orchestratorVersion"}, sort_keys=True)
     # The inline system pool follows the cluster's version (AKS), without its own pin.
     assert "orchestratorVersion" not in new_cluster["inputs"]["agentPoolProfiles"][0]
+
+
+# ---- builds that finish ----
+
+def test_dind_and_repo2docker_pinned_to_what_mybinder_runs_and_overridable():
+    values = hub_values.release_values(cfg(), SECRETS, hub_values.dockerhub_wiring(cfg(), "t"))
+    assert values["dind"]["daemonset"]["image"]["tag"] == "27.5.1-dind"
+    assert values["config"]["KubernetesBuildExecutor"]["build_image"] == (
+        "quay.io/jupyterhub/repo2docker:2026.4.1.dev44-g97bb4e45a")
+    # The chart's own default dind tag is the one that hangs after the push.
+    assert charts.defaults(charts.BINDERHUB)["dind"]["daemonset"]["image"]["tag"] == "28.3.3-dind"
+    custom = cfg(helmValues={"binderhub": {
+        "dind": {"daemonset": {"image": {"tag": "27.5.0-dind"}}},
+        "config": {"KubernetesBuildExecutor": {"build_image": "quay.io/jupyterhub/repo2docker:2025.1.0"}}}})
+    overridden = hub_values.release_values(custom, SECRETS, hub_values.dockerhub_wiring(custom, "t"))
+    assert overridden["dind"]["daemonset"]["image"]["tag"] == "27.5.0-dind"
+    assert overridden["config"]["KubernetesBuildExecutor"]["build_image"].endswith(":2025.1.0")
+    assert overridden["config"]["KubernetesBuildExecutor"]["resources"]  # merged, not replaced
+
+
+# ---- long requests, Docker Hub pulls, live keys ----
+
+@pytest.mark.parametrize("https", [True, False])
+def test_traefik_timeouts_and_service_spec(https):
+    keys = {} if https else {"https": False, "contactEmail": None}
+    values = ingress_values.traefik_values(cfg(**keys), "pip-testuni-ingress", "rg-testuni-binderhub")
+    timeouts = values["ports"]["websecure"]["transport"]["respondingTimeouts"]
+    assert timeouts == {"readTimeout": 600, "idleTimeout": 600}
+    if not https:  # the site is then served on `web`
+        assert values["ports"]["web"]["transport"]["respondingTimeouts"] == timeouts
+    assert "type" not in values["service"] and values["service"]["spec"]["type"] == "LoadBalancer"
+    assert values["service"]["spec"]["externalTrafficPolicy"] == "Local"
+    assert charts.schema_errors(charts.TRAEFIK, values) == []
+    # The chart keeps its ports; ours only add timeouts (and the redirect).
+    merged = charts.coalesce(charts.TRAEFIK, values)
+    assert merged["ports"]["websecure"]["port"] == charts.defaults(charts.TRAEFIK)["ports"]["websecure"]["port"]
+
+
+def test_dockerhub_user_pods_pull_with_the_token_as_a_secret(render):
+    token = "dckr_pat_plaintext-must-not-leak"
+    plan = render(registry={"type": "dockerhub", "username": "testuni"}, secrets={"dockerHubToken": token})
+    values = release(plan, "binderhub")["values"]
+    assert values["jupyterhub"]["imagePullSecret"] == {
+        "create": True, "automaticReferenceInjection": True, "registry": "https://index.docker.io/v1/",
+        "username": "testuni", "password": SECRET}
+    assert token not in json.dumps(plan)
+    # ACR needs none: nodes pull with the kubelet identity.
+    assert "imagePullSecret" not in release(render(), "binderhub")["values"]["jupyterhub"]
+    # The values pass the bundled JupyterHub chart's schema (create: true needs all three).
+    c = cfg(registry={"type": "dockerhub", "username": "testuni"}, secrets={"dockerHubToken": "t"})
+    plain = hub_values.release_values(c, SECRETS, hub_values.dockerhub_wiring(c, "t"))
+    assert charts.schema_errors(charts.BINDERHUB, plain) == []
