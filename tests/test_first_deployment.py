@@ -181,3 +181,19 @@ def test_dockerhub_user_pods_pull_with_the_token_as_a_secret(render):
     c = cfg(registry={"type": "dockerhub", "username": "testuni"}, secrets={"dockerHubToken": "t"})
     plain = hub_values.release_values(c, SECRETS, hub_values.dockerhub_wiring(c, "t"))
     assert charts.schema_errors(charts.BINDERHUB, plain) == []
+
+
+# ---- region ----
+
+def test_example_stacks_avoid_regions_with_aks_capacity_refusals():
+    """West Europe has refused new (and Free-tier) AKS clusters at times (Azure/AKS#4185, #4301)."""
+    import pathlib
+
+    import yaml
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    stacks = [root / "Pulumi.dev.yaml", *sorted((root / "examples").glob("Pulumi.*.yaml"))]
+    assert len(stacks) >= 4
+    for path in stacks:
+        location = yaml.safe_load(path.read_text())["config"]["azure-native:location"]
+        assert location not in {"westeurope"}, path.name
