@@ -6,7 +6,11 @@ azure.github.io/acr/Token-BasicAuth.html): an
 anonymous or basic-auth manifest request gets 401 with `WWW-Authenticate: Bearer realm=
 "<registry>/oauth2/token",service="<login server>",scope="repository:<image>:pull"`; the
 realm hands out a token, with basic auth, only for exactly one `service` equal to the login
-server and a `scope`; a manifest is served only with a bearer token for its repository.
+server and a `scope`; a manifest is served only with a bearer token for its repository. An
+OCI-format manifest is served only to a request whose Accept header names it (ACR answers 404
+"OCI manifest found, but accept header does not support OCI manifests" otherwise; Azure/acr
+PR #764); a Docker v2 schema 2 manifest, what a Docker 27 daemon with its classic image store
+(the stack's dind) pushes, is served either way.
 
 No `binderhub` release on the package index carries the pinned commit's `registry.py` (the
 index has only 0.1.0, of 2019), so `binderhub_manifest_lookup` below replays the request
@@ -46,7 +50,9 @@ LOGIN_SERVER = "testunibinderabc123.azurecr.io"
 USER, PASSWORD = "testunibinderabc123", "push-password"
 IMAGE = "binder/testuni-github-2dorg-2drepo-abc123"
 TAG = "0123456789abcdef"
-MANIFEST = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "layers": []}
+DOCKER_V2 = "application/vnd.docker.distribution.manifest.v2+json"
+OCI = "application/vnd.oci.image.manifest.v1+json"
+MANIFEST = {"schemaVersion": 2, "mediaType": DOCKER_V2, "layers": []}
 
 
 class FakeAcr(ThreadingHTTPServer):
@@ -54,7 +60,7 @@ class FakeAcr(ThreadingHTTPServer):
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
-        self.images = {(IMAGE, TAG)}
+        self.images = {(IMAGE, TAG): DOCKER_V2}  # (repository, tag) -> manifest media type
         self.tokens: dict[str, str] = {}  # token -> scope it was issued for
         self.requests: list[dict[str, Any]] = []
 
@@ -97,10 +103,13 @@ class _Handler(BaseHTTPRequestHandler):
         if token is None or self.server.tokens.get(token) != scope:
             challenge = f'Bearer realm="{self.server.url}/oauth2/token",service="{LOGIN_SERVER}",scope="{scope}"'
             self._reply(401, {"errors": [{"code": "UNAUTHORIZED"}]}, {"WWW-Authenticate": challenge})
-        elif (image, tag) in self.server.images:
-            self._reply(200, MANIFEST)
-        else:
+        elif (image, tag) not in self.server.images:
             self._reply(404, {"errors": [{"code": "MANIFEST_UNKNOWN"}]})
+        elif self.server.images[image, tag] == OCI and OCI not in self.headers.get("Accept", ""):
+            self._reply(404, {"errors": [{"code": "MANIFEST_UNKNOWN",
+                                          "message": "OCI manifest found, but accept header does not support it"}]})
+        else:
+            self._reply(200, {**MANIFEST, "mediaType": self.server.images[image, tag]})
 
     def _token(self, query: dict[str, list[str]], auth: str) -> None:
         basic = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
@@ -206,7 +215,7 @@ def test_the_old_token_url_never_finds_the_image(acr):
 
 
 def test_a_token_reads_only_its_own_repository(acr):
-    acr.images.add(("binder/other", TAG))
+    acr.images["binder/other", TAG] = DOCKER_V2
     assert _stack_lookup(acr) == MANIFEST
     token = next(iter(acr.tokens))
     with pytest.raises(urllib.error.HTTPError) as refused:
@@ -219,3 +228,11 @@ def test_token_url_must_not_be_an_output():
                                        token_url=object())  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         hub_values.binderhub_values(cfg(), SECRETS, wiring)
+
+
+def test_known_limit_oci_manifests_through_the_challenge(acr):
+    """The pinned code sends no Accept header after the challenge (registry.py lines 256-262), so
+    an OCI-format image would not be found on ACR. The stack's builds push Docker v2 schema 2
+    manifests (dind 27.5.1, classic image store); this pins that limit down should it change."""
+    acr.images[IMAGE, TAG] = OCI
+    assert _stack_lookup(acr) is None
