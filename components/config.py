@@ -994,6 +994,13 @@ def cross_checks(cfg: StackConfig) -> list[str]:
         problems.append(
             f"{p}:cluster.gpuPool.maxCount must be >= minCount (got {gpu.max_count} < {gpu.min_count})"
         )
+    registry_values: Any = cfg.helm_values.binderhub.get("config")
+    for key in ("DockerRegistry", "token_url"):
+        registry_values = registry_values.get(key) if isinstance(registry_values, dict) else None
+    if cfg.uses_acr and registry_values:
+        problems.append(f"{p}:helmValues.binderhub.config.DockerRegistry.token_url must be left out with ACR: "
+                        "BinderHub then follows ACR's token challenge; a token URL makes every launch rebuild "
+                        "(jupyterhub/binderhub#1620)")
     if cfg.cluster.build_pool is not None and not cfg.binder:
         problems.append(f"{p}:cluster.buildPool is only used when mode is binderhub (image builds)")
     if cfg.profiles and cfg.binder:

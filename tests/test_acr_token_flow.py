@@ -236,3 +236,12 @@ def test_known_limit_oci_manifests_through_the_challenge(acr):
     manifests (dind 27.5.1, classic image store); this pins that limit down should it change."""
     acr.images[IMAGE, TAG] = OCI
     assert _stack_lookup(acr) is None
+
+
+def test_a_token_url_through_helm_values_is_refused_with_acr():
+    from components.config import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        cfg(helmValues={"binderhub": {"config": {"DockerRegistry": {"token_url": "https://x/oauth2/token"}}}})
+    assert any(re.fullmatch(r"binderhub-azure:helmValues\.binderhub\.config\.DockerRegistry\.token_url must be "
+                            r"left out with ACR: .*binderhub#1620\)", line) for line in err.value.problems)

@@ -197,3 +197,12 @@ def test_example_stacks_avoid_regions_with_aks_capacity_refusals():
     for path in stacks:
         location = yaml.safe_load(path.read_text())["config"]["azure-native:location"]
         assert location not in {"westeurope"}, path.name
+
+
+def test_build_pool_is_costed_from_zero():
+    from components import cost
+
+    doc = cost.estimate(cfg(cluster=SPOT), offline=True)
+    build = [row for row in doc["items"] if row["name"].startswith("Build nodes")]
+    assert len(build) == 1 and (build[0]["idleQuantity"], build[0]["quantity"]) == (0, 1)
+    assert not [row for row in cost.estimate(cfg(), offline=True)["items"] if row["name"].startswith("Build nodes")]
