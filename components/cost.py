@@ -766,7 +766,11 @@ def _simulate(cfg: StackConfig, doc: dict[str, Any], profile: Any, args: argpars
         return 2
     title = f"Simulated month of stack '{stack}' ({cfg.mode}, {cfg.location}), usage {profile.name}"
     if args.plot:
-        simulate.plot(result, args.plot, title)
+        try:
+            simulate.plot(result, args.plot, title)
+        except OSError as err:
+            print(f"error: --plot {args.plot}: cannot be written ({err.strerror or err})", file=sys.stderr)
+            return 2
     public = {key: value for key, value in result.items() if not key.startswith("_")}
     if args.json:
         print(json.dumps(public, indent=2))

@@ -74,6 +74,7 @@ class PoolResult:
     turned_away: int = 0
     cost: float = 0.0
     nodes: list[int] = field(default_factory=list)  # nodes running in each hour (its most)
+    hourly_node_hours: list[float] = field(default_factory=list)  # node-hours paid in each hour
 
     @property
     def mean_wait_minutes(self) -> float:
@@ -102,6 +103,7 @@ def simulate_pool(demand: Sequence[int], pool: Pool, settings: Settings = Settin
 
     result = PoolResult(hours=len(demand))
     nodes_log = result.nodes
+    paid_log = result.hourly_node_hours
     first = placeholders if hours_set is None or start_hour % HOURS_PER_WEEK in hours_set else 0
     n = nodes_for(first)
     served_prev = 0
@@ -134,7 +136,9 @@ def simulate_pool(demand: Sequence[int], pool: Pool, settings: Settings = Settin
             # Spread servers: a node stays while a server (or placeholder) may be on it.
             keep1 = max(keep1, min(a, served + linger + p))
             keep2 = max(keep2, min(a, served + p))
-        node_minutes += a * 60.0 - (a - keep1) * rest1 - (keep1 - keep2) * rest2
+        minutes = a * 60.0 - (a - keep1) * rest1 - (keep1 - keep2) * rest2
+        node_minutes += minutes
+        paid_log.append(minutes / 60.0)
         n = keep2 if rest2 > 0 else keep1
         if a > peak:
             peak = a
@@ -242,8 +246,8 @@ def simulate_stack(doc: Mapping[str, Any], users: Sequence[int], gpu_users: Sequ
         wait += result.wait_minutes
         turned += result.turned_away
         series[pool.name] = result.nodes
-        for h, n in enumerate(result.nodes):
-            costs[h] += n * pool.node_hour_price
+        for h, paid in enumerate(result.hourly_node_hours):
+            costs[h] += paid * pool.node_hour_price
     return {
         "monthly": {"idle": round(idle, 2), "usage": round(usage_cost, 2), "total": round(idle + usage_cost, 2)},
         "nodeHours": node_hours,
@@ -277,8 +281,10 @@ def alternatives(cfg: StackConfig, doc: Mapping[str, Any], profile: Profile, bas
                     "project)")
             alt = replace(settings, placeholders=1, placeholder_hours=teaching)
         else:
-            text = "speed.placeholders: 1"
-            alt = replace(settings, placeholders=1)
+            # Users all week: hold room for the largest rise from one hour to the next.
+            rise = max([b - a for a, b in zip(users, users[1:], strict=False)] + [1])
+            text = f"speed.placeholders: {rise} (room for the largest rise in users from one hour to the next)"
+            alt = replace(settings, placeholders=rise)
         found.append({"setting": text, **_public(simulate_stack(doc, users, gpu_users, alt, start_hour=start_hour))})
     user = cfg.cluster.user_pool
     if base["turnedAway"] and user.max_count < 100:
@@ -387,6 +393,9 @@ def plot(doc: Mapping[str, Any], path: str, title: str) -> None:
     for (pool, nodes), colour in zip(series["nodes"].items(), ("tab:orange", "tab:red", "tab:green"), strict=False):
         nodes_axis.step(hours, nodes[:week], where="post", label=f"{pool} nodes", color=colour)
     nodes_axis.set_ylabel("nodes")
+    top.set_ylim(bottom=0)
+    nodes_axis.set_ylim(bottom=0)
+    nodes_axis.yaxis.get_major_locator().set_params(integer=True)
     handles = top.get_legend_handles_labels()
     more = nodes_axis.get_legend_handles_labels()
     top.legend(handles[0] + more[0], handles[1] + more[1], loc="upper right", fontsize="small")
