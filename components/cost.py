@@ -2,10 +2,15 @@
 
     python -m components.cost --stack dev [--json] [--offline]
     python -m components.cost --config-file path/to/Pulumi.myuni.yaml [--json] [--offline]
+    python -m components.cost --stack dev --usage PROFILE [--weeks N] [--json] [--plot FILE]
+
+With --usage, a month of use is simulated hour by hour (components/simulate.py; profiles in
+components/usage.py) instead of printing the itemised estimate.
 
 Prices are USD list pay-as-you-go prices (Linux) from the public Azure Retail Prices API
 for the stack's region. Without network, or with --offline, they come from the shipped
-table `components/prices.json` (indicative East US prices, with its own source and date);
+table `components/prices.json` (keyed by region; indicative list prices of its reference
+region, East US, used for any region it lacks, each figure with its source and date);
 what that table lacks is reported as unknown and left out of the totals, never guessed.
 
 "Idle" is the stack with nobody using it (system nodes, `userPool.minCount` user nodes and
@@ -17,7 +22,8 @@ The JSON document (`--json`, and `estimate()`):
 
     currency, region, hoursPerMonth, idleMonthly, busyMonthly, excludesUnknown, unknownItems,
     suggestedBudget, items, priceSource, priceDate, offline, usersPerNode, costPerUserHour,
-    userNode, notes
+    userNode, pricesRegion (whose prices these are), pools (per node pool: pool, vmSize, spot,
+    autoscaled, idleCount, minCount, maxCount, usersPerNode, nodeHourPrice), notes
 
 and each item: name, quantity (when busy), idleQuantity, unitPrice, unit (hour, day or
 month), idleMonthly, busyMonthly, source.

@@ -282,7 +282,7 @@ def alternatives(cfg: StackConfig, doc: Mapping[str, Any], profile: Profile, bas
             alt = replace(settings, placeholders=1, placeholder_hours=teaching)
         else:
             # Users all week: hold room for the largest rise from one hour to the next.
-            rise = max([b - a for a, b in zip(users, users[1:], strict=False)] + [1])
+            rise = max([users[i + 1] - users[i] for i in range(len(users) - 1)] + [1])
             text = f"speed.placeholders: {rise} (room for the largest rise in users from one hour to the next)"
             alt = replace(settings, placeholders=rise)
         found.append({"setting": text, **_public(simulate_stack(doc, users, gpu_users, alt, start_hour=start_hour))})

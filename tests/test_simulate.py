@@ -222,8 +222,9 @@ def test_bad_profiles_say_what_is_wrong(text, message):
 
 
 def test_missing_profile_names_the_built_ins(tmp_path):
-    with pytest.raises(usage.UsageError, match="not a built-in profile .*workshop"):
+    with pytest.raises(usage.UsageError) as info:
         usage.load_profile(str(tmp_path / "nope.csv"))
+    assert "no such file, and not a built-in profile (workshop, course, public-binder)" in str(info.value)
 
 
 # ---- the command ----
@@ -331,5 +332,6 @@ def test_ephemeral_os_disk_must_fit_the_local_disk(system, message):
 
 
 def test_os_disk_size_bounds():
-    with pytest.raises(ConfigError, match="binderhub-azure:cluster.systemPool.osDiskSizeGb"):
+    with pytest.raises(ConfigError) as info:
         config(cluster={"systemPool": {"osDiskSizeGb": 16}})
+    assert info.value.problems[0].startswith("binderhub-azure:cluster.systemPool.osDiskSizeGb")
