@@ -288,6 +288,7 @@ class _TablePrices:
         self.region = region if region in regions else reference
         self.prices: Mapping[str, Any] = regions.get(self.region, {}).get("prices", {})
         self.sources: Mapping[str, Any] = table.get("sources", {})
+        self.usage: Mapping[str, Any] = regions.get(self.region, {}).get("usagePrices", {})
 
     def price(self, meter: Meter) -> Price | None:
         entry = self.prices.get(meter.key)
@@ -397,6 +398,9 @@ class NodePool(NamedTuple):
     autoscaled: bool = False
     users_per_node: int | None = None
     min_count: int = 0  # the autoscaler's floor (idle can be more: placeholders keep nodes)
+    # Whose servers run here, for the simulator: "users", "gpuUsers" or None (a pool the
+    # simulator keeps at min_count, e.g. one for image builds).
+    serves: str | None = None
 
 
 def node_pools(cfg: StackConfig, user_fit: int | None, idle_users: int) -> list[NodePool]:
@@ -408,12 +412,12 @@ def node_pools(cfg: StackConfig, user_fit: int | None, idle_users: int) -> list[
                  min_count=system.node_count,
                  os_disk="Ephemeral" if system.os_disk_type == "Ephemeral" else system.os_disk_size_gb),
         NodePool("user", "User nodes", user.vm_size, idle_users, user.max_count, spot=user.spot, autoscaled=True,
-                 users_per_node=user_fit, min_count=user.min_count),
+                 users_per_node=user_fit, min_count=user.min_count, serves="users"),
     ]
     if gpu is not None:
         # Every GPU size in vm_sizes.py has one GPU, and a GPU server asks for one.
         pools.append(NodePool("gpu", "GPU nodes", gpu.vm_size, gpu.min_count, gpu.max_count, autoscaled=True,
-                              users_per_node=1, min_count=gpu.min_count))
+                              users_per_node=1, min_count=gpu.min_count, serves="gpuUsers"))
     return pools
 
 
@@ -517,7 +521,7 @@ def _pool_doc(pool: NodePool, price: Price | None, disk: Price | None) -> dict[s
                          + disk.unit_price * UNITS_PER_MONTH[disk.unit] / HOURS_PER_MONTH, 6)
     return {"pool": pool.key, "vmSize": pool.vm_size, "spot": pool.spot, "autoscaled": pool.autoscaled,
             "idleCount": pool.idle, "minCount": pool.min_count, "maxCount": pool.busy,
-            "usersPerNode": pool.users_per_node,
+            "usersPerNode": pool.users_per_node, "serves": pool.serves,
             "nodeHourPrice": per_hour}
 
 
@@ -563,6 +567,10 @@ def _build(cfg: StackConfig, prices: _LivePrices | _TablePrices, table: Mapping[
 
     notes.append("Not included: outbound data transfer, load balancer data processed, disk operations, registry "
                  "storage beyond the SKU's included amount" + (", dataset storage" if cfg.datasets else "") + ".")
+    if isinstance(prices, _TablePrices) and prices.usage:
+        notes.append("Billed by use, for reference (offline table, " + prices.region + "): "
+                     + "; ".join(f"{key.split('/')[0]} ${entry['unitPrice']:g} per {entry['per']}"
+                                 for key, entry in prices.usage.items()) + ".")
     if unknown:
         notes.append(f"Totals exclude {len(unknown)} item(s) of unknown price: {'; '.join(unknown)}.")
     if isinstance(prices, _TablePrices):

@@ -46,10 +46,11 @@ class Pool:
     """An autoscaled pool as the simulator needs it."""
 
     name: str
-    users_per_node: int
+    users_per_node: int  # 0: no user servers run here, the pool stays at min_count
     min_count: int
     max_count: int
     node_hour_price: float  # VM and OS disk, per node-hour
+    serves: str | None = "users"  # the profile column whose users run here
 
 
 @dataclass(frozen=True)
@@ -196,11 +197,12 @@ def pools_of(doc: Mapping[str, Any]) -> list[Pool]:
         if entry["nodeHourPrice"] is None:
             raise SimulationError(f"the {entry['pool']} pool's price ({entry['vmSize']}) is unknown offline; "
                                   "run with network")
-        if not isinstance(entry["usersPerNode"], int):
+        serves = entry.get("serves")
+        if serves is not None and not isinstance(entry["usersPerNode"], int):
             raise SimulationError(f"users per node of the {entry['pool']} pool unknown: {entry['vmSize']} is not "
                                   "in the size table")
-        pools.append(Pool(entry["pool"], entry["usersPerNode"], entry["minCount"], entry["maxCount"],
-                          entry["nodeHourPrice"]))
+        pools.append(Pool(entry["pool"], entry["usersPerNode"] if serves else 0, entry["minCount"],
+                          entry["maxCount"], entry["nodeHourPrice"], serves))
     return pools
 
 
@@ -231,11 +233,13 @@ def simulate_stack(doc: Mapping[str, Any], users: Sequence[int], gpu_users: Sequ
             node_hours[entry["pool"]] = entry["idleCount"] * HOURS_PER_MONTH
             peaks[entry["pool"]] = entry["idleCount"]
     for pool in pools_of(doc):
-        if pool.name == "gpu":
-            demand: Sequence[int] = gpu_users if gpu_users is not None else [0] * hours
-            pool_settings = replace(settings, placeholders=0)
+        if pool.serves == "users":
+            demand: Sequence[int] = users
+            pool_settings = settings
         else:
-            demand, pool_settings = users, settings
+            # Placeholders hold room on the user pool only.
+            demand = gpu_users if pool.serves == "gpuUsers" and gpu_users is not None else [0] * hours
+            pool_settings = replace(settings, placeholders=0)
         result = simulate_pool(demand, pool, pool_settings, start_hour=start_hour)
         floor = pool.min_count * pool.node_hour_price * HOURS_PER_MONTH
         idle += floor

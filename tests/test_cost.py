@@ -299,6 +299,13 @@ def test_offline_never_fetches_and_shows_the_reference_region():
     assert "indicative eastus list prices (none for westeurope)" in cost.summary(doc)
 
 
+def test_usage_billed_services_are_noted_with_their_table_price():
+    notes = cost.estimate(config(), offline=True)["notes"]
+    (note,) = [n for n in notes if n.startswith("Billed by use")]
+    assert "keyvault $0.03 per 10,000 operations" in note and "blob-hot-lrs $0.02 per GiB-month" in note
+    assert "acr-storage $0.1 per GiB-month beyond" in note
+
+
 def test_a_region_in_the_table_is_used_as_such():
     doc = cost.estimate(config(**{"azure-native:location": "eastus"}), offline=True)
     assert doc["pricesRegion"] == "eastus"

@@ -138,6 +138,18 @@ def test_gpu_users_run_on_the_gpu_pool():
     assert figures["turnedAway"] == round(1 * 730 / 168)
 
 
+def test_a_pool_that_serves_no_users_stays_at_its_minimum():
+    doc = cost.estimate(config(), offline=True)
+    build = {**doc["pools"][1], "pool": "build", "serves": None, "usersPerNode": None, "minCount": 1,
+             "idleCount": 1, "nodeHourPrice": 0.25}
+    doc = {**doc, "pools": [*doc["pools"], build], "idleMonthly": doc["idleMonthly"] + 0.25 * 730}
+    week = [0] * 168
+    week[9] = 20
+    figures = simulate.simulate_stack(doc, week, None, Settings())
+    assert figures["nodeHours"]["build"] == 730 and figures["peakNodes"]["build"] == 1
+    assert figures["peakNodes"]["user"] == 3
+
+
 def test_tljh_is_one_vm_that_turns_users_away_beyond_its_size():
     cfg = config(mode="tljh", auth={"type": "github", "clientId": "gh", "allowedUsers": ["a"], "admins": ["a"]},
                  vm={"sshPublicKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGm0b2NrS2V5 rse@testuni"},
