@@ -88,12 +88,26 @@ class SystemPool(_Model):
     """The AKS system node pool: runs the hub, proxy, ingress and cert-manager."""
 
     vm_size: str = Field(
-        "Standard_D2s_v5",
-        description="VM size of the system nodes (2 vCPU / 8 GiB is enough for the hub services).",
+        "Standard_D2as_v5",
+        description="VM size of the system nodes (2 vCPU / 8 GiB is enough for the hub services; the AMD "
+        "as_v5 sizes cost about 10 % less than the Intel s_v5 ones).",
         examples=["Standard_D2s_v5"],
     )
     node_count: int = Field(
         1, ge=1, le=10, description="Number of system nodes (fixed; 1 keeps idle cost low).", examples=[1]
+    )
+    os_disk_size_gb: int = Field(
+        32, ge=30, le=2048,
+        description="OS disk of each system node, in GiB (AKS's minimum is 30). 32 GiB is billed as a Premium "
+        "SSD P4 (AKS's default of 128 GiB is a P10, about $15 a month more); the system node only holds the "
+        "node image and the hub services' images.",
+        examples=[64],
+    )
+    os_disk_type: Literal["Managed", "Ephemeral"] = Field(
+        "Managed",
+        description="Managed (a billed Premium SSD) or Ephemeral (free, on the VM's cache or temp disk; only on "
+        "sizes whose local disk holds osDiskSizeGb, such as Standard_D2ads_v5 with 75 GiB).",
+        examples=["Ephemeral"],
     )
 
     _vm = field_validator("vm_size")(_check_vm_size)
@@ -892,6 +906,13 @@ def cross_checks(cfg: StackConfig) -> list[str]:
     p = PROJECT
     problems: list[str] = []
     user = cfg.cluster.user_pool
+    system = cfg.cluster.system_pool
+    if system.os_disk_type == "Ephemeral":
+        from .vm_sizes import ephemeral_os_problem
+
+        why = ephemeral_os_problem(system.vm_size, system.os_disk_size_gb)
+        if why:
+            problems.append(f"{p}:cluster.systemPool.osDiskType Ephemeral is not possible: {why}")
     if user.max_count < user.min_count:
         problems.append(
             f"{p}:cluster.userPool.maxCount must be >= minCount (got {user.max_count} < {user.min_count})"
