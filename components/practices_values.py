@@ -293,6 +293,8 @@ def _nfs_block_container(chart: charts.Chart) -> dict[str, Any]:
 def home_storage_values(cfg: StackConfig, chart: charts.Chart) -> dict[str, Any]:
     """`singleuser.storage` (and the NFS-blocking init container) for the chosen home storage."""
     kind = cfg.home_storage
+    if cfg.binder:
+        return {}  # the BinderHub chart already sets `jupyterhub.singleuser.storage.type: none`
     if kind == "none":
         return {"singleuser": {"storage": {"type": "none"}}}
     if kind == "perUserDisk":

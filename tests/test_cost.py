@@ -191,8 +191,19 @@ def test_endless_paging_stops():
 # ---- live estimate from recorded answers ----
 
 
+def acr_storage_page() -> dict[str, Any]:
+    """Constructed for these tests, not recorded: one row in the API's shape for ACR storage
+    beyond the included amount, at the noted list price of $0.10 per GiB-month."""
+    row = {"currencyCode": "USD", "tierMinimumUnits": 0.0, "retailPrice": 0.1, "unitPrice": 0.1,
+           "armRegionName": "westeurope", "meterName": "Data Stored", "productName": "Container Registry",
+           "skuName": "Standard", "serviceName": "Container Registry", "unitOfMeasure": "1 GB/Month",
+           "type": "Consumption", "isPrimaryMeterRegion": True, "armSkuName": ""}
+    return {"Items": [row], "NextPageLink": None, "Count": 1}
+
+
 def test_live_estimate_of_the_default_binderhub_stack():
     api = RecordedApi()
+    api.pages[url(cost.ACR_STORAGE)] = acr_storage_page()
     doc = cost.estimate(config(), fetch=api)
     assert set(doc) == DOC_KEYS
     assert all(set(item) == ITEM_KEYS for item in doc["items"])
