@@ -379,3 +379,18 @@ def test_price_unit_reads_per_gib_month_meters():
     assert cost.price_unit("1 GB/Month") == "month"
     assert cost.price_unit("1 GiB/Month") == "month"
     assert cost.price_unit("1 GB") is None
+
+
+@pytest.mark.parametrize("keys", [
+    {"security": {"podHardening": False, "egressBandwidth": "5M", "cryptnono": True},
+     "binderSite": {"launchEvents": False, "requireEnvironment": True}},
+    {"security": {"egressBandwidth": "1G"}, "binderSite": {"bannerMessage": "<b>hi</b>", "aboutMessage": "about"}},
+])
+def test_every_toggle_renders_values_the_binderhub_schema_accepts(keys):
+    assert charts.schema_errors(charts.BINDERHUB, binder_values(**keys)) == []
+
+
+@pytest.mark.parametrize("storage", [{"type": "shared", "sizeGi": 150}, {"type": "perUserDisk"}, {"type": "none"}])
+def test_every_home_storage_renders_values_the_jupyterhub_schema_accepts(storage):
+    values = hub_mode_values(storage=storage, security={"podHardening": True, "egressBandwidth": "10M"})
+    assert charts.schema_errors(charts.JUPYTERHUB, values) == []
