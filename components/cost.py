@@ -141,6 +141,19 @@ PUBLIC_IP = Meter("public-ip/Standard", "Virtual Network", (("meterName", "Stand
                   meter_name="Standard IPv4 Static Public IP")
 AKS_STANDARD = Meter("aks/Standard", "Azure Kubernetes Service", (("meterName", "Standard Uptime SLA"),),
                      meter_name="Standard Uptime SLA")
+# Storage priced per GiB-month (a quantity in GiB): registry storage beyond the tier's
+# included amount, and provisioned Premium Azure Files (the shared home share).
+ACR_STORAGE = Meter("acr-storage/GiB", "Container Registry", (("meterName", "Data Stored"),),
+                    meter_name="Data Stored")
+FILES_PREMIUM = Meter("files-premium/GiB", "Storage", (("meterName", "Premium LRS Provisioned"),),
+                      meter_name="Premium LRS Provisioned")
+# Storage each ACR tier includes (GiB); beyond it, storage is billed per GiB-month.
+ACR_INCLUDED_GIB = {"Basic": 10, "Standard": 100, "Premium": 500}
+# Data disks a VM size may attach (Azure's size pages: 2 per vCPU on these D/E/B sizes, up
+# to 32); with a disk per user this caps users per node.
+MAX_DATA_DISKS = {"Standard_D2s_v5": 4, "Standard_D4s_v5": 8, "Standard_D8s_v5": 16, "Standard_D16s_v5": 32,
+                  "Standard_E4s_v5": 8, "Standard_E8s_v5": 16, "Standard_E16s_v5": 32,
+                  "Standard_D2s_v3": 4, "Standard_D4s_v3": 8, "Standard_B2ms": 4}
 
 
 # ---------------------------------------------------------------------------
@@ -164,7 +177,9 @@ def price_query_url(service: str, region: str, filters: Iterable[tuple[str, str]
 def price_unit(unit_of_measure: str) -> str | None:
     """'1 Hour' / '1/Hour' -> 'hour', '1/Day' -> 'day', '1/Month' -> 'month'; other units
     (per GB, per 10K operations) are not a price this estimate can use."""
-    match = re.fullmatch(r"\s*1\s*[ /]\s*(hour|day|month)s?\s*", unit_of_measure or "", re.IGNORECASE)
+    # Per GiB-month storage meters ('1 GB/Month') price a quantity given in GiB.
+    match = re.fullmatch(r"\s*1\s*(?:GiB|GB)?\s*[ /]\s*(hour|day|month)s?\s*", unit_of_measure or "",
+                         re.IGNORECASE)
     return match.group(1).lower() if match else None
 
 
@@ -493,6 +508,7 @@ def _kubernetes_items(cfg: StackConfig, builder: _Builder, notes: list[str]) -> 
         tier, tier_gib = disk_tier("E", PROMETHEUS_GIB)
         builder.add(f"Prometheus disk ({PROMETHEUS_GIB} GiB Standard SSD {tier})", disk_meter(tier), 1, 1,
                     unit="month")
+    fit = _practice_items(cfg, builder, notes, fit)
     if cluster.tier == "Standard":
         builder.add("AKS control plane (Standard tier)", AKS_STANDARD, 1, 1, unit="hour")
     else:
@@ -523,6 +539,39 @@ def _pool_doc(pool: NodePool, price: Price | None, disk: Price | None) -> dict[s
             "idleCount": pool.idle, "minCount": pool.min_count, "maxCount": pool.busy,
             "usersPerNode": pool.users_per_node, "serves": pool.serves,
             "nodeHourPrice": per_hour}
+
+
+def _practice_items(cfg: StackConfig, builder: _Builder, notes: list[str], fit: int | None) -> int | None:
+    """Registry storage beyond the tier's included GiB, and home directories; returns users
+    per node, capped by the data disks a node may attach when every user has a disk."""
+    if cfg.uses_acr:
+        included = ACR_INCLUDED_GIB[cfg.registry.sku]
+        extra = max(0.0, cfg.registry.expected_storage_gi - included)
+        builder.add(f"Registry storage beyond the {included} GiB included ({cfg.registry.expected_storage_gi:g} GiB "
+                    "expected, registry.expectedStorageGi), GiB", ACR_STORAGE, extra, extra, unit="month")
+        if cfg.registry.retention_days:
+            notes.append(f"registry.retentionDays: a daily ACR task purges images older than "
+                         f"{cfg.registry.retention_days} days; its run time is billed per second (minutes a day), "
+                         "not included.")
+    homes = cfg.home_storage
+    if homes == "shared":
+        size = cfg.storage.size_gi
+        builder.add(f"Home directories: one Azure Files Premium NFS share, {size} GiB provisioned",
+                    FILES_PREMIUM, size, size, unit="month")
+    elif homes == "perUserDisk":
+        users, size = cfg.storage.expected_users, cfg.storage.per_user_gi
+        tier, tier_gib = disk_tier("E", size)
+        builder.add(f"Home directories: a {size} GiB disk per registered user (storage.expectedUsers), billed as "
+                    f"Standard SSD {tier} {tier_gib} GiB", disk_meter(tier), users, users, unit="month")
+        disks = MAX_DATA_DISKS.get(cfg.cluster.user_pool.vm_size)
+        if disks is not None and fit is not None and disks < fit:
+            notes.append(f"storage.type perUserDisk: a {cfg.cluster.user_pool.vm_size} node attaches at most {disks} "
+                         f"data disks, so at most {disks} users per node (memory alone would fit {fit}).")
+            fit = disks
+    if cfg.binder and cfg.binder_site.launch_events:
+        notes.append("Launch events: a 1 GiB Azure Files (standard) share, billed by the bytes stored (cents), "
+                     "not included.")
+    return fit
 
 
 def _tljh_items(cfg: StackConfig, builder: _Builder, notes: list[str]) -> dict[str, Any]:
@@ -565,8 +614,9 @@ def _build(cfg: StackConfig, prices: _LivePrices | _TablePrices, table: Mapping[
     if fit and price is not None and price.unit == "hour":
         per_user_hour = round(price.unit_price / fit, 4)
 
-    notes.append("Not included: outbound data transfer, load balancer data processed, disk operations, registry "
-                 "storage beyond the SKU's included amount" + (", dataset storage" if cfg.datasets else "") + ".")
+    notes.append("Not included: outbound data transfer, load balancer data processed, disk operations"
+                 + ("" if cfg.uses_acr or not cfg.binder else ", registry storage beyond the SKU's included amount")
+                 + (", dataset storage" if cfg.datasets else "") + ".")
     if isinstance(prices, _TablePrices) and prices.usage:
         notes.append("Billed by use, for reference (offline table, " + prices.region + "): "
                      + "; ".join(f"{key.split('/')[0]} ${entry['unitPrice']:g} per {entry['per']}"

@@ -195,8 +195,19 @@ def test_endless_paging_stops():
 OLD_SYSTEM = {"systemPool": {"vmSize": "Standard_D2s_v5", "osDiskSizeGb": 128}}
 
 
+def acr_storage_page() -> dict[str, Any]:
+    """Constructed for these tests, not recorded: one row in the API's shape for ACR storage
+    beyond the included amount, at the noted list price of $0.10 per GiB-month."""
+    row = {"currencyCode": "USD", "tierMinimumUnits": 0.0, "retailPrice": 0.1, "unitPrice": 0.1,
+           "armRegionName": "westeurope", "meterName": "Data Stored", "productName": "Container Registry",
+           "skuName": "Standard", "serviceName": "Container Registry", "unitOfMeasure": "1 GB/Month",
+           "type": "Consumption", "isPrimaryMeterRegion": True, "armSkuName": ""}
+    return {"Items": [row], "NextPageLink": None, "Count": 1}
+
+
 def test_live_estimate_of_the_default_binderhub_stack():
     api = RecordedApi()
+    api.pages[url(cost.ACR_STORAGE)] = acr_storage_page()
     doc = cost.estimate(config(cluster=OLD_SYSTEM), fetch=api)
     assert set(doc) == DOC_KEYS
     assert all(set(item) == ITEM_KEYS for item in doc["items"])
@@ -303,7 +314,10 @@ def test_usage_billed_services_are_noted_with_their_table_price():
     notes = cost.estimate(config(), offline=True)["notes"]
     (note,) = [n for n in notes if n.startswith("Billed by use")]
     assert "keyvault $0.03 per 10,000 operations" in note and "blob-hot-lrs $0.02 per GiB-month" in note
-    assert "acr-storage $0.1 per GiB-month beyond" in note
+    assert "acr-storage" not in note  # billed as its own line item (registry.expectedStorageGi)
+    doc = cost.estimate(config(**{"binderhub-azure:registry": {"type": "acr", "expectedStorageGi": 30}}), offline=True)
+    item = next(i for i in doc["items"] if i["name"].startswith("Registry storage beyond the 10 GiB"))
+    assert item["unitPrice"] == 0.10 and item["idleMonthly"] == round(20 * 0.10, 2)
 
 
 def test_a_region_in_the_table_is_used_as_such():
