@@ -17,6 +17,7 @@ from components.hub import Hub
 from components.ingress import Ingress
 from components.monitoring import Monitoring
 from components.outputs import next_step
+from components.practices import CorePriority, Cryptnono
 from components.registry import ContainerRegistry
 from components.tljh import TljhServer
 
@@ -26,9 +27,12 @@ secrets = pulumi.Config()
 def on_kubernetes(cfg: StackConfig, group: resources.ResourceGroup) -> dict:
     """binderhub and jupyterhub modes: AKS, ingress, registry, the hub and its extras."""
     cluster = AksCluster("cluster", {"config": cfg, "resource_group_name": group.name})
+    # Hub, proxy, binder, ingress and monitoring pods are scheduled before user and build pods.
+    core = CorePriority("core-priority", {"provider": cluster.provider})
     ingress = Ingress("ingress", {
         "config": cfg, "resource_group_name": group.name, "resource_group_id": group.id,
         "cluster_principal_id": cluster.principal_id, "provider": cluster.provider,
+        "depends_on": [core.priority_class],
     })
     registry = wiring = None
     if cfg.uses_acr:
@@ -43,6 +47,8 @@ def on_kubernetes(cfg: StackConfig, group: resources.ResourceGroup) -> dict:
         "auth_client_secret": secrets.require_secret("authClientSecret") if cfg.auth.type != "none" else None,
         "depends_on": ingress.ready,
     })
+    if cfg.binder and cfg.security.cryptnono:
+        Cryptnono("cryptnono", {"config": cfg, "provider": cluster.provider, "depends_on": [core.priority_class]})
     if cfg.datasets:
         Datasets("datasets", {"config": cfg, "resource_group_name": group.name, "provider": cluster.provider,
                               "namespace": hub.namespace, "depends_on": [hub.release]})

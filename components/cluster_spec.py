@@ -45,6 +45,8 @@ def system_pool_profile(cfg: StackConfig) -> dict[str, Any]:
         "mode": "System",
         "vm_size": pool.vm_size,
         "count": pool.node_count,
+        "os_disk_size_gb": pool.os_disk_size_gb,
+        "os_disk_type": pool.os_disk_type,
         "os_type": "Linux",
         "type": "VirtualMachineScaleSets",
         "node_labels": {NODE_PURPOSE: "core"},

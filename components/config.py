@@ -32,7 +32,7 @@ SECRET_KEYS = ("authClientSecret", "dockerHubToken")
 
 # Keys whose value is a structured (YAML/JSON) object.
 _OBJECT_KEYS = ("cluster", "registry", "auth", "limits", "security", "speed", "profiles", "datasets",
-                "vm", "monitoring", "budget", "helmValues")
+                "vm", "monitoring", "budget", "helmValues", "binderSite", "storage")
 
 _SLUG = re.compile(r"^[a-z][a-z0-9-]{1,14}[a-z0-9]$")
 _DNS_LABEL = re.compile(r"^[a-z][a-z0-9-]{1,61}[a-z0-9]$")
@@ -88,12 +88,26 @@ class SystemPool(_Model):
     """The AKS system node pool: runs the hub, proxy, ingress and cert-manager."""
 
     vm_size: str = Field(
-        "Standard_D2s_v5",
-        description="VM size of the system nodes (2 vCPU / 8 GiB is enough for the hub services).",
+        "Standard_D2as_v5",
+        description="VM size of the system nodes (2 vCPU / 8 GiB is enough for the hub services; the AMD "
+        "as_v5 sizes cost about 10 % less than the Intel s_v5 ones).",
         examples=["Standard_D2s_v5"],
     )
     node_count: int = Field(
         1, ge=1, le=10, description="Number of system nodes (fixed; 1 keeps idle cost low).", examples=[1]
+    )
+    os_disk_size_gb: int = Field(
+        32, ge=30, le=2048,
+        description="OS disk of each system node, in GiB (AKS's minimum is 30). 32 GiB is billed as a Premium "
+        "SSD P4 (AKS's default of 128 GiB is a P10, about $15 a month more); the system node only holds the "
+        "node image and the hub services' images.",
+        examples=[64],
+    )
+    os_disk_type: Literal["Managed", "Ephemeral"] = Field(
+        "Managed",
+        description="Managed (a billed Premium SSD) or Ephemeral (free, on the VM's cache or temp disk; only on "
+        "sizes whose local disk holds osDiskSizeGb, such as Standard_D2ads_v5 with 75 GiB).",
+        examples=["Ephemeral"],
     )
 
     _vm = field_validator("vm_size")(_check_vm_size)
@@ -244,6 +258,22 @@ class RegistryConfig(_Model):
         description="Image name prefix. acr: the path inside the registry, default "
         "'binder/<institution>-'; dockerhub: '<user-or-org>/<name>-', default '<username>/binder-'.",
         examples=["binder/myuni-"],
+    )
+    retention_days: int = Field(
+        30, ge=0, le=3650,
+        description="acr only: a scheduled ACR task (`acr purge`, daily) deletes built images last changed more "
+        "than this many days ago, and untagged manifests; 0 turns the purge off. A purged image is rebuilt "
+        "on its next launch.",
+        examples=[14],
+    )
+    expected_storage_gi: float = Field(
+        10, ge=0, le=100000,
+        description="Registry storage the cost estimate assumes, in GiB (repo2docker images are typically "
+        "1-3 GB but share their base layers; about the images built within retentionDays). The default, "
+        "10, fits a small Binder whose daily purge keeps a few dozen images; set it from the registry's "
+        "usage once it runs. Only storage beyond the tier's included "
+        "amount (Basic 10, Standard 100, Premium 500 GiB) is billed.",
+        examples=[50],
     )
 
 
@@ -398,6 +428,35 @@ class SecurityConfig(_Model):
         examples=[["^my-university/.*"]],
     )
 
+    pod_hardening: bool = Field(
+        True,
+        description="What mybinder.org sets on user servers: no privilege escalation, no Kubernetes service "
+        "links (environment variables naming every Service), and no container restarts (a crashed server "
+        "stays stopped, for the user to start again). Costs nothing, needs no privileges.",
+        examples=[True],
+    )
+    cryptnono: bool = Field(
+        False,
+        description="Install cryptnono (the crypto-mining detector mybinder.org runs): a privileged DaemonSet "
+        "on every node that kills processes matching known miners (binderhub only; off by default because "
+        "it needs privileged pods).",
+        examples=[True],
+    )
+    egress_bandwidth: str | None = Field(
+        None,
+        description="Per-pod egress bandwidth limit for user servers, as the `kubernetes.io/egress-bandwidth` "
+        "annotation (e.g. '10M'). Only enforced where the network plugin runs a bandwidth manager; AKS's "
+        "managed Cilium does not expose one, so on AKS it is recorded on the pod but not enforced.",
+        examples=["10M"],
+    )
+
+    @field_validator("egress_bandwidth")
+    @classmethod
+    def _bandwidth(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[1-9][0-9]*[KMG]", value):
+            raise ValueError(f"must be a rate such as '10M' (bits per second, K/M/G suffix) (got {value!r})")
+        return value
+
     @field_validator("build_egress_ports")
     @classmethod
     def _ports(cls, values: list[int]) -> list[int]:
@@ -534,6 +593,77 @@ class BudgetConfig(_Model):
         return values
 
 
+class BinderSiteConfig(_Model):
+    """The Binder site: what its pages say, how builds behave, what it records (binderhub only)."""
+
+    banner_message: str = Field(
+        "", description="HTML shown at the top of every Binder page, e.g. where to get help.",
+        examples=["Help: <a href=\"mailto:rse@myuni.example\">rse@myuni.example</a>"],
+    )
+    about_message: str = Field(
+        "", description="HTML of the Binder about page, e.g. who runs the service and its terms of use.",
+        examples=["Run by MyUni RSE. Terms: https://myuni.example/binder-terms"],
+    )
+    build_timeout_minutes: int = Field(
+        60, ge=5, le=1440,
+        description="Image builds still running after this long are stopped (BinderHub's build cleaner).",
+        examples=[60],
+    )
+    require_environment: bool = Field(
+        False,
+        description="Refuse to build repositories without an environment file (requirements.txt, "
+        "environment.yml, ...), as mybinder.org does; false builds them with repo2docker's default "
+        "Python environment.",
+        examples=[True],
+    )
+    image_cleaner_high_gi: int = Field(
+        40, ge=5, le=4000,
+        description="When built images on a build node exceed this many GiB, the image cleaner deletes the "
+        "oldest (an absolute threshold, as mybinder.org uses).",
+        examples=[40],
+    )
+    image_cleaner_low_gi: int = Field(
+        10, ge=1, le=4000,
+        description="The image cleaner deletes images until this many GiB are left.",
+        examples=[10],
+    )
+    launch_events: bool = Field(
+        True,
+        description="Write BinderHub's launch events (one JSON line per launch: repository, ref, status) to a "
+        "file on a small Azure Files share mounted in the binder pod; `python -m components.ops launches` "
+        "counts them.",
+        examples=[True],
+    )
+
+
+class StorageConfig(_Model):
+    """Users' home directories (jupyterhub mode)."""
+
+    type: Literal["shared", "perUserDisk", "none"] | None = Field(
+        None,
+        description="'shared': one Azure Files NFS share (Premium) for every home, a directory per user (what "
+        "2i2c runs); 'perUserDisk': an Azure managed disk per user (z2jh's default; at most as many users per "
+        "node as the VM size may attach data disks); 'none': no persistent home. Default 'shared' in "
+        "jupyterhub mode, 'none' in binderhub mode (the only choice there).",
+        examples=["shared"],
+    )
+    size_gi: int = Field(
+        100, ge=100, le=102400,
+        description="shared: provisioned size of the share in GiB (Premium Azure Files bills the provisioned "
+        "size; 100 is the minimum).",
+        examples=[200],
+    )
+    per_user_gi: int = Field(
+        10, ge=1, le=4096, description="perUserDisk: size of each user's disk in GiB.", examples=[10],
+    )
+    expected_users: int = Field(
+        100, ge=0, le=1000000,
+        description="Users expected to log in over the stack's life (registered, not concurrent): the cost "
+        "estimate counts one disk each with perUserDisk.",
+        examples=[250],
+    )
+
+
 class HelmValuesConfig(_Model):
     """Raw chart values, deep-merged last over what the product renders (power users)."""
 
@@ -627,6 +757,10 @@ class StackConfig(_Model):
     helm_values: HelmValuesConfig = Field(
         default_factory=HelmValuesConfig, description="Chart values overrides for power users."
     )
+    binder_site: BinderSiteConfig = Field(
+        default_factory=BinderSiteConfig, description="Binder pages, builds and launch events (binderhub)."
+    )
+    storage: StorageConfig = Field(default_factory=StorageConfig, description="Home directories (jupyterhub).")
 
     # Set by `parse_config`, not by users: which secret keys the stack holds.
     _secrets_set: frozenset[str] = PrivateAttr(default=frozenset())
@@ -747,6 +881,13 @@ class StackConfig(_Model):
     @property
     def uses_dockerhub(self) -> bool:
         return self.binder and self.registry.type == "dockerhub"
+
+    @property
+    def home_storage(self) -> str:
+        """'shared', 'perUserDisk' or 'none': where users' home directories live."""
+        if self.storage.type is not None:
+            return self.storage.type
+        return "shared" if self.mode == "jupyterhub" else "none"
 
 
 # ---------------------------------------------------------------------------
@@ -920,6 +1061,13 @@ def cross_checks(cfg: StackConfig) -> list[str]:
     p = PROJECT
     problems: list[str] = []
     user = cfg.cluster.user_pool
+    system = cfg.cluster.system_pool
+    if system.os_disk_type == "Ephemeral":
+        from .vm_sizes import ephemeral_os_problem
+
+        why = ephemeral_os_problem(system.vm_size, system.os_disk_size_gb)
+        if why:
+            problems.append(f"{p}:cluster.systemPool.osDiskType Ephemeral is not possible: {why}")
     if user.max_count < user.min_count:
         problems.append(
             f"{p}:cluster.userPool.maxCount must be >= minCount (got {user.max_count} < {user.min_count})"
@@ -1028,14 +1176,37 @@ def cross_checks(cfg: StackConfig) -> list[str]:
         problems.append(f"{p}:defaultUrl must be a path such as /lab (got {cfg.default_url!r})")
     if not cfg.binder and cfg.helm_values.binderhub:
         problems.append(f"{p}:helmValues.binderhub is only used when mode is binderhub")
+    problems.extend(_practice_checks(cfg))
     from .azure_names import name_problems  # it needs the naming module, which needs this one
 
     problems.extend(name_problems(cfg, p))
     return problems
 
 
+def _practice_checks(cfg: StackConfig) -> list[str]:
+    """Rules of the binderSite, storage and registry retention keys."""
+    p = PROJECT
+    problems = []
+    site = cfg.binder_site
+    if "binder_site" in cfg.model_fields_set and cfg.mode == "jupyterhub":
+        problems.append(f"{p}:binderSite is only used when mode is binderhub")
+    if site.image_cleaner_low_gi >= site.image_cleaner_high_gi:
+        problems.append(f"{p}:binderSite.imageCleanerLowGi must be below imageCleanerHighGi "
+                        f"(got {site.image_cleaner_low_gi} >= {site.image_cleaner_high_gi})")
+    if cfg.binder and cfg.storage.type not in (None, "none"):
+        problems.append(f"{p}:storage.type must be 'none' when mode is binderhub (Binder servers are "
+                        f"temporary) (got {cfg.storage.type!r})")
+    if cfg.security.cryptnono and cfg.mode == "jupyterhub":
+        problems.append(f"{p}:security.cryptnono is only used when mode is binderhub")
+    if cfg.registry.type == "dockerhub" and "retention_days" in cfg.registry.model_fields_set:
+        problems.append(f"{p}:registry.retentionDays is only for registry.type 'acr' (Docker Hub has its own "
+                        "retention policy)")
+    return problems
+
+
 # Keys that configure the Kubernetes modes and mean nothing for a single TLJH VM.
-_KUBERNETES_ONLY = ("cluster", "registry", "speed", "profiles", "datasets", "monitoring", "helm_values", "security")
+_KUBERNETES_ONLY = ("cluster", "registry", "speed", "profiles", "datasets", "monitoring", "helm_values", "security",
+                    "binder_site", "storage")
 
 
 def _tljh_checks(cfg: StackConfig) -> list[str]:

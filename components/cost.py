@@ -2,10 +2,15 @@
 
     python -m components.cost --stack dev [--json] [--offline]
     python -m components.cost --config-file path/to/Pulumi.myuni.yaml [--json] [--offline]
+    python -m components.cost --stack dev --usage PROFILE [--weeks N] [--json] [--plot FILE]
+
+With --usage, a month of use is simulated hour by hour (components/simulate.py; profiles in
+components/usage.py) instead of printing the itemised estimate.
 
 Prices are USD list pay-as-you-go prices (Linux) from the public Azure Retail Prices API
 for the stack's region. Without network, or with --offline, they come from the shipped
-table `components/prices.json` (indicative East US prices, with its own source and date);
+table `components/prices.json` (keyed by region; indicative list prices of its reference
+region, East US, used for any region it lacks, each figure with its source and date);
 what that table lacks is reported as unknown and left out of the totals, never guessed.
 
 "Idle" is the stack with nobody using it (system nodes, `userPool.minCount` user nodes and
@@ -17,7 +22,8 @@ The JSON document (`--json`, and `estimate()`):
 
     currency, region, hoursPerMonth, idleMonthly, busyMonthly, excludesUnknown, unknownItems,
     suggestedBudget, items, priceSource, priceDate, offline, usersPerNode, costPerUserHour,
-    userNode, notes
+    userNode, pricesRegion (whose prices these are), pools (per node pool: pool, vmSize, spot,
+    autoscaled, idleCount, minCount, maxCount, usersPerNode, nodeHourPrice), notes
 
 and each item: name, quantity (when busy), idleQuantity, unitPrice, unit (hour, day or
 month), idleMonthly, busyMonthly, source.
@@ -43,6 +49,7 @@ from typing import Any, NamedTuple
 
 from .config import PROJECT, SECRET_KEYS, ConfigError, StackConfig, parse_config
 from .stackfile import SECRET, PlanError, add_stack_arguments, read_stack_file, stack_from_args
+from .vm_sizes import SIZES
 
 PRICES_API = "https://prices.azure.com/api/retail/prices"
 PRICES_FILE = Path(__file__).with_name("prices.json")
@@ -58,22 +65,10 @@ MAX_PAGES = 20
 
 Fetch = Callable[[str], Mapping[str, Any]]
 
-# Published Azure sizes: (vCPUs, memory GiB). Only used for users per node and the OS disk
-# tier; a size missing here is reported as unknown for those, not estimated from its name.
-VM_SIZES: dict[str, tuple[int, float]] = {
-    "Standard_D2s_v5": (2, 8),
-    "Standard_D4s_v5": (4, 16),
-    "Standard_D8s_v5": (8, 32),
-    "Standard_D16s_v5": (16, 64),
-    "Standard_E4s_v5": (4, 32),
-    "Standard_E8s_v5": (8, 64),
-    "Standard_E16s_v5": (16, 128),
-    "Standard_D2s_v3": (2, 8),
-    "Standard_D4s_v3": (4, 16),
-    "Standard_B2ms": (2, 8),
-    "Standard_NC4as_T4_v3": (4, 28),
-    "Standard_NC6s_v3": (6, 112),
-}
+# Published Azure sizes: (vCPUs, memory GiB), from vm_sizes.py. Only used for users per node
+# and the OS disk tier; a size missing here is reported as unknown for those, not estimated
+# from its name.
+VM_SIZES: dict[str, tuple[int, float]] = {name: (size.vcpus, size.memory_gib) for name, size in SIZES.items()}
 
 # AKS's default managed OS disk grows with the node's vCPUs (Premium SSD tier, GiB), for
 # node pools that do not set an OS disk size, as this stack's pools do not.
@@ -146,6 +141,19 @@ PUBLIC_IP = Meter("public-ip/Standard", "Virtual Network", (("meterName", "Stand
                   meter_name="Standard IPv4 Static Public IP")
 AKS_STANDARD = Meter("aks/Standard", "Azure Kubernetes Service", (("meterName", "Standard Uptime SLA"),),
                      meter_name="Standard Uptime SLA")
+# Storage priced per GiB-month (a quantity in GiB): registry storage beyond the tier's
+# included amount, and provisioned Premium Azure Files (the shared home share).
+ACR_STORAGE = Meter("acr-storage/GiB", "Container Registry", (("meterName", "Data Stored"),),
+                    meter_name="Data Stored")
+FILES_PREMIUM = Meter("files-premium/GiB", "Storage", (("meterName", "Premium LRS Provisioned"),),
+                      meter_name="Premium LRS Provisioned")
+# Storage each ACR tier includes (GiB); beyond it, storage is billed per GiB-month.
+ACR_INCLUDED_GIB = {"Basic": 10, "Standard": 100, "Premium": 500}
+# Data disks a VM size may attach (Azure's size pages: 2 per vCPU on these D/E/B sizes, up
+# to 32); with a disk per user this caps users per node.
+MAX_DATA_DISKS = {"Standard_D2s_v5": 4, "Standard_D4s_v5": 8, "Standard_D8s_v5": 16, "Standard_D16s_v5": 32,
+                  "Standard_E4s_v5": 8, "Standard_E8s_v5": 16, "Standard_E16s_v5": 32,
+                  "Standard_D2s_v3": 4, "Standard_D4s_v3": 8, "Standard_B2ms": 4}
 
 
 # ---------------------------------------------------------------------------
@@ -169,7 +177,9 @@ def price_query_url(service: str, region: str, filters: Iterable[tuple[str, str]
 def price_unit(unit_of_measure: str) -> str | None:
     """'1 Hour' / '1/Hour' -> 'hour', '1/Day' -> 'day', '1/Month' -> 'month'; other units
     (per GB, per 10K operations) are not a price this estimate can use."""
-    match = re.fullmatch(r"\s*1\s*[ /]\s*(hour|day|month)s?\s*", unit_of_measure or "", re.IGNORECASE)
+    # Per GiB-month storage meters ('1 GB/Month') price a quantity given in GiB.
+    match = re.fullmatch(r"\s*1\s*(?:GiB|GB)?\s*[ /]\s*(hour|day|month)s?\s*", unit_of_measure or "",
+                         re.IGNORECASE)
     return match.group(1).lower() if match else None
 
 
@@ -281,18 +291,31 @@ class _LivePrices:
 
 
 class _TablePrices:
+    """The shipped table: the stack's region if the table has it, else its reference region
+    (`region` says which one the prices are of)."""
+
     offline = True
     unknown_text = UNKNOWN
 
-    def __init__(self, table: Mapping[str, Any]):
-        self.prices: Mapping[str, Any] = table.get("prices", {})
+    def __init__(self, table: Mapping[str, Any], region: str | None = None):
+        regions: Mapping[str, Any] = table.get("regions", {})
+        reference = str(table.get("referenceRegion", "eastus"))
+        self.region = region if region in regions else reference
+        self.prices: Mapping[str, Any] = regions.get(self.region, {}).get("prices", {})
+        self.sources: Mapping[str, Any] = table.get("sources", {})
+        self.usage: Mapping[str, Any] = regions.get(self.region, {}).get("usagePrices", {})
 
     def price(self, meter: Meter) -> Price | None:
         entry = self.prices.get(meter.key)
         if entry is None:
             return None
-        basis = entry.get("basis")
-        return Price(float(entry["unitPrice"]), entry["unit"], "offline table" + (f" ({basis})" if basis else ""))
+        ref = self.sources.get(entry.get("ref", ""), {})
+        details = [f"{self.region}"]
+        if ref:
+            details.append(f"{ref.get('text')}, {ref.get('date')}")
+        if entry.get("basis"):
+            details.append(str(entry["basis"]))
+        return Price(float(entry["unitPrice"]), entry["unit"], "offline table (" + "; ".join(details) + ")")
 
 
 def load_price_table(path: Path = PRICES_FILE) -> dict[str, Any]:
@@ -375,20 +398,79 @@ class _Builder:
         self.items.append(_item(name, price, quantity, quantity, unit=price.unit, unknown_text=""))
 
 
-def _node_pool_disks(builder: _Builder, label: str, vm_size: str, idle: int, busy: int) -> None:
-    disk = aks_os_disk(vm_size)
+class NodePool(NamedTuple):
+    """One node pool of the cluster as the estimate and the simulator see it."""
+
+    key: str  # short name in documents: system, user, gpu, ...
+    label: str  # "System nodes", ...
+    vm_size: str
+    idle: int  # nodes running with nobody using the hub
+    busy: int  # the most nodes the pool can have
+    spot: bool = False
+    # None: AKS's default managed OS disk for the size; an int: a managed disk of that many
+    # GiB; "Ephemeral": on the VM's local disk, free.
+    os_disk: int | str | None = None
+    autoscaled: bool = False
+    users_per_node: int | None = None
+    min_count: int = 0  # the autoscaler's floor (idle can be more: placeholders keep nodes)
+    # Whose servers run here, for the simulator: "users", "gpuUsers" or None (a pool the
+    # simulator keeps at min_count, e.g. one for image builds).
+    serves: str | None = None
+
+
+def node_pools(cfg: StackConfig, user_fit: int | None, idle_users: int) -> list[NodePool]:
+    """Every node pool of a cluster stack, in a fixed order. A new pool is one more entry here."""
+    cluster = cfg.cluster
+    system, user, gpu = cluster.system_pool, cluster.user_pool, cluster.gpu_pool
+    pools = [
+        NodePool("system", "System nodes", system.vm_size, system.node_count, system.node_count,
+                 min_count=system.node_count,
+                 os_disk="Ephemeral" if system.os_disk_type == "Ephemeral" else system.os_disk_size_gb),
+        NodePool("user", "User nodes", user.vm_size, idle_users, user.max_count, spot=user.spot, autoscaled=True,
+                 users_per_node=user_fit, min_count=user.min_count, serves="users"),
+    ]
+    if gpu is not None:
+        # Every GPU size in vm_sizes.py has one GPU, and a GPU server asks for one.
+        pools.append(NodePool("gpu", "GPU nodes", gpu.vm_size, gpu.min_count, gpu.max_count, autoscaled=True,
+                              users_per_node=1, min_count=gpu.min_count, serves="gpuUsers"))
+    build = cfg.build_pool
+    if build is not None:
+        # Binder builds on their own on-demand pool, scaled from zero by waiting builds (hub_values.py).
+        pools.append(NodePool("build", "Build nodes", build.vm_size, 0, build.max_count, autoscaled=True))
+    return pools
+
+
+def os_disk_meter(pool: NodePool) -> tuple[str, Meter | None, str | None]:
+    """(description, meter, unknown reason) of one node's OS disk in `pool`."""
+    if pool.os_disk == "Ephemeral":
+        return "ephemeral, on the VM's local disk", None, None
+    if isinstance(pool.os_disk, int):
+        tier, _ = disk_tier("P", pool.os_disk)
+        return f"{pool.os_disk} GiB Premium SSD {tier} each", disk_meter(tier), None
+    disk = aks_os_disk(pool.vm_size)
     if disk is None:
-        builder.add(f"OS disks, {label}", None, idle, busy, unit="month",
-                    unknown_text=f"unknown: {vm_size} is not in the size table, so its OS disk tier is unknown")
-    else:
-        tier, size = disk
-        builder.add(f"OS disks, {label} ({size} GiB Premium SSD {tier} each)", disk_meter(tier), idle, busy,
-                    unit="month")
+        return "", None, f"unknown: {pool.vm_size} is not in the size table, so its OS disk tier is unknown"
+    tier, size = disk
+    return f"{size} GiB Premium SSD {tier} each", disk_meter(tier), None
+
+
+def _node_pool_disks(builder: _Builder, pool: NodePool) -> Price | None:
+    label = pool.label if pool.label[:2].isupper() else pool.label[0].lower() + pool.label[1:]
+    text, meter, unknown = os_disk_meter(pool)
+    if pool.os_disk == "Ephemeral":
+        free = Price(0.0, "month", "ephemeral OS disks are not billed")
+        builder.items.append(_item(f"OS disks, {label} ({text})", free, pool.idle, pool.busy, unit="month",
+                                   unknown_text=""))
+        return free
+    if meter is None:
+        builder.add(f"OS disks, {label}", None, pool.idle, pool.busy, unit="month", unknown_text=unknown)
+        return None
+    return builder.add(f"OS disks, {label} ({text})", meter, pool.idle, pool.busy, unit="month")
 
 
 def _kubernetes_items(cfg: StackConfig, builder: _Builder, notes: list[str]) -> dict[str, Any]:
     cluster = cfg.cluster
-    system, user = cluster.system_pool, cluster.user_pool
+    user = cluster.user_pool
     per_user_gib = parse_memory_gib(cfg.limits.memory)
     size = VM_SIZES.get(user.vm_size)
     node: dict[str, Any] = {"vmSize": user.vm_size, "spot": user.spot, "memoryPerUserGiB": round(per_user_gib, 3)}
@@ -409,25 +491,18 @@ def _kubernetes_items(cfg: StackConfig, builder: _Builder, notes: list[str]) -> 
         notes.append(f"speed.placeholders: {cfg.speed.placeholders} placeholders keep {idle_users} user node(s) "
                      "running when idle.")
 
-    sys_count = system.node_count
-    builder.add(f"System nodes ({system.vm_size})", vm_meter(system.vm_size), sys_count, sys_count, unit="hour")
-    user_price = builder.add(f"User nodes ({user.vm_size}{', spot' if user.spot else ''})",
-                             vm_meter(user.vm_size, spot=user.spot), idle_users, user.max_count, unit="hour")
-    gpu = cluster.gpu_pool
-    if gpu is not None:
-        builder.add(f"GPU nodes ({gpu.vm_size})", vm_meter(gpu.vm_size), gpu.min_count, gpu.max_count, unit="hour")
-    build = cfg.build_pool
-    if build is not None:
-        builder.add(f"Build nodes ({build.vm_size}, from zero)", vm_meter(build.vm_size), 0, build.max_count,
-                    unit="hour")
-    _node_pool_disks(builder, "system nodes", system.vm_size, sys_count, sys_count)
-    _node_pool_disks(builder, "user nodes", user.vm_size, idle_users, user.max_count)
-    if gpu is not None:
-        _node_pool_disks(builder, "GPU nodes", gpu.vm_size, gpu.min_count, gpu.max_count)
-    if build is not None:
-        _node_pool_disks(builder, "build nodes", build.vm_size, 0, build.max_count)
+    pools = node_pools(cfg, fit, idle_users)
+    node_prices: dict[str, Price | None] = {}
+    for pool in pools:
+        name = f"{pool.label} ({pool.vm_size}{', spot' if pool.spot else ''})"
+        node_prices[pool.key] = builder.add(name, vm_meter(pool.vm_size, spot=pool.spot), pool.idle, pool.busy,
+                                            unit="hour")
+    disk_prices = {pool.key: _node_pool_disks(builder, pool) for pool in pools}
+    user_price = node_prices["user"]
     builder.add("Load balancer (Standard, first 5 rules)", LOAD_BALANCER, 1, 1, unit="hour")
     builder.add("Public IPv4 address (Standard, static)", PUBLIC_IP, 1, 1, unit="hour")
+    # AKS's own outbound IP in the node resource group (outbound type loadBalancer, no outbound IPs named).
+    builder.add("Public IPv4 address for AKS outbound traffic (Standard, static)", PUBLIC_IP, 1, 1, unit="hour")
     if cfg.uses_acr:
         builder.add(f"Container registry (ACR {cfg.registry.sku})", acr_meter(cfg.registry.sku), 1, 1, unit="day")
     tier, tier_gib = disk_tier("E", HUB_DB_GIB)
@@ -437,21 +512,70 @@ def _kubernetes_items(cfg: StackConfig, builder: _Builder, notes: list[str]) -> 
         tier, tier_gib = disk_tier("E", PROMETHEUS_GIB)
         builder.add(f"Prometheus disk ({PROMETHEUS_GIB} GiB Standard SSD {tier})", disk_meter(tier), 1, 1,
                     unit="month")
+    fit = _practice_items(cfg, builder, notes, fit)
     if cluster.tier == "Standard":
         builder.add("AKS control plane (Standard tier)", AKS_STANDARD, 1, 1, unit="hour")
     else:
         builder.fixed("AKS control plane (Free tier)", Price(0.0, "hour", "AKS Free tier: no charge"), 1)
 
-    notes.append("OS disks: AKS's default managed OS disk by vCPU count (P10 128 GiB for 1-7 vCPUs, P15 256 GiB "
+    notes.append("OS disks: the system pool's are cluster.systemPool.osDiskSizeGb/osDiskType; the autoscaled "
+                 "pools get AKS's default managed OS disk by vCPU count (P10 128 GiB for 1-7 vCPUs, P15 256 GiB "
                  "for 8-15, P20 512 GiB for 16-63, P30 1 TiB above); sizes with a large local disk may get a free "
                  "ephemeral OS disk instead, and then that line overstates.")
     if size is not None:
         notes.append("Users per node: (node memory - system overhead) / limits.memory, where the overhead is AKS's "
                      "kube-reserved memory (the smaller of 20 MiB x 250 pods + 50 MiB and 25 % of the node), the "
                      "100 MiB eviction threshold, 0.5 GiB for DaemonSets"
-                     + (" and the 1 GiB build daemon" if cfg.binder and not user.spot else "")
+                     + (" and the 1 GiB build daemon" if cfg.binder and cfg.build_pool is None else "")
                      + "; profiles with their own memory fit differently.")
-    return {"fit": fit, "node": node, "price": user_price}
+    return {"fit": fit, "node": node, "price": user_price,
+            "pools": [_pool_doc(pool, node_prices[pool.key], disk_prices[pool.key]) for pool in pools]}
+
+
+def _pool_doc(pool: NodePool, price: Price | None, disk: Price | None) -> dict[str, Any]:
+    """What the simulator needs of a pool: its counts, users per node and price per node-hour
+    (the VM and its OS disk, both billed while the node exists)."""
+    per_hour = None
+    if price is not None and disk is not None:
+        per_hour = round(price.unit_price * UNITS_PER_MONTH[price.unit] / HOURS_PER_MONTH
+                         + disk.unit_price * UNITS_PER_MONTH[disk.unit] / HOURS_PER_MONTH, 6)
+    return {"pool": pool.key, "vmSize": pool.vm_size, "spot": pool.spot, "autoscaled": pool.autoscaled,
+            "idleCount": pool.idle, "minCount": pool.min_count, "maxCount": pool.busy,
+            "usersPerNode": pool.users_per_node, "serves": pool.serves,
+            "nodeHourPrice": per_hour}
+
+
+def _practice_items(cfg: StackConfig, builder: _Builder, notes: list[str], fit: int | None) -> int | None:
+    """Registry storage beyond the tier's included GiB, and home directories; returns users
+    per node, capped by the data disks a node may attach when every user has a disk."""
+    if cfg.uses_acr:
+        included = ACR_INCLUDED_GIB[cfg.registry.sku]
+        extra = max(0.0, cfg.registry.expected_storage_gi - included)
+        builder.add(f"Registry storage beyond the {included} GiB included ({cfg.registry.expected_storage_gi:g} GiB "
+                    "expected, registry.expectedStorageGi), GiB", ACR_STORAGE, extra, extra, unit="month")
+        if cfg.registry.retention_days:
+            notes.append(f"registry.retentionDays: a daily ACR task purges images older than "
+                         f"{cfg.registry.retention_days} days; its run time is billed per second (minutes a day), "
+                         "not included.")
+    homes = cfg.home_storage
+    if homes == "shared":
+        size = cfg.storage.size_gi
+        builder.add(f"Home directories: one Azure Files Premium NFS share, {size} GiB provisioned",
+                    FILES_PREMIUM, size, size, unit="month")
+    elif homes == "perUserDisk":
+        users, size = cfg.storage.expected_users, cfg.storage.per_user_gi
+        tier, tier_gib = disk_tier("E", size)
+        builder.add(f"Home directories: a {size} GiB disk per registered user (storage.expectedUsers), billed as "
+                    f"Standard SSD {tier} {tier_gib} GiB", disk_meter(tier), users, users, unit="month")
+        disks = MAX_DATA_DISKS.get(cfg.cluster.user_pool.vm_size)
+        if disks is not None and fit is not None and disks < fit:
+            notes.append(f"storage.type perUserDisk: a {cfg.cluster.user_pool.vm_size} node attaches at most {disks} "
+                         f"data disks, so at most {disks} users per node (memory alone would fit {fit}).")
+            fit = disks
+    if cfg.binder and cfg.binder_site.launch_events:
+        notes.append("Launch events: a 1 GiB Azure Files (standard) share, billed by the bytes stored (cents), "
+                     "not included.")
+    return fit
 
 
 def _tljh_items(cfg: StackConfig, builder: _Builder, notes: list[str]) -> dict[str, Any]:
@@ -494,16 +618,23 @@ def _build(cfg: StackConfig, prices: _LivePrices | _TablePrices, table: Mapping[
     if fit and price is not None and price.unit == "hour":
         per_user_hour = round(price.unit_price / fit, 4)
 
-    notes.append("Not included: outbound data transfer, load balancer data processed, disk operations, registry "
-                 "storage beyond the SKU's included amount" + (", dataset storage" if cfg.datasets else "") + ".")
+    notes.append("Not included: outbound data transfer, load balancer data processed, disk operations"
+                 + ("" if cfg.uses_acr or not cfg.binder else ", registry storage beyond the SKU's included amount")
+                 + (", dataset storage" if cfg.datasets else "") + ".")
+    if isinstance(prices, _TablePrices) and prices.usage:
+        notes.append("Billed by use, for reference (offline table, " + prices.region + "): "
+                     + "; ".join(f"{key.split('/')[0]} ${entry['unitPrice']:g} per {entry['per']}"
+                                 for key, entry in prices.usage.items()) + ".")
     if unknown:
         notes.append(f"Totals exclude {len(unknown)} item(s) of unknown price: {'; '.join(unknown)}.")
-    if prices.offline:
-        region = table.get("region", "eastus")
-        if cfg.location != region:
-            notes.append(f"The offline table holds {region} prices; {cfg.location} differs by a few to ~20 %.")
+    if isinstance(prices, _TablePrices):
+        prices_region = prices.region
+        if cfg.location != prices_region:
+            notes.append(f"The offline table has no {cfg.location} prices: these are its reference region's, "
+                         f"{prices_region}; {cfg.location} differs by a few to ~20 %.")
         source, date = str(table.get("source", "")), str(table.get("date", ""))
     else:
+        prices_region = cfg.location
         source = (f"Azure Retail Prices API ({PRICES_API}), {cfg.location}, USD list pay-as-you-go (Consumption) "
                   "prices, Linux")
         date = datetime.datetime.now(datetime.UTC).date().isoformat()
@@ -524,6 +655,8 @@ def _build(cfg: StackConfig, prices: _LivePrices | _TablePrices, table: Mapping[
         "usersPerNode": fit if fit is not None else "unknown",
         "costPerUserHour": per_user_hour,
         "userNode": capacity["node"],
+        "pricesRegion": prices_region,
+        "pools": capacity.get("pools", []),
         "notes": notes,
     }
 
@@ -541,7 +674,7 @@ def estimate(cfg: StackConfig, *, offline: bool = False, fetch: Fetch | None = N
             return _build(cfg, _LivePrices(cfg.location, fetch or http_fetch), table, notes)
         except PriceFetchError as err:
             notes = [f"The Azure Retail Prices API could not be reached ({err}); prices are from the offline table."]
-    return _build(cfg, _TablePrices(table), table, notes)
+    return _build(cfg, _TablePrices(table, cfg.location), table, notes)
 
 
 # ---------------------------------------------------------------------------
@@ -593,8 +726,9 @@ def summary(doc: Mapping[str, Any]) -> str:
         lines.append(f"  unknown: {'; '.join(doc['unknownItems'])}{hint}")
     lines.append(f"  {_capacity_line(doc)}")
     if doc["offline"]:
-        lines.append(f"  Prices: offline table of {doc['priceDate']}, indicative, East US list prices; regions differ "
-                     "by a few to ~20%")
+        lines.append(f"  Prices: offline table of {doc['priceDate']}, indicative {doc['pricesRegion']} list prices"
+                     + ("" if doc["pricesRegion"] == doc["region"] else f" (none for {doc['region']})")
+                     + "; regions differ by a few to ~20%")
     else:
         lines.append(f"  Prices: Azure Retail Prices API, {doc['region']}, {doc['priceDate']}")
     return "\n".join(lines)
@@ -637,7 +771,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the estimate as one JSON document")
     parser.add_argument("--offline", action="store_true",
                         help="use the shipped price table only (no request to the Azure Retail Prices API)")
+    parser.add_argument("--usage", metavar="PROFILE",
+                        help="simulate a month of use: a CSV of concurrent users per hour (hour,users) or a built-in "
+                             "profile (workshop, course, public-binder)")
+    parser.add_argument("--weeks", type=int, default=4, metavar="N",
+                        help="weeks a weekly profile is repeated in the simulation (default 4)")
+    parser.add_argument("--plot", metavar="FILE", help="with --usage: write a PNG of users, nodes and cost")
     args = parser.parse_args(argv)
+    if (args.plot or args.weeks != 4) and not args.usage:
+        parser.error("--plot and --weeks need --usage")
+    if not 1 <= args.weeks <= 104:
+        parser.error("--weeks must be between 1 and 104")
 
     path, stack = stack_from_args(args)
     try:
@@ -648,7 +792,18 @@ def main(argv: list[str] | None = None) -> int:
             if key not in raw:
                 raw[key], secret = SECRET, secret | {key}
         cfg = parse_config(raw, secret)
+        profile = None
+        if args.usage:
+            from .usage import UsageError, load_profile
+
+            try:
+                profile = load_profile(args.usage)
+            except UsageError as err:
+                print(f"error: --usage {err}", file=sys.stderr)
+                return 2
         doc = estimate(cfg, offline=args.offline)
+        if profile is not None:
+            return _simulate(cfg, doc, profile, args, stack)
     except (PlanError, ConfigError) as err:
         print(str(err), file=sys.stderr)
         return 2
@@ -662,6 +817,33 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(doc, indent=2))
     else:
         print(render_table(doc, f"Monthly cost estimate of stack '{stack}' ({cfg.mode}, {cfg.location})"))
+    return 0
+
+
+def _simulate(cfg: StackConfig, doc: dict[str, Any], profile: Any, args: argparse.Namespace, stack: str) -> int:
+    from . import simulate
+
+    # Alternatives are priced like the stack itself: live prices only if those worked.
+    def estimate_of(other: StackConfig) -> dict[str, Any]:
+        return estimate(other, offline=bool(doc["offline"]))
+
+    try:
+        result = simulate.run(cfg, doc, profile, args.weeks, estimate_of)
+    except simulate.SimulationError as err:
+        print(f"error: cannot simulate stack '{stack}': {err}", file=sys.stderr)
+        return 2
+    title = f"Simulated month of stack '{stack}' ({cfg.mode}, {cfg.location}), usage {profile.name}"
+    if args.plot:
+        try:
+            simulate.plot(result, args.plot, title)
+        except OSError as err:
+            print(f"error: --plot {args.plot}: cannot be written ({err.strerror or err})", file=sys.stderr)
+            return 2
+    public = {key: value for key, value in result.items() if not key.startswith("_")}
+    if args.json:
+        print(json.dumps(public, indent=2))
+    else:
+        print(simulate.render(public, title))
     return 0
 
 

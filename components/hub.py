@@ -8,7 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from . import charts, hub_values
+from . import charts, hub_values, practices_values
 from .config import StackConfig
 from .hub_values import HubSecrets, RegistryWiring
 from .release import helm_release
@@ -68,8 +68,28 @@ class Hub(pulumi.ComponentResource):
         )
         values = hub_values.release_values(cfg, secrets, args["registry"])
         chart = charts.BINDERHUB if cfg.binder else charts.JUPYTERHUB
+        first: list[pulumi.Resource] = [*args["depends_on"], storage]
+        if cfg.binder and cfg.binder_site.launch_events:
+            # The binder pod mounts the launch-events claim, so claim (and namespace) come first.
+            namespace = k8s.core.v1.Namespace(f"{name}-namespace", metadata={"name": cfg.mode}, opts=on_cluster)
+            claim = practices_values.events_claim(cfg.mode)
+            first.append(k8s.core.v1.PersistentVolumeClaim(
+                "binder-events", metadata=claim["metadata"], spec=claim["spec"],
+                opts=on_cluster.merge(pulumi.ResourceOptions(depends_on=[namespace])),
+            ))
         release = helm_release(cfg.mode, chart, cfg.mode, values, parent=self, provider=args["provider"],
-                               timeout=HUB_TIMEOUT, depends_on=[*args["depends_on"], storage])
+                               timeout=HUB_TIMEOUT, depends_on=first)
+        if cfg.home_storage == "shared":
+            # One NFS share for every home; user servers (not the release) mount it.
+            home_class = k8s.storage.v1.StorageClass(
+                "home-nfs", **practices_values.home_storage_class(),
+                opts=on_cluster.merge(pulumi.ResourceOptions(protect=cfg.protect_resources)))
+            claim = practices_values.home_claim(cfg, cfg.mode)
+            k8s.core.v1.PersistentVolumeClaim(
+                "home-nfs-claim", metadata=claim["metadata"], spec=claim["spec"],
+                opts=on_cluster.merge(pulumi.ResourceOptions(depends_on=[release, home_class],
+                                                             protect=cfg.protect_resources)),
+            )
         self.release = release
         self.namespace = cfg.mode
         if cfg.binder:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import charts
+from . import charts, practices_values
 from .charts import merge
 from .cluster_spec import BUILD_NODES, GPU_LABEL, GPU_TOLERATION, NODE_PURPOSE, SPOT_TOLERATION, USER_TOLERATIONS
 from .dataset_spec import user_pod_storage
@@ -225,6 +225,9 @@ def jupyterhub_values(cfg: StackConfig, secrets: HubSecrets) -> dict[str, Any]:
         values["hub"]["services"] = {"binder": {"apiToken": secrets.binder_api_token}}
         if cfg.auth.type != "none":
             values = merge(values, _binder_auth_jupyterhub(cfg))
+    # Core priority and resources, kernel culling, pod hardening, home storage.
+    chart = charts.BINDERHUB_JUPYTERHUB if cfg.binder else charts.JUPYTERHUB
+    values = merge(values, practices_values.jupyterhub_practices(cfg, chart))
     return values
 
 
@@ -351,6 +354,8 @@ def binderhub_values(cfg: StackConfig, secrets: HubSecrets, registry: RegistryWi
         "ingress": _ingress(cfg, with_certificate=True),
         "jupyterhub": jupyterhub_values(cfg, secrets),
     }
+    # Core priority, site texts, build timeout, image cleaner thresholds, launch events.
+    values = merge(values, practices_values.binderhub_practices(cfg))
     if cfg.uses_dockerhub:
         values["jupyterhub"]["imagePullSecret"] = dockerhub_pull_secret(registry)
     return values

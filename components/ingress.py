@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -25,6 +25,8 @@ class IngressArgs(TypedDict):
     """The cluster's identity, which attaches the IP to its load balancer."""
     provider: k8s.Provider
     """Kubernetes provider of the cluster."""
+    depends_on: NotRequired[list[pulumi.Resource]]
+    """What the releases need first (the core priority class their pods use)."""
 
 
 class Ingress(pulumi.ComponentResource):
@@ -59,16 +61,17 @@ class Ingress(pulumi.ComponentResource):
             f"{name}-network-contributor", role=roles.NETWORK_CONTRIBUTOR,
             principal_id=args["cluster_principal_id"], scope=args["resource_group_id"], parent=self,
         )
+        first = list(args.get("depends_on", []))
         traefik = helm_release(
             "traefik", charts.TRAEFIK, "traefik",
             ingress_values.traefik_values(cfg, naming.public_ip(cfg), naming.resource_group(cfg)),
-            parent=self, provider=provider, depends_on=[ip, network_role],
+            parent=self, provider=provider, depends_on=[ip, network_role, *first],
         )
-        self.ready: list[pulumi.Resource] = [traefik]
+        self.ready: list[pulumi.Resource] = [*first, traefik]
         if cfg.https:
             cert_manager = helm_release(
                 "cert-manager", charts.CERT_MANAGER, "cert-manager", ingress_values.cert_manager_values(),
-                parent=self, provider=provider,
+                parent=self, provider=provider, depends_on=first,
             )
             for environment in ingress_values.LETS_ENCRYPT:
                 issuer = k8s.apiextensions.CustomResource(

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from .charts import merge
 from .cluster_spec import NODE_PURPOSE
 from .config import StackConfig
 from .hub_values import INGRESS_CLASS
+from .practices_values import cert_manager_core_values, traefik_core_values
 
 LETS_ENCRYPT = {
     "production": "https://acme-v02.api.letsencrypt.org/directory",
@@ -43,6 +45,7 @@ def traefik_values(cfg: StackConfig, public_ip_name: str, public_ip_group: str) 
     timeouts = {"transport": {"respondingTimeouts": {
         "readTimeout": WEBSECURE_TIMEOUT_SECONDS, "idleTimeout": WEBSECURE_TIMEOUT_SECONDS}}}
     values["ports"] = {"websecure": timeouts} if cfg.https else {"websecure": timeouts, "web": timeouts}
+    values.update(traefik_core_values())  # the core priority class
     if cfg.https:
         # Everything on port 80 is redirected to HTTPS, except cert-manager's HTTP-01
         # challenge routes (chart 39+ key layout).
@@ -55,13 +58,14 @@ def traefik_values(cfg: StackConfig, public_ip_name: str, public_ip_group: str) 
 
 def cert_manager_values() -> dict[str, Any]:
     """cert-manager with its CRDs (kept on uninstall, so certificates survive a re-install)."""
-    return {
+    values = {
         "crds": {"enabled": True, "keep": True},
         "nodeSelector": CORE_NODES,
         "webhook": {"nodeSelector": CORE_NODES},
         "cainjector": {"nodeSelector": CORE_NODES},
         "startupapicheck": {"nodeSelector": CORE_NODES},
     }
+    return merge(values, cert_manager_core_values())  # the core priority class and resources
 
 
 def cluster_issuer_spec(cfg: StackConfig, environment: str) -> dict[str, Any]:

@@ -46,7 +46,7 @@ class Monitoring(pulumi.ComponentResource):
         )
         helm_release("prometheus", charts.PROMETHEUS, monitoring_values.NAMESPACE,
                      monitoring_values.prometheus_values(cfg), parent=self, provider=args["provider"],
-                     depends_on=[namespace])
+                     depends_on=[namespace, *args["depends_on"]])
         helm_release("grafana", charts.GRAFANA, monitoring_values.NAMESPACE, monitoring_values.grafana_values(cfg),
                      parent=self, provider=args["provider"], depends_on=[namespace, admin, *args["depends_on"]])
         self.grafana_url = pulumi.Output.from_input(monitoring_values.grafana_url(cfg))

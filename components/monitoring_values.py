@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from .charts import merge
 from .config import StackConfig
 from .hub_values import INGRESS_CLASS, issuer_name
 from .ingress_values import CORE_NODES
+from .practices_values import grafana_core_values, prometheus_core_values
 
 NAMESPACE = "monitoring"
 GRAFANA_PATH = "/grafana"
@@ -28,6 +30,10 @@ def grafana_url(cfg: StackConfig) -> str:
 
 
 def prometheus_values(cfg: StackConfig) -> dict[str, Any]:
+    return merge(_prometheus_values(cfg), prometheus_core_values())  # the core priority class and resources
+
+
+def _prometheus_values(cfg: StackConfig) -> dict[str, Any]:
     return {
         "alertmanager": {"enabled": False},
         "prometheus-pushgateway": {"enabled": False},
@@ -42,6 +48,10 @@ def prometheus_values(cfg: StackConfig) -> dict[str, Any]:
 
 
 def grafana_values(cfg: StackConfig) -> dict[str, Any]:
+    return merge(_grafana_values(cfg), grafana_core_values())  # the core priority class and resources
+
+
+def _grafana_values(cfg: StackConfig) -> dict[str, Any]:
     ingress: dict[str, Any] = {
         "enabled": True,
         "ingressClassName": INGRESS_CLASS,

@@ -5,6 +5,7 @@
     python -m components.ops logs COMPONENT [--tail N] [--follow] [--previous]
                                  [--stack NAME] [--kubeconfig PATH] [--outputs-json PATH|-]
     python -m components.ops check [--repo SPEC] [--timeout S] [--ca-bundle PATH] [--stack NAME]
+    python -m components.ops launches [--days N] [--stack NAME] [--kubeconfig PATH] [--outputs-json PATH|-]
 
 COMPONENT is one of hub, proxy, binder, ingress, cert-manager, user-scheduler.
 
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime
 import json
 import os
 import subprocess
@@ -788,7 +790,7 @@ def _parser() -> argparse.ArgumentParser:
                              "(- reads stdin) instead of running pulumi")
     parser = argparse.ArgumentParser(prog="python -m components.ops",
                                      description="Day-two operations on a deployed binderhub-azure stack.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{status,logs,info,check}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{status,logs,info,check,launches}")
     commands.add_parser("status", parents=[common], help="components, pods and certificate; exit 0 when all ready")
     logs = commands.add_parser("logs", parents=[common], help="tail the logs of a component's pods")
     logs.add_argument("component", metavar="COMPONENT", help=", ".join(LOG_COMPONENTS))
@@ -802,7 +804,31 @@ def _parser() -> argparse.ArgumentParser:
     from . import smoke  # smoke builds on this module
 
     smoke.add_arguments(check, stack_options=False)
+    launches = commands.add_parser("launches", parents=[common],
+                                   help="Binder launches per repository over the last days (binderhub)")
+    launches.add_argument("--days", type=int, default=7, metavar="N", help="how many days back (default 7)")
     return parser
+
+
+def _launches(args: argparse.Namespace, runner: Runner, api_factory: ApiFactory, out: TextIO,
+              secrets: list[str], now: datetime.datetime | None = None) -> int:
+    """Read the launch-event file from the binder pod and print the counts per repository."""
+    from . import launches
+
+    if args.days < 1:
+        raise OpsError("--days must be at least 1")
+    outputs = {} if args.kubeconfig else read_outputs(args.stack, args.outputs_json, runner)
+    secrets.extend(secret_fragments(outputs))
+    with _cluster(args, outputs, api_factory) as apis:
+        text = launches.read_event_file(apis.core, "binderhub", request_timeout=REQUEST_TIMEOUT)
+    if text is None:
+        raise OpsError("no running binder pod in namespace binderhub (launch events exist only in binderhub mode "
+                       "with binderSite.launchEvents on); see `python -m components.ops status`")
+    events, skipped = launches.parse_events(text.splitlines())
+    now = now or datetime.datetime.now(datetime.UTC)
+    rows = launches.count_launches(events, now=now, days=args.days)
+    out.write(launches.render_launches(rows, now=now, days=args.days, skipped=skipped) + "\n")
+    return 0
 
 
 def _status(args: argparse.Namespace, runner: Runner, api_factory: ApiFactory, out: TextIO,
@@ -895,6 +921,8 @@ def main(argv: Sequence[str] | None = None, *, runner: Runner = run_pulumi, api_
             from . import smoke
 
             return smoke.run(args, out=out, err=err, runner=runner)
+        if args.command == "launches":
+            return _launches(args, runner, api_factory, out, secrets)
         return _logs(args, runner, api_factory, out, err, secrets)
     except OpsError as problem:
         err.write(f"error: {redact(str(problem), secrets)}\n")

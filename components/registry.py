@@ -8,7 +8,7 @@ import pulumi
 import pulumi_random as random
 from pulumi_azure_native import containerregistry
 
-from . import hub_values, naming, roles
+from . import hub_values, naming, practices_values, roles
 from .cluster_spec import tags
 from .config import StackConfig
 from .hub_values import RegistryWiring
@@ -59,6 +59,14 @@ class ContainerRegistry(pulumi.ComponentResource):
         # Nodes pull built images with the kubelet identity, no pull secret needed.
         roles.assign_role(f"{name}-acrpull", role=roles.ACR_PULL, principal_id=args["kubelet_object_id"],
                           scope=registry.id, parent=self)
+
+        # Images of old commits are deleted on a timer (registry.retentionDays).
+        purge = practices_values.purge_task_args(cfg)
+        if purge is not None:
+            containerregistry.Task(
+                f"{name}-purge", registry_name=registry.name, resource_group_name=args["resource_group_name"],
+                tags=tags(cfg), **purge, opts=child,
+            )
 
         creds = containerregistry.list_registry_credentials_output(
             resource_group_name=args["resource_group_name"], registry_name=registry.name,

@@ -25,7 +25,7 @@ EMPTY = {"BillingCurrency": "USD", "CustomerEntityId": "Default", "CustomerEntit
 
 DOC_KEYS = {"currency", "region", "hoursPerMonth", "idleMonthly", "busyMonthly", "excludesUnknown", "unknownItems",
             "suggestedBudget", "items", "priceSource", "priceDate", "offline", "usersPerNode", "costPerUserHour",
-            "userNode", "notes"}
+            "userNode", "notes", "pricesRegion", "pools"}
 ITEM_KEYS = {"name", "quantity", "idleQuantity", "unitPrice", "unit", "idleMonthly", "busyMonthly", "source"}
 
 GITHUB = {"auth": {"type": "github", "clientId": "gh-client", "allowedUsers": ["alice"]},
@@ -191,13 +191,29 @@ def test_endless_paging_stops():
 # ---- live estimate from recorded answers ----
 
 
+# The recorded API answers hold D2s_v5 and P10, so the live tests name that system pool.
+OLD_SYSTEM = {"systemPool": {"vmSize": "Standard_D2s_v5", "osDiskSizeGb": 128}}
+
+
+def acr_storage_page() -> dict[str, Any]:
+    """Constructed for these tests, not recorded: one row in the API's shape for ACR storage
+    beyond the included amount, at the noted list price of $0.10 per GiB-month."""
+    row = {"currencyCode": "USD", "tierMinimumUnits": 0.0, "retailPrice": 0.1, "unitPrice": 0.1,
+           "armRegionName": "westeurope", "meterName": "Data Stored", "productName": "Container Registry",
+           "skuName": "Standard", "serviceName": "Container Registry", "unitOfMeasure": "1 GB/Month",
+           "type": "Consumption", "isPrimaryMeterRegion": True, "armSkuName": ""}
+    return {"Items": [row], "NextPageLink": None, "Count": 1}
+
+
 def test_live_estimate_of_the_default_binderhub_stack():
     api = RecordedApi()
-    doc = cost.estimate(config(), fetch=api)
+    api.pages[url(cost.ACR_STORAGE)] = acr_storage_page()
+    doc = cost.estimate(config(cluster=OLD_SYSTEM), fetch=api)
     assert set(doc) == DOC_KEYS
     assert all(set(item) == ITEM_KEYS for item in doc["items"])
     assert doc["offline"] is False and not doc["excludesUnknown"] and doc["unknownItems"] == []
     assert doc["priceSource"].startswith("Azure Retail Prices API") and "westeurope" in doc["priceSource"]
+    assert doc["pricesRegion"] == "westeurope"
     assert doc["priceDate"] == datetime.datetime.now(datetime.UTC).date().isoformat()
     assert doc["currency"] == "USD" and doc["hoursPerMonth"] == 730
 
@@ -225,11 +241,14 @@ def test_live_estimate_of_the_default_binderhub_stack():
     assert len(api.requested) == len(set(api.requested))
     assert doc["suggestedBudget"] >= doc["busyMonthly"] and doc["suggestedBudget"] % 10 == 0
     assert doc["usersPerNode"] == 5 and doc["costPerUserHour"] == round(0.216 / 5, 4)
+    # Both public IPs (the ingress's and AKS's outbound one) at the recorded IP price.
+    assert by_name(doc, "Public IPv4 address for AKS outbound")["unitPrice"] == \
+        by_name(doc, "Public IPv4 address (Standard")["unitPrice"]
 
 
 def test_live_spot_and_on_demand():
-    on_demand = cost.estimate(config(), fetch=RecordedApi())
-    spot = cost.estimate(config(cluster={"userPool": {"spot": True}}), fetch=RecordedApi())
+    on_demand = cost.estimate(config(cluster=OLD_SYSTEM), fetch=RecordedApi())
+    spot = cost.estimate(config(cluster={**OLD_SYSTEM, "userPool": {"spot": True}}), fetch=RecordedApi())
     assert by_name(on_demand, "User nodes")["unitPrice"] == 0.216
     item = by_name(spot, "User nodes (Standard_D4s_v5, spot)")
     assert item["unitPrice"] == 0.0475 and "D4s v5 Spot" in item["source"]
@@ -237,7 +256,8 @@ def test_live_spot_and_on_demand():
 
 
 def test_live_price_missing_from_the_api_is_unknown_not_guessed():
-    doc = cost.estimate(config(cluster={"userPool": {"vmSize": "Standard_E4s_v5"}}), fetch=RecordedApi())
+    doc = cost.estimate(config(cluster={**OLD_SYSTEM, "userPool": {"vmSize": "Standard_E4s_v5"}}),
+                        fetch=RecordedApi())
     users = by_name(doc, "User nodes (Standard_E4s_v5)")
     assert users["unitPrice"] is None and users["source"] == cost.NO_LIVE_ROW
     assert doc["excludesUnknown"] and users["name"] in doc["unknownItems"]
@@ -262,28 +282,96 @@ def test_network_error_falls_back_to_the_offline_table():
 
 def test_offline_table_says_where_its_prices_come_from():
     table = cost.load_price_table()
-    assert "indicative, East US list prices; regions differ by a few to ~20%" in table["source"]
-    assert "not fetched" in table["source"]
+    assert "Regions differ by a few to ~20%" in table["source"] and "not fetched" in table["source"]
     datetime.date.fromisoformat(table["date"])
-    assert table["currency"] == "USD" and table["region"] == "eastus"
-    for key, entry in table["prices"].items():
-        assert entry["unit"] in cost.UNITS_PER_MONTH, key
-        assert isinstance(entry["unitPrice"], (int, float)) and entry["unitPrice"] >= 0, key
+    assert table["currency"] == "USD" and table["referenceRegion"] == "eastus"
+    assert table["referenceRegion"] in table["regions"]
+    for source in table["sources"].values():
+        datetime.date.fromisoformat(source["date"])
+        assert source["text"]
+    for region in table["regions"].values():
+        for key, entry in region["prices"].items():
+            assert entry["unit"] in cost.UNITS_PER_MONTH, key
+            assert isinstance(entry["unitPrice"], (int, float)) and entry["unitPrice"] >= 0, key
+            # Every figure names its source (and so its date); derived ones say how.
+            assert entry["ref"] in table["sources"], key
+            assert entry["ref"] != "derived-2026-11-29" or entry.get("basis"), key
 
 
-def test_offline_never_fetches_and_reports_what_the_table_lacks():
+def test_offline_never_fetches_and_shows_the_reference_region():
     doc = cost.estimate(config(), offline=True, fetch=no_network)
-    assert doc["offline"] is True
-    system = by_name(doc, "System nodes (Standard_D2s_v5)")  # D2s_v5 has no sourced offline price
-    assert system["unitPrice"] is None and system["idleMonthly"] is None
-    assert system["source"] == "unknown, run with network"
-    assert doc["excludesUnknown"] and system["name"] in doc["unknownItems"]
-    assert any(note.startswith("Totals exclude") and system["name"] in note for note in doc["notes"])
-    known = [item for item in doc["items"] if item["unitPrice"] is not None]
-    assert doc["idleMonthly"] == round(sum(item["idleMonthly"] for item in known), 2)
+    assert doc["offline"] is True and doc["pricesRegion"] == "eastus" and doc["region"] == "westeurope"
+    system = by_name(doc, "System nodes (Standard_D2as_v5)")
+    assert system["unitPrice"] == 0.086 and system["idleMonthly"] == round(0.086 * 730, 2)
+    assert system["source"].startswith("offline table (eastus; Azure pricing pages")
     users = by_name(doc, "User nodes (Standard_D4s_v5)")
     assert users["unitPrice"] == 0.192 and users["busyMonthly"] == round(3 * 0.192 * 730, 2)
-    assert any("eastus prices; westeurope differs" in note for note in doc["notes"])
+    assert any("no westeurope prices: these are its reference region's, eastus" in note for note in doc["notes"])
+    assert "indicative eastus list prices (none for westeurope)" in cost.summary(doc)
+
+
+def test_usage_billed_services_are_noted_with_their_table_price():
+    notes = cost.estimate(config(), offline=True)["notes"]
+    (note,) = [n for n in notes if n.startswith("Billed by use")]
+    assert "keyvault $0.03 per 10,000 operations" in note and "blob-hot-lrs $0.02 per GiB-month" in note
+    assert "acr-storage" not in note  # billed as its own line item (registry.expectedStorageGi)
+    doc = cost.estimate(config(**{"binderhub-azure:registry": {"type": "acr", "expectedStorageGi": 30}}), offline=True)
+    item = next(i for i in doc["items"] if i["name"].startswith("Registry storage beyond the 10 GiB"))
+    assert item["unitPrice"] == 0.10 and item["idleMonthly"] == round(20 * 0.10, 2)
+
+
+def test_a_region_in_the_table_is_used_as_such():
+    doc = cost.estimate(config(**{"azure-native:location": "eastus"}), offline=True)
+    assert doc["pricesRegion"] == "eastus"
+    assert not any("reference region" in note for note in doc["notes"])
+
+
+def test_unknown_offline_price_is_unknown_not_guessed():
+    doc = cost.estimate(config(cluster={"userPool": {"vmSize": "Standard_E16s_v5"}}), offline=True)
+    users = by_name(doc, "User nodes (Standard_E16s_v5)")
+    assert users["unitPrice"] is None and users["source"] == "unknown, run with network"
+    assert doc["excludesUnknown"] and users["name"] in doc["unknownItems"]
+    assert any(note.startswith("Totals exclude") and users["name"] in note for note in doc["notes"])
+    known = [item for item in doc["items"] if item["unitPrice"] is not None]
+    assert doc["idleMonthly"] == round(sum(item["idleMonthly"] for item in known), 2)
+
+
+def test_default_public_binder_idle_is_complete_and_at_most_100():
+    """The default stack: one system node, user pool at zero, registry, load balancer, two IPs, disks."""
+    doc = cost.estimate(config(), offline=True)
+    assert doc["unknownItems"] == [] and not doc["excludesUnknown"]
+    idle = {item["name"]: item["idleMonthly"] for item in doc["items"] if item["idleMonthly"]}
+    assert idle == {
+        "System nodes (Standard_D2as_v5)": 62.78,
+        "OS disks, system nodes (32 GiB Premium SSD P4 each)": 5.28,
+        "Load balancer (Standard, first 5 rules)": 18.25,
+        "Public IPv4 address (Standard, static)": 3.65,
+        "Public IPv4 address for AKS outbound traffic (Standard, static)": 3.65,
+        "Container registry (ACR Basic)": 5.08,
+        "Hub database disk (1 GiB, billed as Standard SSD E1 4 GiB)": 0.30,
+    }
+    assert doc["idleMonthly"] == 98.99 <= 100
+    assert not doc["pools"][0]["vmSize"].startswith("Standard_B")  # no burstable system node
+
+
+@pytest.mark.parametrize("example", sorted((ROOT / "examples").glob("Pulumi.*.yaml")), ids=lambda p: p.stem)
+def test_examples_have_no_unknown_item_offline(example):
+    from components.stackfile import read_stack_file
+
+    raw, secret = read_stack_file(example)
+    for name in ("authClientSecret", "dockerHubToken"):
+        raw.setdefault(f"binderhub-azure:{name}", "[secret]")
+        secret = secret | {f"binderhub-azure:{name}"}
+    doc = cost.estimate(parse_config(raw, secret), offline=True)
+    assert doc["unknownItems"] == []
+
+
+def test_ephemeral_system_os_disk_is_free():
+    doc = cost.estimate(config(cluster={"systemPool": {"vmSize": "Standard_D2ads_v5", "osDiskSizeGb": 64,
+                                                       "osDiskType": "Ephemeral"}}), offline=True)
+    disk = by_name(doc, "OS disks, system nodes (ephemeral")
+    assert disk["unitPrice"] == 0 and disk["idleMonthly"] == 0
+    assert by_name(doc, "System nodes (Standard_D2ads_v5)")["unitPrice"] is None  # no sourced price offline
 
 
 def test_offline_spot_and_on_demand():
@@ -349,7 +437,7 @@ def test_unknown_vm_size_is_unknown_not_guessed():
 def test_os_disk_tier_follows_vcpus():
     doc = cost.estimate(config(cluster={"userPool": {"vmSize": "Standard_D16s_v5"}}), offline=True)
     disks = by_name(doc, "OS disks, user nodes (512 GiB Premium SSD P20 each)")
-    assert disks["unitPrice"] is None  # P20 is not in the offline table
+    assert disks["unitPrice"] == 73.22
     assert cost.aks_os_disk("Standard_D2s_v5") == ("P10", 128)
     assert cost.aks_os_disk("Standard_D8s_v5") == ("P15", 256)
     assert cost.aks_os_disk("Standard_E16s_v5") == ("P20", 512)
@@ -360,7 +448,9 @@ def test_gpu_pool_and_monitoring_add_their_items():
     doc = cost.estimate(config(cluster={"gpuPool": {"minCount": 0, "maxCount": 2}}, monitoring={"enabled": True}),
                         offline=True)
     gpu = by_name(doc, "GPU nodes (Standard_NC4as_T4_v3)")
-    assert (gpu["idleQuantity"], gpu["quantity"], gpu["unitPrice"]) == (0, 2, None)
+    assert (gpu["idleQuantity"], gpu["quantity"], gpu["unitPrice"]) == (0, 2, 0.526)
+    assert [pool["pool"] for pool in doc["pools"]] == ["system", "user", "gpu"]
+    assert doc["pools"][2]["nodeHourPrice"] == round(0.526 + 19.71 / 730, 6)
     assert by_name(doc, "OS disks, GPU nodes")["quantity"] == 2
     assert by_name(doc, "Prometheus disk (8 GiB Standard SSD E2)")["unit"] == "month"
 
@@ -421,7 +511,7 @@ def test_users_per_node_in_the_document():
     assert doc["usersPerNode"] == 14  # (64 - 5050/1024 - 100/1024 - 0.5 - 1) / 4 = 14.4
     assert doc["userNode"] == {"vmSize": "Standard_E8s_v5", "spot": False, "memoryPerUserGiB": 4.0, "vcpus": 8,
                                "memoryGiB": 64, "systemOverheadGiB": 6.53}
-    assert doc["costPerUserHour"] == round(0.50 / 14, 4)
+    assert doc["costPerUserHour"] == round(0.504 / 14, 4)
 
 
 def test_disk_tiers():
@@ -440,10 +530,11 @@ def test_summary_has_totals_exclusions_and_capacity():
     lines = text.splitlines()
     assert 3 <= len(lines) <= 5
     assert lines[0].startswith("Cost estimate (USD, list pay-as-you-go): idle $")
-    assert "excludes 2 item(s) of unknown price" in lines[0]
-    assert "System nodes (Standard_D2s_v5)" in text
+    assert "excludes" not in lines[0] and "idle $98.99" in lines[0]
     assert "Users per node: 5" in text and "per user-hour" in text
-    assert "indicative, East US list prices" in text
+    assert "indicative eastus list prices" in text
+    unknown = cost.summary(cost.estimate(config(cluster={"userPool": {"vmSize": "Standard_E16s_v5"}}), offline=True))
+    assert "excludes 1 item(s) of unknown price" in unknown and "User nodes (Standard_E16s_v5)" in unknown
 
 
 def test_table_lists_every_item():
@@ -451,8 +542,11 @@ def test_table_lists_every_item():
     text = cost.render_table(doc, "title")
     for item in doc["items"]:
         assert item["name"] in text
-    assert "unknown, run with network" in text and "Total (excludes unknown items)" in text
+    assert "unknown, run with network" not in text and "excludes unknown" not in text
     assert "free" in text  # the Free tier control plane
+    doc = cost.estimate(config(cluster={"userPool": {"vmSize": "Standard_E16s_v5"}}), offline=True)
+    text = cost.render_table(doc, "title")
+    assert "unknown, run with network" in text and "Total (excludes unknown items)" in text
 
 
 # ---- the command ----

@@ -99,7 +99,7 @@ def test_outputs_and_secret_kubeconfig(render):
 def test_every_child_has_a_component_parent(render):
     plan = render()
     top = {r["name"] for r in plan["resources"] if r["parent"] is None}
-    assert top == {"resource-group", "cluster", "registry", "ingress", "hub"}
+    assert top == {"resource-group", "cluster", "core-priority", "registry", "ingress", "hub"}
     for res in plan["resources"]:
         if res["type"].startswith("binderhub-azure:"):
             assert res["type"].count(":") == 2

@@ -59,6 +59,11 @@ def providers_doc(**states: str) -> dict[str, Any]:
 
 
 def cfg_of(**keys: Any):
+    # The recorded SKU list holds Standard_D2s_v5, not the default system size (D2as_v5).
+    if keys.get("mode") != "tljh":
+        cluster = dict(keys.get("cluster") or {})
+        cluster["systemPool"] = {"vmSize": "Standard_D2s_v5", **cluster.get("systemPool", {})}
+        keys = {**keys, "cluster": cluster}
     raw, secret = raw_config(**keys)
     return parse_config(raw, secret)
 
@@ -327,7 +332,9 @@ def fake_clients(providers: dict[str, Any] | None = None, usages: str = "usages_
 
 def stack_file(tmp_path: Path, **config: Any) -> str:
     path = tmp_path / "Pulumi.test.yaml"
-    path.write_text(yaml.safe_dump({"config": {**BASE, **config}}))
+    # The recorded SKU list holds Standard_D2s_v5, not the default system size (D2as_v5).
+    system = {"binderhub-azure:cluster": {"systemPool": {"vmSize": "Standard_D2s_v5"}}}
+    path.write_text(yaml.safe_dump({"config": {**BASE, **system, **config}}))
     return str(path)
 
 

@@ -1,0 +1,55 @@
+"""Cluster-wide pieces of running like mybinder.org: the core priority class, cryptnono."""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from . import practices_values
+from .config import StackConfig
+from .release import helm_release
+
+
+class CorePriorityArgs(TypedDict):
+    provider: k8s.Provider
+    """Kubernetes provider of the cluster."""
+
+
+class CorePriority(pulumi.ComponentResource):
+    """The PriorityClass of the control path; every release that uses it waits for it."""
+
+    priority_class: k8s.scheduling.v1.PriorityClass
+
+    def __init__(self, name: str, args: CorePriorityArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("binderhub-azure:practices:CorePriority", name, None, opts)
+        self.priority_class = k8s.scheduling.v1.PriorityClass(
+            f"{name}-class", **practices_values.core_priority_class(),
+            opts=pulumi.ResourceOptions(parent=self, provider=args["provider"]),
+        )
+        self.register_outputs({"name": self.priority_class.metadata.apply(lambda m: m.name if m else "")})
+
+
+class CryptnonoArgs(TypedDict):
+    config: StackConfig
+    """The validated stack config (security.cryptnono on)."""
+    provider: k8s.Provider
+    """Kubernetes provider of the cluster."""
+    depends_on: list[pulumi.Resource]
+    """The core priority class."""
+
+
+class Cryptnono(pulumi.ComponentResource):
+    """cryptnono's chart (pinned to the version mybinder.org runs) in its own namespace."""
+
+    release: k8s.helm.v3.Release
+
+    def __init__(self, name: str, args: CryptnonoArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("binderhub-azure:practices:Cryptnono", name, None, opts)
+        self.release = helm_release(
+            "cryptnono", practices_values.CRYPTNONO, practices_values.CRYPTNONO_NAMESPACE,
+            practices_values.cryptnono_values(), parent=self, provider=args["provider"],
+            depends_on=args["depends_on"],
+        )
+        self.register_outputs({})
