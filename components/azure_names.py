@@ -57,6 +57,9 @@ AGENT_POOL = NameRule(
 CONTAINER_REGISTRY = NameRule(
     "container registry (Microsoft.ContainerRegistry/registries)", 5, 50, r"[A-Za-z0-9]+",
     "letters and digits", "global")
+REGISTRY_TASK = NameRule(
+    "container registry task (Microsoft.ContainerRegistry/registries/tasks)", 5, 50, r"[A-Za-z0-9_-]+",
+    "letters, digits, hyphens and underscores", "registry")
 STORAGE_ACCOUNT = NameRule(
     "storage account (Microsoft.Storage/storageAccounts)", 3, 24, r"[a-z0-9]+",
     "lowercase letters and digits", "global")
@@ -110,9 +113,10 @@ ROLE_ASSIGNMENT = NameRule(
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
     "a GUID (the provider generates one per assignment)", "the assignment's scope")
 
-ALL_RULES = (RESOURCE_GROUP, AKS_CLUSTER, AKS_DNS_PREFIX, AGENT_POOL, CONTAINER_REGISTRY, STORAGE_ACCOUNT,
-             BLOB_CONTAINER, FILE_SHARE, KEY_VAULT, PUBLIC_IP, DNS_LABEL, NETWORK_SECURITY_GROUP, VIRTUAL_NETWORK,
-             SUBNET, NETWORK_INTERFACE, MANAGED_DISK, VIRTUAL_MACHINE, COMPUTER_NAME, BUDGET, ROLE_ASSIGNMENT)
+ALL_RULES = (RESOURCE_GROUP, AKS_CLUSTER, AKS_DNS_PREFIX, AGENT_POOL, CONTAINER_REGISTRY, REGISTRY_TASK,
+             STORAGE_ACCOUNT, BLOB_CONTAINER, FILE_SHARE, KEY_VAULT, PUBLIC_IP, DNS_LABEL, NETWORK_SECURITY_GROUP,
+             VIRTUAL_NETWORK, SUBNET, NETWORK_INTERFACE, MANAGED_DISK, VIRTUAL_MACHINE, COMPUTER_NAME, BUDGET,
+             ROLE_ASSIGNMENT)
 
 # Stands in for the program's random suffix (lowercase letters and digits) at plan time.
 SUFFIX_PLACEHOLDER = "x" * naming.RANDOM_SUFFIX_LENGTH
@@ -164,6 +168,11 @@ def generated_names(cfg: StackConfig) -> list[tuple[NameRule, str, str]]:
         names.append((AGENT_POOL, naming.BUILD_POOL, "cluster.buildPool"))
     if cfg.uses_acr:
         names.append((CONTAINER_REGISTRY, naming.registry_prefix(cfg) + SUFFIX_PLACEHOLDER, "institution"))
+        from .practices_values import purge_task_args  # the registry's image purge (registry.retentionDays)
+
+        purge = purge_task_args(cfg)
+        if purge is not None:
+            names.append((REGISTRY_TASK, purge["task_name"], "registry.retentionDays"))
     for i, data in enumerate(cfg.datasets):
         if data.create:
             names.append((STORAGE_ACCOUNT, data.storage_account, f"datasets[{i}].storageAccount"))

@@ -57,6 +57,8 @@ def test_longest_names_pass_in_every_mode(mode, institution):
     else:
         assert {azure_names.AKS_CLUSTER, azure_names.AGENT_POOL, azure_names.BLOB_CONTAINER,
                 azure_names.STORAGE_ACCOUNT} <= kinds
+    if mode == "binderhub":
+        assert {azure_names.CONTAINER_REGISTRY, azure_names.REGISTRY_TASK} <= kinds
 
 
 def test_key_vault_name_fits_24_for_the_longest_institution():
@@ -82,6 +84,7 @@ def test_rendered_tljh_plan_vault_name_within_rules(render):
     (azure_names.KEY_VAULT, "kv-a-b", ["kv--ab", "1kv", "kv-", "k" * 25]),
     (azure_names.AGENT_POOL, "build", ["Build", "1pool", "buildpool1234"]),
     (azure_names.CONTAINER_REGISTRY, "myunibinderabc123", ["abcd", "my-registry"]),
+    (azure_names.REGISTRY_TASK, "purge-binder-images", ["purg", "purge binder", "p" * 51]),
     (azure_names.STORAGE_ACCOUNT, "myunidatasets", ["My", "my-data", "a" * 25]),
     (azure_names.BLOB_CONTAINER, "census-2020", ["Census", "ce--nsus", "-census", "ab"]),
     (azure_names.FILE_SHARE, "census", ["census-", "ce--ns", "Census"]),
