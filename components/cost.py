@@ -633,8 +633,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="use the shipped price table only (no request to the Azure Retail Prices API)")
     args = parser.parse_args(argv)
 
-    path, stack = stack_from_args(args)
     try:
+        path, stack = stack_from_args(args)
         raw, secret = read_stack_file(path)
         # Secrets do not change the price: estimate before the OAuth app or token exists.
         for name in SECRET_KEYS:

@@ -553,8 +553,8 @@ def main(argv: Sequence[str] | None = None, *, clients: Clients | None = None,
     parser.add_argument("--json", action="store_true", help="print the result as one JSON document")
     args = parser.parse_args(argv)
 
-    path, _ = stack_from_args(args)
     try:
+        path, _ = stack_from_args(args)
         raw, secret = read_stack_file(path)
         cfg = parse_config(raw, secret)
     except (PlanError, ConfigError) as exc:

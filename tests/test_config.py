@@ -155,8 +155,8 @@ def test_every_problem_is_reported_at_once():
     assert len(found) >= 3
 
 
-def test_other_namespaces_are_ignored():
-    parse(**{"azure-native:subscriptionId": "00000000-0000-0000-0000-000000000000", "kubernetes:context": "x"})
+def test_provider_and_pulumi_namespaces_are_accepted():
+    parse(**{"azure-native:subscriptionId": "00000000-0000-0000-0000-000000000000", "pulumi:tags": '{"a": "b"}'})
 
 
 def test_reference_documents_every_key():
@@ -180,7 +180,7 @@ def test_reference_documents_every_key():
         ({"helmValues": {"binderhub": {"replicas": "two"}}},
          "binderhub-azure:helmValues.binderhub.replicas breaks the binderhub"),
         ({"helmValues": {"binderhub": {"imageBuilderType": "kaniko"}}},
-         "binderhub-azure:helmValues.binderhub.imageBuilderType breaks the binderhub"),
+         "binderhub-azure:helmValues.binderhub.imageBuilderType is refused"),
         ({"mode": "jupyterhub", "auth": {"type": "github", "clientId": "c", "allowAll": True},
           "secrets": {"authClientSecret": "s"}, "helmValues": {"jupyterhub": {"singleuser": {"cpu": "lots"}}}},
          "binderhub-azure:helmValues.jupyterhub.singleuser.cpu breaks the jupyterhub 4.4.0 chart schema"),
