@@ -1031,7 +1031,8 @@ def parse_config(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str] 
 
             problems.extend(chart_value_problems(model))
     if problems:
-        raise ConfigError(problems)
+        # One line per problem, whatever a value held.
+        raise ConfigError([" ".join(line.split("\n")) if "\n" in line else line for line in problems])
     assert model is not None
     return model
 

@@ -929,6 +929,13 @@ def _main(args: argparse.Namespace, runner: Runner, api_factory: ApiFactory, out
     except OpsError as problem:
         err.write(f"error: {redact(str(problem), secrets)}\n")
         return 2
+    except UnicodeDecodeError:
+        err.write("error: the outputs are not UTF-8 text (expected the output of "
+                  "`pulumi stack output --json --show-secrets`)\n")
+        return 2
+    except RecursionError:
+        err.write("error: the outputs nest too deeply to be stack outputs\n")
+        return 2
     except KeyboardInterrupt:
         return 130
     except Terminated:

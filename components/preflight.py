@@ -560,6 +560,12 @@ def main(argv: Sequence[str] | None = None, *, clients: Clients | None = None,
     except (PlanError, ConfigError) as exc:
         print(str(exc), file=err)
         return 2
+    except Exception as exc:  # a bug, not bad input: one line, traceback on request
+        if os.environ.get("BINDERHUB_AZURE_DEBUG"):
+            raise
+        print(_one_line(f"error: the stack config could not be checked: {type(exc).__name__}: {exc} "
+                        "(set BINDERHUB_AZURE_DEBUG=1 for a traceback)"), file=err)
+        return 2
 
     if clients is not None:
         subscription, where = clients.subscription_id, "as given"

@@ -152,14 +152,16 @@ def parse_stack_text(text: str, path: Path | str = "stack file") -> tuple[dict[s
         raise PlanError(f"{path}: 'config' must be a mapping of keys to values (got a {_kind(config)})")
     raw: dict[str, str] = {}
     secret: set[str] = set()
+    written: dict[str, str] = {}
     for key, value in config.items():
         if not isinstance(key, str) or not key:
             problems.append(f"{path}: config key {key!r} must be text such as '{PROJECT}:institution'")
             continue
         full = key if ":" in key else f"{PROJECT}:{key}"
-        if full in raw or full in secret:
-            problems.append(f"{full} is set twice (as '{key}' and with its namespace); keep one")
+        if full in written:
+            problems.append(f"{full} is set twice (as '{written[full]}' and as '{key}'); keep one")
             continue
+        written[full] = key
         try:
             value = _plain(value, full, 1)
         except ValueError as err:
