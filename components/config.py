@@ -1025,7 +1025,9 @@ def parse_config(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str] 
             else:
                 problems.append(_message(err))
     if model is not None:
-        problems.extend(cross_checks(model))
+        # A key refused as a misplaced secret is not reported a second time as missing.
+        missing = tuple(f"{PROJECT}:{name} is required" for name in wrongly_secret)
+        problems.extend(line for line in cross_checks(model) if not line.startswith(missing) or not missing)
         if not problems:
             from .hub_values import chart_value_problems  # the values builders need a valid model
 
