@@ -513,7 +513,7 @@ class DatasetConfig(_Model):
         parts = value.split("/")
         if not value.startswith("/") or value.endswith("/") or any(p in ("", ".", "..") for p in parts[1:]) \
                 or not re.fullmatch(r"[A-Za-z0-9._/-]+", value):
-            raise ValueError(f"must be a plain absolute path (no '..', '.', '//' or trailing '/') such as "
+            raise ValueError(f"must be an absolute path without '..', '.', '//' or a trailing '/', such as "
                              f"'/home/jovyan/data/census' (got {value!r})")
         if value in _KEEP_DIRS or any(value == d or value.startswith(d + "/") for d in _SYSTEM_DIRS):
             raise ValueError(f"must not replace a system or home directory ({', '.join(_SYSTEM_DIRS[:6])}, "

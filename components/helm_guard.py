@@ -41,6 +41,7 @@ class Rule:
     weakens: Callable[[Any], bool]
     why: str              # what the value would do
     instead: str          # the typed key to use, or why there is none
+    bound: str = ""       # a quota: values up to this StackConfig attribute (dotted) are stricter, so fine
 
     def matches(self, chart: str, path: tuple[str, ...]) -> bool:
         want = self.path.split(".")
@@ -165,10 +166,10 @@ RULES: tuple[Rule, ...] = (
     Rule("binderhub", "imageCleaner.host.dockerSocketDir", _host_socket, "points the image cleaner at the host's "
          "Docker socket", NO_TYPED_KEY),
     Rule("binderhub", "config.BinderHub.auth_enabled", _any, "changes whether Binder requires login", AUTH),
-    Rule("binderhub", "config.BinderHub.pod_quota", _any, "changes the server quota",
-         f"use {PROJECT}:limits.totalQuota"),
-    Rule("binderhub", "config.BinderHub.per_repo_quota", _any, "changes the per-repository quota",
-         f"use {PROJECT}:limits.perRepoQuota"),
+    Rule("binderhub", "config.BinderHub.pod_quota", _any, "raises or removes the server quota",
+         f"use {PROJECT}:limits.totalQuota", bound="limits.total_quota"),
+    Rule("binderhub", "config.BinderHub.per_repo_quota", _any, "raises or removes the per-repository quota",
+         f"use {PROJECT}:limits.perRepoQuota", bound="limits.per_repo_quota"),
     Rule("binderhub", "config.*.banned_specs", _any, "replaces the banned repositories",
          f"use {PROJECT}:security.bannedRepos"),
     Rule("binderhub", "config.*.allowed_specs", _any, "replaces the allowed repositories",
@@ -208,7 +209,19 @@ def _dotted(path: tuple[str, ...]) -> str:
     return "".join(p if p.startswith("[") else f".{p}" for p in path).lstrip(".")
 
 
-def check_values(chart: str, values: dict[str, Any], where: str) -> list[str]:
+def _within(rule: Rule, value: Any, cfg: StackConfig | None) -> bool:
+    """A quota no looser than the typed key's (0 there means unlimited, so anything goes)."""
+    if not rule.bound or cfg is None:
+        return False
+    typed: Any = cfg
+    for part in rule.bound.split("."):
+        typed = getattr(typed, part)
+    if typed == 0:
+        return True
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= typed
+
+
+def check_values(chart: str, values: dict[str, Any], where: str, cfg: StackConfig | None = None) -> list[str]:
     """Problems in one chart's raw values; `where` is the helmValues path of `values`."""
     problems = []
     for path, value in _walk(values):
@@ -217,7 +230,7 @@ def check_values(chart: str, values: dict[str, Any], where: str) -> list[str]:
         key = f"{PROJECT}:helmValues.{where}.{_dotted(path)}"
         ruled = False
         for rule in RULES:
-            if rule.matches(chart, path) and rule.weakens(value):
+            if rule.matches(chart, path) and rule.weakens(value) and not _within(rule, value, cfg):
                 problems.append(f"{key} is refused: it {rule.why}; {rule.instead} "
                                 "(helmValues may not weaken a defence or hold a secret)")
                 ruled = True
@@ -241,14 +254,14 @@ def check_values(chart: str, values: dict[str, Any], where: str) -> list[str]:
 
 def helm_values_problems(cfg: StackConfig) -> list[str]:
     """Every refused entry of the stack's helmValues, one line each."""
-    problems = check_values("jupyterhub", cfg.helm_values.jupyterhub, "jupyterhub")
+    problems = check_values("jupyterhub", cfg.helm_values.jupyterhub, "jupyterhub", cfg)
     binder = cfg.helm_values.binderhub
     if binder:
         jh = binder.get("jupyterhub")
         rest = {k: v for k, v in binder.items() if k != "jupyterhub"}
-        problems += check_values("binderhub", rest, "binderhub")
+        problems += check_values("binderhub", rest, "binderhub", cfg)
         if isinstance(jh, dict):
-            problems += check_values("jupyterhub", jh, "binderhub.jupyterhub")
+            problems += check_values("jupyterhub", jh, "binderhub.jupyterhub", cfg)
     return problems
 
 
@@ -256,7 +269,8 @@ def security_model_markdown() -> str:
     """The refused helmValues, as the README's "Security model" lists them."""
     lines = ["| chart | helmValues path | refused when it | instead |", "|---|---|---|---|"]
     for rule in RULES:
-        lines.append(f"| {rule.chart} | `{rule.path}` | {rule.why} | {rule.instead} |")
+        note = " (a lower quota is fine)" if rule.bound else ""
+        lines.append(f"| {rule.chart} | `{rule.path}` | {rule.why}{note} | {rule.instead} |")
     for name, _, why in ANYWHERE:
         lines.append(f"| both | `{name}` at any depth | {why} | {NO_TYPED_KEY} |")
     lines.append("| both | any key named like a secret (`*secret`, `*password`, `*token`, `*apiKey`, "

@@ -3,6 +3,7 @@ and the deploy workflow passes the GitHub Actions linter."""
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import sys
@@ -89,7 +90,9 @@ BINDERHUB_CASES = [
     ("imageCleaner.host.dockerSocketDir", "/var/run/", "host's"),
     ("config.BinderHub.auth_enabled", False, "auth.type"),
     ("config.BinderHub.per_repo_quota", 0, "limits.perRepoQuota"),
+    ("config.BinderHub.per_repo_quota", 500, "limits.perRepoQuota"),
     ("config.BinderHub.pod_quota", 0, "limits.totalQuota"),
+    ("config.BinderHub.pod_quota", None, "limits.totalQuota"),
     ("config.RepoProvider.banned_specs", [], "security.bannedRepos"),
     ("config.GitHubRepoProvider.allowed_specs", [".*"], "security.allowedRepos"),
     ("registry.password", "hunter2", "dockerHubToken"),
@@ -142,6 +145,7 @@ HARMLESS = [
         "name": "s", "key": "k"}}}}, "existingSecret": "my-secret"}}},
     {"jupyterhub": {"singleuser": {"extraEnv": {"TOKEN_URL": "https://x.example/token"}}}},
     {"binderhub": {"imageBuilderType": "dind", "config": {"BinderHub": {"banner_message": "Hello"}}}},
+    {"binderhub": {"config": {"BinderHub": {"per_repo_quota": 3, "pod_quota": 50}}}},  # stricter is fine
 ]
 
 
@@ -160,7 +164,7 @@ def test_the_stacks_own_values_would_pass_the_guard(render, mode):
     """The guard refuses only what weakens: the values the stack itself renders pass it (with
     the secrets it generates left out), so the rules are not simply "refuse everything"."""
     keys = {} if mode == "binderhub" else JH_MODE
-    values = release(render(**keys), mode)["values"]
+    values = copy.deepcopy(release(render(**keys), mode)["values"])  # the rendered plan is shared
     if mode == "binderhub":
         values["jupyterhub"]["hub"].pop("cookieSecret")
         values["jupyterhub"]["proxy"].pop("secretToken")
