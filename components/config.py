@@ -938,6 +938,13 @@ _IGNORED_NAMESPACES = {
     "random": "the random provider takes no settings",
     "azure": "this stack uses the azure-native provider, not azure (classic); use azure-native:*",
 }
+# Settings of the azure-native provider (its `config` module, pulumi-azure-native 3.29.0).
+AZURE_NATIVE_KEYS = (
+    "auxiliaryTenantIds", "clientCertificatePassword", "clientCertificatePath", "clientId", "clientSecret",
+    "disableInstanceDiscovery", "disablePulumiPartnerId", "environment", "location", "metadataHost", "msiEndpoint",
+    "oidcRequestToken", "oidcRequestUrl", "oidcToken", "oidcTokenFilePath", "partnerId", "subscriptionId",
+    "tenantId", "useDefaultAzureCredential", "useMsi", "useOidc",
+)
 # azure-native provider settings that are credentials: only as secrets.
 _PROVIDER_SECRETS = ("azure-native:clientSecret", "azure-native:clientCertificatePassword",
                      "azure-native:oidcToken", "azure-native:oidcRequestToken")
@@ -949,6 +956,10 @@ def namespace_problems(key: str) -> list[str]:
     if ":" not in key:
         return [f"{key} has no namespace: write it as {PROJECT}:{key}"]
     namespace, _, name = key.partition(":")
+    if namespace == "azure-native" and name not in AZURE_NATIVE_KEYS:
+        close = difflib.get_close_matches(name, AZURE_NATIVE_KEYS, n=1, cutoff=0.6)
+        hint = f"did you mean azure-native:{close[0]}?" if close else "see the azure-native provider's settings"
+        return [f"{key} is not a setting of the azure-native provider and would be ignored; {hint}"]
     if namespace in KNOWN_NAMESPACES:
         return []
     if namespace in _IGNORED_NAMESPACES:

@@ -100,7 +100,7 @@ KUBERNETES_PROVIDERS = ("Microsoft.ContainerService", "Microsoft.Network", "Micr
                         "Microsoft.Authorization", "Microsoft.ManagedIdentity")
 TLJH_PROVIDERS = ("Microsoft.Compute", "Microsoft.Network", "Microsoft.KeyVault", "Microsoft.Authorization")
 
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # Usage names of the two regional quotas (the rest are per-family, named as the SKU's `family`).
 CORES = "cores"
 SPOT_CORES = "lowPriorityCores"
@@ -576,7 +576,7 @@ def main(argv: Sequence[str] | None = None, *, clients: Clients | None = None,
                   file=err)
             return 2
         subscription, where = found
-        if not _GUID.match(subscription):
+        if not _GUID.fullmatch(subscription):
             print(f"the subscription ID must be a GUID (got {subscription!r} {where})", file=err)
             return 2
     built = clients is None

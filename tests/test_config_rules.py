@@ -43,6 +43,9 @@ GITHUB = {"type": "github", "clientId": "c", "allowedUsers": ["alice"]}
     ("binderhubazure:limits", "did you mean binderhub-azure:limits?"),
     ("azure-natve:location", "did you mean azure-native:location?"),
     ("Binderhub-Azure:mode", "did you mean binderhub-azure:mode?"),
+    ("azure-native:locaton", "azure-native:locaton is not a setting of the azure-native provider and would be "
+                             "ignored; did you mean azure-native:location?"),
+    ("azure-native:subscriptonId", "did you mean azure-native:subscriptionId?"),
     ("kubernetes:context", "kubernetes:context is not used: the stack's Kubernetes provider"),
     ("random:seed", "random:seed is not used"),
     ("azure:location", "azure:location is not used: this stack uses the azure-native provider"),
