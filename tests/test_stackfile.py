@@ -11,9 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from components import cost, ops, plan, preflight
-from components.config import parse_config
+from components.config import ConfigError, parse_config
 from components.stackfile import SECRET, PlanError, parse_stack_text, read_stack_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -265,3 +267,44 @@ def test_ops_process_killed_with_sigterm_leaves_no_kubeconfig(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+# ---------------------------------------------------------------- fuzzing: only the promised errors
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=True) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+_KEYS = st.sampled_from(["institution", "binderhub-azure:auth", "auth", "limits", "cluster", "helmValues",
+                         "azure-native:location", "datasets", "profiles", "binderhub-azuer:auth", "mode",
+                         "security", "authClientSecret", "defaultUrl", "vm", "budget"]) | st.text(max_size=10)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200))
+def test_any_text_is_read_or_refused_with_a_plan_error(text):
+    try:
+        parse_stack_text(text)
+    except PlanError as err:
+        assert err.problems and all("\n" not in p for p in err.problems)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(_KEYS, _JSON, max_size=6), st.sets(_KEYS, max_size=2))
+def test_any_config_is_parsed_or_refused_with_config_error_lines(values, secure):
+    import yaml as pyyaml
+
+    config = {**{"azure-native:location": "westeurope", "institution": "demo", "contactEmail": "a@b.example"},
+              **values}
+    for key in secure:
+        config[key] = {"secure": "v1:abc"}
+    text = pyyaml.safe_dump({"config": config})
+    try:
+        raw, secret = parse_stack_text(text)
+        parse_config(raw, secret)
+    except PlanError as err:
+        assert all("\n" not in p for p in err.problems)
+    except ConfigError as err:
+        assert err.problems and all("\n" not in p for p in err.problems)
+        assert not any("[secret]" in p and "got" in p for p in err.problems), err.problems
