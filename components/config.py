@@ -18,6 +18,7 @@ import json
 import re
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
@@ -34,20 +35,72 @@ SECRET_KEYS = ("authClientSecret", "dockerHubToken")
 _OBJECT_KEYS = ("cluster", "registry", "auth", "limits", "security", "speed", "profiles", "datasets",
                 "vm", "monitoring", "budget", "helmValues", "binderSite", "storage")
 
-_SLUG = re.compile(r"^[a-z][a-z0-9-]{1,14}[a-z0-9]$")
-_DNS_LABEL = re.compile(r"^[a-z][a-z0-9-]{1,61}[a-z0-9]$")
-_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-zA-Z]{2,}$")
-_REGION = re.compile(r"^[a-z][a-z0-9]{2,}$")
-_K8S_VERSION = re.compile(r"^1\.\d{2}$")
+# Every pattern is used with `fullmatch`: `$` alone would let a trailing newline through
+# (a YAML block scalar `key: |` gives one).
+_SLUG = re.compile(r"[a-z][a-z0-9-]{1,14}[a-z0-9]")
+_DNS_LABEL = re.compile(r"[a-z][a-z0-9-]{1,61}[a-z0-9]")
+_HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[a-zA-Z]{2,}")
+_REGION = re.compile(r"[a-z][a-z0-9]{2,}")
+_K8S_VERSION = re.compile(r"1\.\d{2}")
 # Azure VM size names: Standard_<family><vCPUs>[-<constrained>]<features>[_<accelerator>][_v<n>],
 # e.g. Standard_D4s_v5, Standard_E4-2ads_v5, Standard_NC24ads_A100_v4, Standard_B2ms.
-_VM_SIZE = re.compile(r"^Standard_[A-Z]{1,3}[0-9]{1,3}(-[0-9]{1,3})?[a-z]*(_[A-Z][0-9]+[a-z]*)?(_v[0-9]+)?$")
-_MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?[KMGT]$")
-_SSH_KEY = re.compile(r"^(ssh-(rsa|ed25519)|ecdsa-sha2-nistp\d+) [A-Za-z0-9+/=]+( .*)?$")
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_DOCKERHUB_PREFIX = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*/[a-z0-9]*([._-][a-z0-9]*)*$")
-_ACR_PREFIX = re.compile(r"^([a-z0-9]+([._-][a-z0-9]+)*/)*[a-z0-9]*([._-][a-z0-9]*)*$")
+_VM_SIZE = re.compile(r"Standard_[A-Z]{1,3}[0-9]{1,3}(-[0-9]{1,3})?[a-z]*(_[A-Z][0-9]+[a-z]*)?(_v[0-9]+)?")
+_MEMORY = re.compile(r"[0-9]+(\.[0-9]+)?[KMGT]")
+_SSH_KEY = re.compile(r"(ssh-(rsa|ed25519)|ecdsa-sha2-nistp\d+) [A-Za-z0-9+/=]+( .*)?")
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_DOCKERHUB_PREFIX = re.compile(r"[a-z0-9]+([._-][a-z0-9]+)*/[a-z0-9]*([._-][a-z0-9]*)*")
+_ACR_PREFIX = re.compile(r"([a-z0-9]+([._-][a-z0-9]+)*/)*[a-z0-9]*([._-][a-z0-9]*)*")
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+# A local URL path for defaultUrl: not `//host` (a link to another site) and no `..`.
+_LOCAL_PATH = re.compile(r"/(?!/)[A-Za-z0-9._~/-]*")
+_DATA_DIR = Path(__file__).resolve().parent
+
+
+def _load_data(name: str) -> dict[str, Any]:
+    """A dated data file shipped next to this module (regions, AKS versions)."""
+    data: dict[str, Any] = json.loads((_DATA_DIR / name).read_text())
+    return data
+
+
+AZURE_REGIONS: frozenset[str] = frozenset(_load_data("azure_regions.json")["regions"])
+AKS_VERSIONS: tuple[str, ...] = tuple(_load_data("aks_versions.json")["supported"])
+
+# Memory a user server may be given: below this a Jupyter server does not start; above it
+# no Azure VM size has the memory (the largest M-series sizes have about 30 TiB).
+MIN_MEMORY_BYTES = 128 * 1024**2
+MAX_MEMORY_BYTES = 32 * 1024**4
+_MEMORY_FACTORS = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+def memory_bytes(value: str) -> float:
+    """'2G' -> 2 GiB in bytes (JupyterHub reads K/M/G/T as powers of 1024)."""
+    return float(value[:-1]) * _MEMORY_FACTORS[value[-1]]
+
+
+def _check_memory(value: str) -> str:
+    if not _MEMORY.fullmatch(value):
+        raise ValueError(f"must be a size such as '2G' or '512M' (got {value!r})")
+    if not MIN_MEMORY_BYTES <= memory_bytes(value) <= MAX_MEMORY_BYTES:
+        raise ValueError(f"must be from 128M to 32T: no server runs in less, and no Azure VM has more "
+                         f"(got {value!r})")
+    return value
+
+
+def _check_local_url(value: str) -> str:
+    if not _LOCAL_PATH.fullmatch(value) or ".." in value.split("/"):
+        raise ValueError(f"must be a path on the server such as /lab, /tree or /rstudio, not a URL and "
+                         f"without '..' (got {value!r})")
+    return value
+
+
+# Directories a dataset must not be mounted over (or inside): the system's own files.
+_SYSTEM_DIRS = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/root",
+                "/run", "/sbin", "/sys", "/usr", "/var", "/tmp", "/opt/conda", "/srv/conda")
+# Directories a dataset must not replace (mounting inside them is fine).
+_KEEP_DIRS = ("/", "/home", "/home/jovyan", "/opt", "/srv", "/mnt", "/media")
 
 
 class ConfigError(Exception):
@@ -63,9 +116,22 @@ class _Model(BaseModel):
         extra="forbid", alias_generator=to_camel, populate_by_name=False, frozen=True
     )
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _one_line(cls, value: Any) -> Any:
+        """No string key takes a newline or another control character (a block scalar
+        `key: |` would otherwise carry one into resource names and URLs)."""
+        items = value if isinstance(value, list) else [value]
+        for i, item in enumerate(items):
+            if isinstance(item, str) and _CONTROL.search(item):
+                where = f"item {i} " if isinstance(value, list) else ""
+                raise ValueError(f"{where}must be one line of text without control characters such as a "
+                                 f"newline (got {item!r})")
+        return value
+
 
 def _check_vm_size(value: str) -> str:
-    if not _VM_SIZE.match(value):
+    if not _VM_SIZE.fullmatch(value):
         raise ValueError(
             f"must be an Azure VM size name such as 'Standard_D4s_v5' (got {value!r})"
         )
@@ -220,18 +286,21 @@ class ClusterConfig(_Model):
     @classmethod
     def _guids(cls, values: list[str]) -> list[str]:
         for i, value in enumerate(values):
-            if not _GUID.match(value):
+            if not _GUID.fullmatch(value):
                 raise ValueError(f"item {i} must be a group object ID (a GUID) (got {value!r})")
         return values
 
     @field_validator("kubernetes_version")
     @classmethod
     def _k8s(cls, value: str) -> str:
-        if not _K8S_VERSION.match(value):
+        if not _K8S_VERSION.fullmatch(value):
             raise ValueError(
                 f"must be a Kubernetes minor version such as '1.34', without the patch "
                 f"(got {value!r})"
             )
+        if value not in AKS_VERSIONS:
+            raise ValueError(f"must be a version AKS supports: {', '.join(AKS_VERSIONS)} (components/"
+                             f"aks_versions.json; check `az aks get-versions -l <region>`) (got {value!r})")
         return value
 
     _cidrs = field_validator("authorized_ip_ranges")(_check_cidrs)
@@ -342,11 +411,14 @@ class LimitsConfig(_Model):
         examples=[50],
     )
 
-    @field_validator("memory", "build_memory")
+    _memories = field_validator("memory", "build_memory")(_check_memory)
+
+    @field_validator("max_age_hours")
     @classmethod
-    def _memory(cls, value: str) -> str:
-        if not _MEMORY.match(value):
-            raise ValueError(f"must be a size such as '2G' or '512M' (got {value!r})")
+    def _max_age(cls, value: float | None) -> float | None:
+        if value is not None and 0 < value * 3600 < 60:
+            raise ValueError(f"must be 0 (never) or at least one minute (0.017 hours); shorter rounds to 0, "
+                             f"which means never (got {value!r})")
         return value
 
 
@@ -388,14 +460,17 @@ class ProfileConfig(_Model):
     @field_validator("memory")
     @classmethod
     def _memory(cls, value: str | None) -> str | None:
-        if value is not None and not _MEMORY.match(value):
-            raise ValueError(f"must be a size such as '2G' or '512M' (got {value!r})")
-        return value
+        return None if value is None else _check_memory(value)
+
+    @field_validator("default_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return None if value is None else _check_local_url(value)
 
     @field_validator("image")
     @classmethod
     def _image(cls, value: str) -> str:
-        if not re.match(r"^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?$", value) or ":" not in value.rsplit("/", 1)[-1]:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?", value) or ":" not in value.rsplit("/", 1)[-1]:
             raise ValueError(f"must be an image name with a tag, such as 'quay.io/jupyter/scipy-notebook:latest' "
                              f"(got {value!r})")
         return value
@@ -498,23 +573,29 @@ class DatasetConfig(_Model):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not re.match(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$", value):
+        if not re.fullmatch(r"[a-z][a-z0-9-]{0,30}[a-z0-9]", value):
             raise ValueError(f"must be 2-32 characters of [a-z0-9-], starting with a letter (got {value!r})")
         return value
 
     @field_validator("storage_account")
     @classmethod
     def _account(cls, value: str) -> str:
-        if not re.match(r"^[a-z0-9]{3,24}$", value):
+        if not re.fullmatch(r"[a-z0-9]{3,24}", value):
             raise ValueError(f"must be 3-24 lowercase letters and digits (got {value!r})")
         return value
 
     @field_validator("mount_path")
     @classmethod
     def _path(cls, value: str) -> str:
-        if not value.startswith("/") or value.rstrip("/") in ("", "/home/jovyan"):
-            raise ValueError(f"must be an absolute path below the home directory or elsewhere, such as "
+        parts = value.split("/")
+        if not value.startswith("/") or value.endswith("/") or any(p in ("", ".", "..") for p in parts[1:]) \
+                or not re.fullmatch(r"[A-Za-z0-9._/-]+", value):
+            raise ValueError(f"must be an absolute path without '..', '.', '//' or a trailing '/', such as "
                              f"'/home/jovyan/data/census' (got {value!r})")
+        if value in _KEEP_DIRS or any(value == d or value.startswith(d + "/") for d in _SYSTEM_DIRS):
+            raise ValueError(f"must not replace a system or home directory ({', '.join(_SYSTEM_DIRS[:6])}, "
+                             f"... or {', '.join(_KEEP_DIRS)} itself); use e.g. '/home/jovyan/data/<name>' "
+                             f"(got {value!r})")
         return value
 
 
@@ -556,14 +637,14 @@ class VmConfig(_Model):
     @field_validator("admin_username")
     @classmethod
     def _admin(cls, value: str) -> str:
-        if not re.match(r"^[a-z_][a-z0-9_-]{0,31}$", value) or value in ("root", "admin", "jovyan"):
+        if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", value) or value in ("root", "admin", "jovyan"):
             raise ValueError(f"must be a Linux user name ([a-z_][a-z0-9_-], not root/admin) (got {value!r})")
         return value
 
     @field_validator("ssh_public_key")
     @classmethod
     def _key(cls, value: str | None) -> str | None:
-        if value is not None and not _SSH_KEY.match(value):
+        if value is not None and not _SSH_KEY.fullmatch(value):
             raise ValueError("must be an OpenSSH public key line such as 'ssh-ed25519 AAAA... you@host' "
                              "(the .pub file, not the private key)")
         return value
@@ -588,7 +669,7 @@ class BudgetConfig(_Model):
     @classmethod
     def _emails(cls, values: list[str]) -> list[str]:
         for i, value in enumerate(values):
-            if not _EMAIL.match(value):
+            if not _EMAIL.fullmatch(value):
                 raise ValueError(f"item {i} must be an email address (got {value!r})")
         return values
 
@@ -772,16 +853,26 @@ class StackConfig(_Model):
     @field_validator("location")
     @classmethod
     def _region(cls, value: str) -> str:
-        if not _REGION.match(value):
+        if not _REGION.fullmatch(value):
             raise ValueError(
                 f"must be an Azure region short name such as 'westeurope' or 'uksouth' (got {value!r})"
             )
+        if value not in AZURE_REGIONS:
+            close = difflib.get_close_matches(value, sorted(AZURE_REGIONS), n=1, cutoff=0.6)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise ValueError(f"is not an Azure region: {hint}(`az account list-locations -o table` lists them; "
+                             f"components/azure_regions.json) (got {value!r})")
         return value
+
+    @field_validator("default_url")
+    @classmethod
+    def _default_url(cls, value: str) -> str:
+        return _check_local_url(value)
 
     @field_validator("institution")
     @classmethod
     def _slug(cls, value: str) -> str:
-        if not _SLUG.match(value) or "--" in value:
+        if not _SLUG.fullmatch(value) or "--" in value:
             raise ValueError(
                 "must be 3-16 characters of [a-z0-9-], start with a lowercase letter and not end "
                 f"with '-' (got {value!r})"
@@ -791,7 +882,7 @@ class StackConfig(_Model):
     @field_validator("contact_email")
     @classmethod
     def _email(cls, value: str | None) -> str | None:
-        if value is not None and not _EMAIL.match(value):
+        if value is not None and not _EMAIL.fullmatch(value):
             raise ValueError(f"must be an email address such as 'rse@myuni.example' (got {value!r})")
         return value
 
@@ -805,7 +896,7 @@ class StackConfig(_Model):
                 f"must be a bare host name such as 'binder.myuni.example', without scheme or path (got {value!r})"
             )
         labels = value.split(".")
-        if len(value) > 253 or len(labels) < 2 or not all(_HOST_LABEL.match(x) for x in labels) \
+        if len(value) > 253 or len(labels) < 2 or not all(_HOST_LABEL.fullmatch(x) for x in labels) \
                 or labels[-1].isdigit():
             raise ValueError(
                 "must be a lowercase DNS host name such as 'binder.myuni.example' "
@@ -816,7 +907,7 @@ class StackConfig(_Model):
     @field_validator("dns_label")
     @classmethod
     def _label(cls, value: str | None) -> str | None:
-        if value is not None and not _DNS_LABEL.match(value):
+        if value is not None and not _DNS_LABEL.fullmatch(value):
             raise ValueError(
                 "must be 3-63 characters of [a-z0-9-], start with a letter and end with a letter or "
                 f"digit (got {value!r})"
@@ -1005,6 +1096,51 @@ def _decode(key: str, value: Any, problems: list[str]) -> Any:
     return value
 
 
+# Namespaces a key may live in: the project's own, the provider whose stack config this
+# program uses (its default provider), and Pulumi's own settings (`pulumi:tags`, ...).
+# The Kubernetes and random providers are created explicitly, so their stack config would
+# be ignored: a key there is refused rather than silently doing nothing.
+KNOWN_NAMESPACES = (PROJECT, "azure-native", "pulumi")
+_IGNORED_NAMESPACES = {
+    "kubernetes": "the stack's Kubernetes provider is configured from the cluster it creates, so "
+    "kubernetes:* settings would be ignored",
+    "random": "the random provider takes no settings",
+    "azure": "this stack uses the azure-native provider, not azure (classic); use azure-native:*",
+}
+# Settings of the azure-native provider (its `config` module, pulumi-azure-native 3.29.0).
+AZURE_NATIVE_KEYS = (
+    "auxiliaryTenantIds", "clientCertificatePassword", "clientCertificatePath", "clientId", "clientSecret",
+    "disableInstanceDiscovery", "disablePulumiPartnerId", "environment", "location", "metadataHost", "msiEndpoint",
+    "oidcRequestToken", "oidcRequestUrl", "oidcToken", "oidcTokenFilePath", "partnerId", "subscriptionId",
+    "tenantId", "useDefaultAzureCredential", "useMsi", "useOidc",
+)
+# azure-native provider settings that are credentials: only as secrets.
+_PROVIDER_SECRETS = ("azure-native:clientSecret", "azure-native:clientCertificatePassword",
+                     "azure-native:oidcToken", "azure-native:oidcRequestToken")
+
+
+def namespace_problems(key: str) -> list[str]:
+    """A key outside the project's namespace: fine for a known provider, else one line (with
+    "did you mean" for a near miss such as `binderhub-azuer:auth`)."""
+    if ":" not in key:
+        return [f"{key} has no namespace: write it as {PROJECT}:{key}"]
+    namespace, _, name = key.partition(":")
+    if namespace == "azure-native" and name not in AZURE_NATIVE_KEYS:
+        close = difflib.get_close_matches(name, AZURE_NATIVE_KEYS, n=1, cutoff=0.6)
+        hint = f"did you mean azure-native:{close[0]}?" if close else "see the azure-native provider's settings"
+        return [f"{key} is not a setting of the azure-native provider and would be ignored; {hint}"]
+    if namespace in KNOWN_NAMESPACES:
+        return []
+    if namespace in _IGNORED_NAMESPACES:
+        return [f"{key} is not used: {_IGNORED_NAMESPACES[namespace]}"]
+    close = difflib.get_close_matches(namespace, [*KNOWN_NAMESPACES, *_IGNORED_NAMESPACES], n=1, cutoff=0.6)
+    if close:
+        return [f"{key} is in an unknown namespace '{namespace}' and would be ignored; did you mean "
+                f"{close[0]}:{name}?"]
+    return [f"{key} is in namespace '{namespace}', which this stack does not read; keys go in "
+            f"{', '.join(n + ':' for n in KNOWN_NAMESPACES)}"]
+
+
 def parse_config(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str] = frozenset()) -> StackConfig:
     """Validate a stack's raw config (keys `ns:key`) and return the typed model.
 
@@ -1013,22 +1149,44 @@ def parse_config(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str] 
     problems: list[str] = []
     data: dict[str, Any] = {}
     secrets_set: set[str] = set()
+    wrongly_secret: set[str] = set()
     prefix = f"{PROJECT}:"
     for key, value in raw.items():
         if key == LOCATION_KEY:
+            if key in secret_keys:
+                problems.append(f"{key} is stored as a secret but is not one: pulumi config rm --secret {key} "
+                                f"&& pulumi config set {key} <region>")
+                wrongly_secret.add("location")
+                continue
             data["location"] = value
             continue
+        if key in _PROVIDER_SECRETS and key not in secret_keys:
+            problems.append(f"{key} must be stored as a secret: pulumi config rm {key} && "
+                            f"pulumi config set --secret {key} <value>")
+            continue
         if not key.startswith(prefix):
-            continue  # other providers' settings (azure-native:subscriptionId, kubernetes:...)
+            problems.extend(namespace_problems(key))
+            continue
         name = key[len(prefix):]
+        if name == "location":
+            problems.append(f"{key} is not a key of this stack: the region is set once, as {LOCATION_KEY} "
+                            f"(pulumi config rm location && pulumi config set {LOCATION_KEY} <region>)")
+            continue
         if name in SECRET_KEYS:
             if key not in secret_keys:
                 problems.append(
                     f"{key} must be stored as a secret: pulumi config rm {name} && "
                     f"pulumi config set --secret {name} <value>"
                 )
+                secrets_set.add(name)  # reported once, here, not again as missing
             elif value not in (None, ""):
                 secrets_set.add(name)
+            continue
+        if key in secret_keys:
+            # The plaintext is unknown offline and must not be printed under `pulumi up`.
+            problems.append(f"{key} is stored as a secret but is not one: pulumi config rm {name} && "
+                            f"pulumi config set {name} <value> (without --secret)")
+            wrongly_secret.add(name)
             continue
         decoded = _decode(name, value, problems)
         if decoded is not None:
@@ -1040,18 +1198,23 @@ def parse_config(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str] 
         model._secrets_set = frozenset(secrets_set)
     except ValidationError as exc:
         for err in exc.errors():
+            if err["type"] == "missing" and err["loc"] and err["loc"][0] in wrongly_secret:
+                continue  # already reported as a misplaced secret
             if err["type"] == "missing" and tuple(err["loc"]) == ("location",):
                 problems.append(f"{LOCATION_KEY} is required: pulumi config set azure-native:location westeurope")
             else:
                 problems.append(_message(err))
     if model is not None:
-        problems.extend(cross_checks(model))
+        # A key refused as a misplaced secret is not reported a second time as missing.
+        missing = tuple(f"{PROJECT}:{name} is required" for name in wrongly_secret)
+        problems.extend(line for line in cross_checks(model) if not line.startswith(missing) or not missing)
         if not problems:
             from .hub_values import chart_value_problems  # the values builders need a valid model
 
             problems.extend(chart_value_problems(model))
     if problems:
-        raise ConfigError(problems)
+        # One line per problem, whatever a value held.
+        raise ConfigError([" ".join(line.split("\n")) if "\n" in line else line for line in problems])
     assert model is not None
     return model
 
@@ -1102,7 +1265,7 @@ def cross_checks(cfg: StackConfig) -> list[str]:
     if auth.type == "entra":
         if not auth.tenant_id:
             problems.append(f"{p}:auth.tenantId is required when auth.type is 'entra'")
-        elif not _GUID.match(auth.tenant_id):
+        elif not _GUID.fullmatch(auth.tenant_id):
             problems.append(f"{p}:auth.tenantId must be a GUID such as "
                             f"'00000000-0000-0000-0000-000000000000' (got {auth.tenant_id!r})")
         if auth.allowed_organizations:
@@ -1129,10 +1292,10 @@ def cross_checks(cfg: StackConfig) -> list[str]:
                 f"{p}:dockerHubToken is required when registry.type is 'dockerhub': "
                 "pulumi config set --secret dockerHubToken <Docker Hub access token>"
             )
-        if reg.image_prefix is not None and not _DOCKERHUB_PREFIX.match(reg.image_prefix):
+        if reg.image_prefix is not None and not _DOCKERHUB_PREFIX.fullmatch(reg.image_prefix):
             problems.append(f"{p}:registry.imagePrefix must look like '<user-or-org>/<name>-' for Docker Hub "
                             f"(got {reg.image_prefix!r})")
-    if reg.type == "acr" and reg.image_prefix is not None and not _ACR_PREFIX.match(reg.image_prefix):
+    if reg.type == "acr" and reg.image_prefix is not None and not _ACR_PREFIX.fullmatch(reg.image_prefix):
         problems.append(f"{p}:registry.imagePrefix must be a lowercase repository path such as 'binder/myuni-' "
                         f"(got {reg.image_prefix!r})")
     if reg.type == "acr" and reg.username:
@@ -1172,10 +1335,16 @@ def cross_checks(cfg: StackConfig) -> list[str]:
             problems.append(f"{key}.name {data.name!r} is used twice")
         seen.add(data.name)
     problems.extend(_tljh_checks(cfg) if cfg.tljh else _vm_unused(cfg))
-    if not cfg.default_url.startswith("/"):
-        problems.append(f"{p}:defaultUrl must be a path such as /lab (got {cfg.default_url!r})")
     if not cfg.binder and cfg.helm_values.binderhub:
         problems.append(f"{p}:helmValues.binderhub is only used when mode is binderhub")
+    if auth.type == "entra" and auth.allow_all is False and not (auth.allowed_users or auth.admins):
+        problems.append(f"{p}:auth.allowAll is false but neither auth.allowedUsers nor auth.admins names anyone, "
+                        "so nobody could log in: list users, or set allowAll: true to admit the whole tenant")
+    problems.extend(_binder_only(cfg))
+    problems.extend(_memory_fits(cfg))
+    from .helm_guard import helm_values_problems  # the deny-list of weakening helmValues
+
+    problems.extend(helm_values_problems(cfg))
     problems.extend(_practice_checks(cfg))
     from .azure_names import name_problems  # it needs the naming module, which needs this one
 
@@ -1201,6 +1370,54 @@ def _practice_checks(cfg: StackConfig) -> list[str]:
     if cfg.registry.type == "dockerhub" and "retention_days" in cfg.registry.model_fields_set:
         problems.append(f"{p}:registry.retentionDays is only for registry.type 'acr' (Docker Hub has its own "
                         "retention policy)")
+    return problems
+
+
+# Keys that only BinderHub reads: (block, field names), as model attribute names.
+_BINDER_ONLY = (
+    ("limits", ("total_quota", "per_repo_quota", "build_memory")),
+    ("security", ("banned_repos", "allowed_repos", "build_egress_ports")),
+)
+
+
+def _binder_only(cfg: StackConfig) -> list[str]:
+    """BinderHub-only keys set in jupyterhub or tljh mode would silently do nothing."""
+    if cfg.binder:
+        return []
+    p = PROJECT
+    problems = []
+    if "registry" in cfg.model_fields_set and not cfg.tljh:  # tljh reports the whole block
+        problems.append(f"{p}:registry is only used when mode is binderhub (it is where Binder pushes images)")
+    for block, names in _BINDER_ONLY:
+        if block not in cfg.model_fields_set or (cfg.tljh and block == "security"):
+            continue
+        sub = getattr(cfg, block)
+        for name in names:
+            if name in sub.model_fields_set:
+                problems.append(f"{p}:{block}.{to_camel(name)} is only used when mode is binderhub "
+                                f"(this stack is {cfg.mode})")
+    return problems
+
+
+def _memory_fits(cfg: StackConfig) -> list[str]:
+    """A memory limit larger than the node that would run it: no server could ever start."""
+    from .cost import VM_SIZES  # published sizes (vCPUs, GiB); unknown sizes are not judged
+
+    p = PROJECT
+    problems = []
+    size = cfg.vm.size if cfg.tljh else cfg.cluster.user_pool.vm_size
+    node = VM_SIZES.get(size)
+    where = "vm.size" if cfg.tljh else "cluster.userPool.vmSize"
+    if node and memory_bytes(cfg.limits.memory) > node[1] * 1024**3:
+        problems.append(f"{p}:limits.memory {cfg.limits.memory} is more than a {size} node has ({node[1]:g} GiB, "
+                        f"{where}); no server could start")
+    gpu = cfg.cluster.gpu_pool
+    for i, profile in enumerate(cfg.profiles):
+        pool_size = gpu.vm_size if (profile.gpu and gpu) else size
+        pool_node = VM_SIZES.get(pool_size)
+        if profile.memory and pool_node and memory_bytes(profile.memory) > pool_node[1] * 1024**3:
+            problems.append(f"{p}:profiles[{i}].memory {profile.memory} is more than a {pool_size} node has "
+                            f"({pool_node[1]:g} GiB); no server could start")
     return problems
 
 

@@ -783,8 +783,8 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.weeks <= 104:
         parser.error("--weeks must be between 1 and 104")
 
-    path, stack = stack_from_args(args)
     try:
+        path, stack = stack_from_args(args)
         raw, secret = read_stack_file(path)
         # Secrets do not change the price: estimate before the OAuth app or token exists.
         for name in SECRET_KEYS:

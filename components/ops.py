@@ -910,6 +910,36 @@ def main(argv: Sequence[str] | None = None, *, runner: Runner = run_pulumi, api_
     err = err or sys.stderr
     args = _parser().parse_args(list(argv) if argv is not None else None)
     secrets: list[str] = []
+    with _terminate_like_interrupt():
+        return _main(args, runner, api_factory, out, err, secrets)
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwind like Ctrl-C, so the temporary kubeconfig is removed."""
+
+
+@contextlib.contextmanager
+def _terminate_like_interrupt() -> Iterator[None]:
+    """While a command runs, SIGTERM (a CI job cancelled, `kill`, a closed terminal session)
+    raises `Terminated`; every `finally` runs, so the kubeconfig file is deleted as on SIGINT."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _raise(signum: int, frame: Any) -> None:
+        raise Terminated(signum)
+
+    before = signal.signal(signal.SIGTERM, _raise)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def _main(args: argparse.Namespace, runner: Runner, api_factory: ApiFactory, out: TextIO, err: TextIO,
+          secrets: list[str]) -> int:
     try:
         if args.command == "info":
             outputs = read_outputs(args.stack, args.outputs_json, runner)
@@ -927,8 +957,17 @@ def main(argv: Sequence[str] | None = None, *, runner: Runner = run_pulumi, api_
     except OpsError as problem:
         err.write(f"error: {redact(str(problem), secrets)}\n")
         return 2
+    except UnicodeDecodeError:
+        err.write("error: the outputs are not UTF-8 text (expected the output of "
+                  "`pulumi stack output --json --show-secrets`)\n")
+        return 2
+    except RecursionError:
+        err.write("error: the outputs nest too deeply to be stack outputs\n")
+        return 2
     except KeyboardInterrupt:
         return 130
+    except Terminated:
+        return 143
     except BrokenPipeError:
         # The reader went away (`logs hub | head`): not an error. Point stdout at devnull so
         # that the interpreter's final flush does not complain either.

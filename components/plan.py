@@ -17,24 +17,32 @@ import json
 import os
 import runpy
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import cost
 from .config import PROJECT, ConfigError, parse_config
-from .stackfile import ROOT, PlanError, add_stack_arguments, read_stack_file, stack_from_args
+from .stackfile import ROOT, SECRET, PlanError, add_stack_arguments, read_stack_file, stack_from_args
 
 __all__ = ["ROOT", "PlanError", "build_plan", "main", "read_stack_file", "run_program", "summary"]
-from .mocks import SECRET, PlanMocks, RecordingMonitor
+
+if TYPE_CHECKING:
+    from .mocks import RecordingMonitor
+
+# Config Pulumi reads from the environment; the offline plan renders the stack file alone.
+CONFIG_ENV = ("PULUMI_CONFIG", "PULUMI_CONFIG_SECRET_KEYS")
 
 RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
 
 
 def run_program(raw: dict[str, str], secret_keys: set[str], stack: str) -> RecordingMonitor:
     """Run `__main__.py` under mocks (update mode, so every apply runs) and return the record."""
+    # The Pulumi SDK loads only once the stack file has been read and validated.
     import pulumi
     from pulumi.runtime import config as runtime_config
     from pulumi.runtime import settings as runtime_settings
     from pulumi.runtime.stack import run_in_stack
+
+    from .mocks import PlanMocks, RecordingMonitor
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -51,12 +59,16 @@ def run_program(raw: dict[str, str], secret_keys: set[str], stack: str) -> Recor
     # The offline plan never calls Azure, even where `az login` would let the pre-flight run.
     skip_before = os.environ.get("BINDERHUB_AZURE_SKIP_PREFLIGHT")
     os.environ["BINDERHUB_AZURE_SKIP_PREFLIGHT"] = "offline plan"
+    # Config in the environment would reach the program next to the file's; the plan shows
+    # what the stack file says (main() says so when such a variable is set).
+    env_before = {name: os.environ.pop(name) for name in CONFIG_ENV if name in os.environ}
     try:
         os.chdir(ROOT)
         loop.run_until_complete(run_in_stack(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")))
     finally:
         os.chdir(cwd)
         sys.path.remove(str(ROOT))
+        os.environ.update(env_before)
         if skip_before is None:
             os.environ.pop("BINDERHUB_AZURE_SKIP_PREFLIGHT", None)
         else:
@@ -149,9 +161,13 @@ def main(argv: list[str] | None = None) -> int:
     add_stack_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the plan as one JSON document")
     args = parser.parse_args(argv)
-    path, stack = stack_from_args(args)
     try:
+        path, stack = stack_from_args(args)
         raw, secret = read_stack_file(path)
+        cfg_env = [name for name in CONFIG_ENV if os.environ.get(name)]
+        if cfg_env:
+            print(f"note: {' and '.join(cfg_env)} set in the environment is ignored: the offline plan renders "
+                  f"{path.name} alone (pulumi up would read both)", file=sys.stderr)
         plan = build_plan(raw, secret, stack)
     except (PlanError, ConfigError) as err:
         print(str(err), file=sys.stderr)

@@ -100,7 +100,7 @@ KUBERNETES_PROVIDERS = ("Microsoft.ContainerService", "Microsoft.Network", "Micr
                         "Microsoft.Authorization", "Microsoft.ManagedIdentity")
 TLJH_PROVIDERS = ("Microsoft.Compute", "Microsoft.Network", "Microsoft.KeyVault", "Microsoft.Authorization")
 
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # Usage names of the two regional quotas (the rest are per-family, named as the SKU's `family`).
 CORES = "cores"
 SPOT_CORES = "lowPriorityCores"
@@ -555,12 +555,18 @@ def main(argv: Sequence[str] | None = None, *, clients: Clients | None = None,
     parser.add_argument("--json", action="store_true", help="print the result as one JSON document")
     args = parser.parse_args(argv)
 
-    path, _ = stack_from_args(args)
     try:
+        path, _ = stack_from_args(args)
         raw, secret = read_stack_file(path)
         cfg = parse_config(raw, secret)
     except (PlanError, ConfigError) as exc:
         print(str(exc), file=err)
+        return 2
+    except Exception as exc:  # a bug, not bad input: one line, traceback on request
+        if os.environ.get("BINDERHUB_AZURE_DEBUG"):
+            raise
+        print(_one_line(f"error: the stack config could not be checked: {type(exc).__name__}: {exc} "
+                        "(set BINDERHUB_AZURE_DEBUG=1 for a traceback)"), file=err)
         return 2
 
     if clients is not None:
@@ -572,7 +578,7 @@ def main(argv: Sequence[str] | None = None, *, clients: Clients | None = None,
                   file=err)
             return 2
         subscription, where = found
-        if not _GUID.match(subscription):
+        if not _GUID.fullmatch(subscription):
             print(f"the subscription ID must be a GUID (got {subscription!r} {where})", file=err)
             return 2
     built = clients is None

@@ -1,56 +1,213 @@
 """Stack files: where `Pulumi.<stack>.yaml` is, and its config as Pulumi hands it to a
-program (pure; shared by the plan, cost and pre-flight commands)."""
+program (pure; shared by the plan, cost and pre-flight commands).
+
+The file is read the way the Pulumi CLI reads it: YAML 1.2 (`yes`, `no`, `on`, `off` stay
+strings, `1:30` is not sixty-based) and a key given twice is an error. Whatever cannot be
+read that way (not UTF-8, not a mapping, `!!binary`, absurd nesting, a directory) is one
+`PlanError` line, so every command answers a malformed file with one line and exit 2.
+"""
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import difflib
 import json
+import math
 from pathlib import Path
-
-import yaml
+from typing import Any
 
 from .config import PROJECT
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "[secret]"
 
+# The top-level keys of a Pulumi stack file (the Pulumi CLI's project-stack layout).
+STACK_FILE_KEYS = ("config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment")
+# Deeper than any real config; Python's own recursion would give out long before 5,000.
+MAX_DEPTH = 32
+MAX_BYTES = 1_000_000
+
 
 class PlanError(Exception):
-    """The stack file itself cannot be read."""
+    """The stack file itself cannot be read. `problems` holds one line per mistake."""
+
+    def __init__(self, message: str | list[str]):
+        problems = [message] if isinstance(message, str) else list(message)
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def load_yaml_12(text: str) -> Any:
+    """Parse YAML 1.2 with the safe constructors; duplicate keys raise. Raises ValueError
+    with a one-line reason for anything Pulumi would not read the same way."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    yaml = YAML(typ="safe", pure=True)
+    yaml.version = (1, 2)
+    yaml.allow_duplicate_keys = False
+    try:
+        return yaml.load(text)
+    except RecursionError:
+        raise ValueError(f"nests deeper than {MAX_DEPTH} levels") from None
+    except YAMLError as err:
+        raise ValueError(_yaml_reason(err)) from None
+
+
+def _yaml_reason(err: Exception) -> str:
+    problem = getattr(err, "problem", None) or str(err).strip().splitlines()[0]
+    mark = getattr(err, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    problem = " ".join(str(problem).split())
+    if "duplicate key" in problem:
+        problem = problem.replace('found duplicate key "', "duplicate key '").replace('" with value', "' with value")
+    return f"{problem}{where}"
+
+
+def _plain(value: Any, where: str, depth: int) -> Any:
+    """The value as JSON-able data, or ValueError naming what Pulumi would not accept."""
+    if depth > MAX_DEPTH:
+        raise ValueError(f"{where} nests deeper than {MAX_DEPTH} levels")
+    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{where} must be a finite number (got {value!r})")
+        return value
+    if isinstance(value, datetime.date):  # YAML timestamps: Pulumi keeps the text
+        return value.isoformat()
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, (str, int, bool)) or isinstance(key, bool):
+                raise ValueError(f"{where} has a key that is not text ({key!r})")
+            out[str(key)] = _plain(item, f"{where}.{key}", depth + 1)
+        return out
+    if isinstance(value, list):
+        return [_plain(item, f"{where}[{i}]", depth + 1) for i, item in enumerate(value)]
+    if isinstance(value, (bytes, bytearray)):
+        raise ValueError(f"{where} is binary data (!!binary); config values are text")
+    raise ValueError(f"{where} is a {type(value).__name__} (a YAML tag Pulumi config does not take)")
+
+
+def _has_secure_leaf(value: Any) -> bool:
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            return True
+        return any(_has_secure_leaf(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_secure_leaf(v) for v in value)
+    return False
+
+
+def _mask_secure(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            return SECRET
+        return {k: _mask_secure(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask_secure(v) for v in value]
+    return value
+
+
+def read_text(path: Path) -> str:
+    """The file's text, or PlanError with one line saying why it cannot be read."""
+    try:
+        if path.is_dir():
+            raise PlanError(f"{path}: is a directory, not a stack file")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise PlanError(f"{path}: no such stack file") from None
+    except OSError as err:
+        raise PlanError(f"{path}: cannot be read ({err.strerror or type(err).__name__})") from None
+    if len(data) > MAX_BYTES:
+        raise PlanError(f"{path}: is {len(data)} bytes; a stack file is at most {MAX_BYTES}")
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as err:
+        raise PlanError(f"{path}: is not UTF-8 text (invalid byte at offset {err.start})") from None
+
+
+def parse_stack_text(text: str, path: Path | str = "stack file") -> tuple[dict[str, str], set[str]]:
+    """`read_stack_file` on text already read."""
+    try:
+        doc = load_yaml_12(text)
+    except ValueError as err:
+        raise PlanError(f"{path}: not valid YAML 1.2 ({err})") from None
+    if doc is None:
+        doc = {}
+    if not isinstance(doc, dict):
+        raise PlanError(f"{path}: must be a YAML mapping with a 'config:' section (got a {_kind(doc)})")
+    problems = []
+    for top in doc:
+        if top not in STACK_FILE_KEYS:
+            close = difflib.get_close_matches(str(top), STACK_FILE_KEYS, n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; a stack file has {', '.join(STACK_FILE_KEYS)}"
+            problems.append(f"{path}: top-level key {str(top)!r} is not part of a Pulumi stack file{hint}")
+    config = doc.get("config")
+    if config is None:
+        config = {}
+    if not isinstance(config, dict):
+        raise PlanError(f"{path}: 'config' must be a mapping of keys to values (got a {_kind(config)})")
+    raw: dict[str, str] = {}
+    secret: set[str] = set()
+    written: dict[str, str] = {}
+    for key, value in config.items():
+        if not isinstance(key, str) or not key:
+            problems.append(f"{path}: config key {key!r} must be text such as '{PROJECT}:institution'")
+            continue
+        full = key if ":" in key else f"{PROJECT}:{key}"
+        if full in written:
+            problems.append(f"{full} is set twice (as '{written[full]}' and as '{key}'); keep one")
+            continue
+        written[full] = key
+        try:
+            value = _plain(value, full, 1)
+        except ValueError as err:
+            problems.append(str(err))
+            continue
+        if isinstance(value, dict) and "secure" in value:
+            secure = value["secure"]
+            if set(value) != {"secure"}:
+                problems.append(f"{full}: a 'secure:' entry holds nothing else (got keys {sorted(value)})")
+            elif not isinstance(secure, str) or not secure.strip():
+                problems.append(f"{full} has an empty 'secure:' value, so the secret is not set: "
+                                f"pulumi config set --secret {key.removeprefix(PROJECT + ':')} <value>")
+            else:
+                raw[full] = SECRET
+                secret.add(full)
+            continue
+        if _has_secure_leaf(value):  # `pulumi config set --path --secret`: the whole key is secret
+            raw[full] = json.dumps(_mask_secure(value))
+            secret.add(full)
+        elif isinstance(value, str):
+            raw[full] = value
+        elif isinstance(value, bool):
+            raw[full] = "true" if value else "false"
+        elif value is None:
+            continue
+        elif isinstance(value, (int, float)):
+            raw[full] = str(value)
+        else:
+            raw[full] = json.dumps(value)
+    if problems:
+        raise PlanError(problems)
+    return raw, secret
 
 
 def read_stack_file(path: Path) -> tuple[dict[str, str], set[str]]:
     """A `Pulumi.<stack>.yaml` as Pulumi hands config to a program: every value a string
     (structured values as JSON), `secure:` values as the "[secret]" placeholder."""
-    try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except FileNotFoundError:
-        raise PlanError(f"{path}: no such stack file") from None
-    except yaml.YAMLError as err:
-        raise PlanError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
-    config = doc.get("config") or {}
-    if not isinstance(doc, dict) or not isinstance(config, dict):
-        raise PlanError(f"{path}: 'config' must be a mapping of keys to values")
-    raw: dict[str, str] = {}
-    secret: set[str] = set()
-    for key, value in config.items():
-        key = str(key)
-        if ":" not in key:
-            key = f"{PROJECT}:{key}"
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            raw[key] = SECRET
-            secret.add(key)
-        elif isinstance(value, str):
-            raw[key] = value
-        elif isinstance(value, bool):
-            raw[key] = "true" if value else "false"
-        elif value is None:
-            continue
-        elif isinstance(value, (int, float)):
-            raw[key] = str(value)
-        else:
-            raw[key] = json.dumps(value)
-    return raw, secret
+    return parse_stack_text(read_text(path), path)
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, str):
+        return "string"
+    return type(value).__name__
 
 
 def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,6 +220,8 @@ def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
 def stack_from_args(args: argparse.Namespace) -> tuple[Path, str]:
     """The stack file and the stack's name."""
     if args.stack:
+        if "/" in args.stack or "\\" in args.stack or args.stack in (".", ".."):
+            raise PlanError(f"--stack {args.stack!r}: a stack name, not a path (use --config-file PATH)")
         return ROOT / f"Pulumi.{args.stack}.yaml", args.stack
     path: Path = args.config_file
     name = path.name

@@ -126,6 +126,18 @@ BAD_CONFIGS = [
          "binderhub-azure:auth.allowedUsers or auth.allowedOrganizations must list who may log in"),
         ({"registry": {"type": "dockerhub", "username": "u", "imagePrefix": "Not/Valid"},
           "secrets": {"dockerHubToken": "t"}}, "binderhub-azure:registry.imagePrefix must look like"),
+        ({"binderhub-azuer:auth": {"type": "github"}}, "binderhub-azuer:auth is in an unknown namespace"),
+        ({"location": "northeurope"}, "binderhub-azure:location is not a key of this stack"),
+        ({"azure-native:location": "westeurop"}, "azure-native:location is not an Azure region: did you mean"),
+        ({"cluster": {"kubernetesVersion": "1.27"}}, "binderhub-azure:cluster.kubernetesVersion must be a version"),
+        ({"limits": {"memory": "0G"}}, "binderhub-azure:limits.memory must be from 128M to 32T"),
+        ({"limits": {"maxAgeHours": 0.0001}}, "binderhub-azure:limits.maxAgeHours must be 0 (never) or at least"),
+        ({"defaultUrl": "//evil.example"}, "binderhub-azure:defaultUrl must be a path on the server"),
+        ({"institution": "myuni\n"}, "binderhub-azure:institution must be one line of text"),
+        ({"helmValues": {"jupyterhub": {"singleuser": {"cloudMetadata": {"blockWithIptables": False}}}}},
+         "binderhub-azure:helmValues.jupyterhub.singleuser.cloudMetadata.blockWithIptables is refused"),
+        ({"helmValues": {"binderhub": {"imageBuilderType": "host"}}},
+         "binderhub-azure:helmValues.binderhub.imageBuilderType is refused"),
 ]
 
 
@@ -155,8 +167,8 @@ def test_every_problem_is_reported_at_once():
     assert len(found) >= 3
 
 
-def test_other_namespaces_are_ignored():
-    parse(**{"azure-native:subscriptionId": "00000000-0000-0000-0000-000000000000", "kubernetes:context": "x"})
+def test_provider_and_pulumi_namespaces_are_accepted():
+    parse(**{"azure-native:subscriptionId": "00000000-0000-0000-0000-000000000000", "pulumi:tags": '{"a": "b"}'})
 
 
 def test_reference_documents_every_key():
@@ -180,7 +192,7 @@ def test_reference_documents_every_key():
         ({"helmValues": {"binderhub": {"replicas": "two"}}},
          "binderhub-azure:helmValues.binderhub.replicas breaks the binderhub"),
         ({"helmValues": {"binderhub": {"imageBuilderType": "kaniko"}}},
-         "binderhub-azure:helmValues.binderhub.imageBuilderType breaks the binderhub"),
+         "binderhub-azure:helmValues.binderhub.imageBuilderType is refused"),
         ({"mode": "jupyterhub", "auth": {"type": "github", "clientId": "c", "allowAll": True},
           "secrets": {"authClientSecret": "s"}, "helmValues": {"jupyterhub": {"singleuser": {"cpu": "lots"}}}},
          "binderhub-azure:helmValues.jupyterhub.singleuser.cpu breaks the jupyterhub 4.4.0 chart schema"),

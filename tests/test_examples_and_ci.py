@@ -46,7 +46,9 @@ def test_workflow_previews_pull_requests_and_deploys_main():
     wf = _workflow()
     triggers = wf[True] if True in wf else wf["on"]  # YAML 1.1 reads the key `on` as True
     assert "pull_request" in triggers and triggers["push"]["branches"] == ["main"]
-    assert wf["permissions"]["id-token"] == "write"
+    assert wf["permissions"] == {}  # each job asks for what it uses
+    assert wf["jobs"]["preview"]["permissions"]["id-token"] == "write"
+    assert wf["jobs"]["up"]["permissions"]["id-token"] == "write"
     jobs = wf["jobs"]
     preview = next(s for s in jobs["preview"]["steps"] if s.get("uses", "").startswith("pulumi/actions"))
     assert preview["with"]["command"] == "preview" and preview["with"]["comment-on-pr"] is True
