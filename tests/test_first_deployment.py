@@ -114,13 +114,13 @@ def test_a_version_bump_upgrades_every_pool(render):
         cluster = resources_of(plan, "azure-native:containerservice:ManagedCluster")[0]
         return cluster, {p["name"]: p for p in resources_of(plan, POOL)}
 
-    old_cluster, old = pools("1.33")
-    new_cluster, new = pools("1.34")
-    assert (old_cluster["inputs"]["kubernetesVersion"], new_cluster["inputs"]["kubernetesVersion"]) == ("1.33", "1.34")
+    old_cluster, old = pools("1.35")
+    new_cluster, new = pools("1.36")
+    assert (old_cluster["inputs"]["kubernetesVersion"], new_cluster["inputs"]["kubernetesVersion"]) == ("1.35", "1.36")
     assert set(old) == set(new) == {"cluster-user", "cluster-gpu", "cluster-build"}
     for name in new:
-        assert old[name]["inputs"]["orchestratorVersion"] == "1.33"
-        assert new[name]["inputs"]["orchestratorVersion"] == "1.34"
+        assert old[name]["inputs"]["orchestratorVersion"] == "1.35"
+        assert new[name]["inputs"]["orchestratorVersion"] == "1.36"
         # The control plane first: each pool depends on the cluster.
         assert "cluster-aks" in new[name]["dependsOn"]
         # Nothing else about the pool changes with the version.
