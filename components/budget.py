@@ -8,6 +8,7 @@ from typing import Any, TypedDict
 import pulumi
 from pulumi_azure_native import consumption
 
+from . import naming
 from .config import StackConfig
 
 ALERT_THRESHOLDS = (80, 100)  # percent of the monthly amount, on actual spend
@@ -18,7 +19,7 @@ def budget_spec(cfg: StackConfig, today: datetime.date) -> dict[str, Any]:
     the first `pulumi up` and then left alone (see `ignore_changes` below)."""
     assert cfg.budget is not None
     return {
-        "budget_name": f"{cfg.institution}-{cfg.mode}-monthly",
+        "budget_name": naming.budget(cfg),
         "amount": cfg.budget.monthly_amount,
         "category": "Cost",
         "time_grain": "Monthly",

@@ -38,6 +38,16 @@ JUPYTERHUB = Chart("jupyterhub", "4.4.0", JUPYTER_REPO)
 BINDERHUB = Chart("binderhub", "1.0.0-0.dev.git.3958.haf9ca8b1", JUPYTER_REPO)
 # The JupyterHub chart that this BinderHub chart bundles (its `jupyterhub:` block).
 BINDERHUB_JUPYTERHUB = Chart("jupyterhub", "4.2.0", JUPYTER_REPO)
+# What mybinder.org runs (jupyterhub/mybinder.org-deploy, mybinder/values.yaml at commit
+# 95860dbcba2031b930020dbd856e76cd37ba34c8, August 2026), instead of the pinned BinderHub's own
+# defaults (chart dind tag 28.3.3-dind; code build_image repo2docker:2024.07.0):
+# - the dind daemon stays on Docker 27.5.1: with 28.x builds hang after the push
+#   (mybinder.org-deploy#3387, PR #3413);
+# - the repo2docker build image is the 2026 release mybinder.org builds with.
+# Both are overridable through `helmValues.binderhub` (`dind.daemonset.image.tag`,
+# `config.KubernetesBuildExecutor.build_image`).
+DIND_IMAGE_TAG = "27.5.1-dind"
+REPO2DOCKER_IMAGE = "quay.io/jupyterhub/repo2docker:2026.4.1.dev44-g97bb4e45a"
 # Traefik chart 41.3.0 (Traefik v3.7), traefik/traefik-helm-chart tag v41.3.0.
 TRAEFIK = Chart("traefik", "41.3.0", "https://traefik.github.io/charts")
 # cert-manager v1.21.1; chart versions carry the "v". The HTTP repository gets each release

@@ -61,7 +61,8 @@ class AksCluster(pulumi.ComponentResource):
             )),
         )
 
-        pools = {"user": cluster_spec.user_pool_args(cfg), "gpu": cluster_spec.gpu_pool_args(cfg)}
+        pools = {"user": cluster_spec.user_pool_args(cfg), "gpu": cluster_spec.gpu_pool_args(cfg),
+                 "build": cluster_spec.build_pool_args(cfg)}
         for suffix, pool_args in pools.items():
             if pool_args is None:
                 continue
@@ -72,6 +73,8 @@ class AksCluster(pulumi.ComponentResource):
                 **pool_args,
                 tags=cluster_spec.tags(cfg),
                 opts=child.merge(pulumi.ResourceOptions(
+                    # A version bump upgrades the control plane first, then this pool.
+                    depends_on=[cluster],
                     # The autoscaler owns the node count once the pool exists.
                     ignore_changes=["count"],
                     custom_timeouts=pulumi.CustomTimeouts(create="45m", update="45m", delete="45m"),
@@ -94,18 +97,23 @@ class AksCluster(pulumi.ComponentResource):
         else:
             kubeconfig = containerservice.list_managed_cluster_user_credentials_output(
                 format="exec", **lookup).apply(_azure_cli_kubeconfig)
+        # What every Kubernetes resource must wait for: with Entra ID, the deployer's
+        # cluster-admin role assignment (before it exists the API server answers 403).
+        self.ready: list[pulumi.Resource] = []
         if entra:
             # Whoever runs `pulumi up` must be able to manage the cluster through Azure RBAC.
-            roles.assign_role_to_deployer(f"{name}-deployer-admin", role=roles.AKS_RBAC_CLUSTER_ADMIN,
-                                          scope=cluster.id, parent=self)
+            self.ready.append(roles.assign_role_to_deployer(
+                f"{name}-deployer-admin", role=roles.AKS_RBAC_CLUSTER_ADMIN, scope=cluster.id, parent=self))
         # The invokes' results are not marked secret by the provider; the kubeconfig holds a
         # credential, so it is wrapped before it reaches the provider or a stack output.
         self.kubeconfig = pulumi.Output.secret(kubeconfig)
+        # Every Kubernetes resource uses this provider, and the engine creates a provider only
+        # after its dependencies: so nothing reaches the API server before `ready`.
         self.provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=self.kubeconfig,
             delete_unreachable=True,
-            opts=child,
+            opts=child.merge(pulumi.ResourceOptions(depends_on=self.ready)),
         )
         if cfg.cluster.gpu_pool:
             helm_release("nvidia-device-plugin", charts.NVIDIA_DEVICE_PLUGIN, "kube-system",

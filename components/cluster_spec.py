@@ -29,6 +29,8 @@ GPU_TAINT_KEY = "sku"
 GPU_TAINT = f"{GPU_TAINT_KEY}=gpu:NoSchedule"
 GPU_TOLERATION = {"key": GPU_TAINT_KEY, "operator": "Equal", "value": "gpu", "effect": "NoSchedule"}
 GPU_LABEL = {"accelerator": "nvidia"}
+# Binder builds (build pods, dind and image-cleaner DaemonSets) select nodes with this label.
+BUILD_NODES = {NODE_PURPOSE: "build"}
 
 # Azure CNI in overlay mode: pods get addresses from this private range, not the VNet.
 POD_CIDR = "10.244.0.0/16"
@@ -51,11 +53,15 @@ def system_pool_profile(cfg: StackConfig) -> dict[str, Any]:
     }
 
 
-def _autoscaled_pool(name: str, pool: UserPool | GpuPool, labels: dict[str, str], taints: list[str]) -> dict[str, Any]:
+def _autoscaled_pool(name: str, pool: UserPool | GpuPool, labels: dict[str, str], taints: list[str],
+                     cfg_version: str) -> dict[str, Any]:
     """A User-mode pool the cluster autoscaler sizes between min and max, created at min."""
     return {
         "agent_pool_name": name,
         "mode": "User",
+        # Separate pools do not follow the cluster's version by themselves: without this a
+        # `kubernetesVersion` bump upgrades the control plane and leaves these nodes behind.
+        "orchestrator_version": cfg_version,
         "vm_size": pool.vm_size,
         "os_type": "Linux",
         "type": "VirtualMachineScaleSets",
@@ -72,7 +78,8 @@ def user_pool_args(cfg: StackConfig) -> dict[str, Any]:
     """The autoscaled user pool, a separate AgentPool resource so that the autoscaler's
     count changes never show up as drift on the cluster."""
     pool = cfg.cluster.user_pool
-    args = _autoscaled_pool(naming.USER_POOL, pool, {NODE_PURPOSE: "user"}, [USER_TAINT])
+    args = _autoscaled_pool(naming.USER_POOL, pool, {NODE_PURPOSE: "user"}, [USER_TAINT],
+                            cfg.cluster.kubernetes_version)
     if pool.spot:
         args |= {
             "scale_set_priority": "Spot",
@@ -87,10 +94,37 @@ def gpu_pool_args(cfg: StackConfig) -> dict[str, Any] | None:
     pool = cfg.cluster.gpu_pool
     if pool is None:
         return None
-    args = _autoscaled_pool(naming.GPU_POOL, pool, {NODE_PURPOSE: "user", **GPU_LABEL}, [USER_TAINT, GPU_TAINT])
+    args = _autoscaled_pool(naming.GPU_POOL, pool, {NODE_PURPOSE: "user", **GPU_LABEL}, [USER_TAINT, GPU_TAINT],
+                            cfg.cluster.kubernetes_version)
     # AKS installs the NVIDIA driver; the device plugin comes from its own chart.
     args["gpu_profile"] = {"driver": "Install"}
     return args
+
+
+def build_pool_args(cfg: StackConfig) -> dict[str, Any] | None:
+    """The Binder build pool: on-demand VMs, autoscaled from zero by pending build pods.
+
+    Labelled `node-purpose: build`, so user servers (which require `node-purpose: user`) never
+    land there, and tainted with the user taint, the one taint the pinned BinderHub's build pods
+    (`KubernetesBuildExecutor`, tolerations fixed in code) and its dind and image-cleaner
+    DaemonSets (chart templates) tolerate; core pods tolerate none of it, so they stay away."""
+    pool = cfg.build_pool
+    if pool is None:
+        return None
+    return {
+        "agent_pool_name": naming.BUILD_POOL,
+        "mode": "User",
+        "orchestrator_version": cfg.cluster.kubernetes_version,
+        "vm_size": pool.vm_size,
+        "os_type": "Linux",
+        "type": "VirtualMachineScaleSets",
+        "enable_auto_scaling": True,
+        "min_count": 0,
+        "max_count": pool.max_count,
+        "count": 0,
+        "node_labels": dict(BUILD_NODES),
+        "node_taints": [USER_TAINT],
+    }
 
 
 def device_plugin_values() -> dict[str, Any]:

@@ -218,6 +218,18 @@ class GpuPool(_Model):
         return value
 
 
+class BuildPool(_Model):
+    """A pool of its own for Binder image builds (binderhub mode): on-demand VMs (never spot),
+    autoscaled from zero, so untrusted builds never share the system node with the hub."""
+
+    vm_size: str = Field("Standard_D4s_v5", description="VM size of the build nodes.",
+                         examples=["Standard_D4s_v5"])
+    max_count: int = Field(1, ge=1, le=100, description="Most build nodes; the pool scales to zero when idle.",
+                           examples=[2])
+
+    _vm = field_validator("vm_size")(_check_vm_size)
+
+
 class ClusterConfig(_Model):
     """The AKS cluster."""
 
@@ -231,6 +243,12 @@ class ClusterConfig(_Model):
     user_pool: UserPool = Field(default_factory=UserPool, description="Autoscaled user node pool.")
     gpu_pool: GpuPool | None = Field(
         None, description="Optional GPU node pool, set with the keys below; absent means no GPUs."
+    )
+    build_pool: BuildPool | None = Field(
+        None,
+        description="Separate pool for Binder image builds (binderhub mode), set with the keys below. Always "
+        "used with a spot user pool (with these defaults when absent); otherwise builds run on the user pool "
+        "unless this is set.",
     )
     authorized_ip_ranges: list[str] = Field(
         default_factory=list,
@@ -903,6 +921,16 @@ class StackConfig(_Model):
         return self.mode == "binderhub"
 
     @property
+    def build_pool(self) -> BuildPool | None:
+        """Where Binder builds run, if not on the user pool: `cluster.buildPool`, and always with a
+        spot user pool (builds must never land on the system node)."""
+        if not self.binder:
+            return None
+        if self.cluster.build_pool is not None:
+            return self.cluster.build_pool
+        return BuildPool() if self.cluster.user_pool.spot else None
+
+    @property
     def effective_dns_label(self) -> str:
         return self.dns_label or f"{self.institution}-{'binder' if self.binder else 'hub'}"
 
@@ -1277,6 +1305,15 @@ def cross_checks(cfg: StackConfig) -> list[str]:
         problems.append(
             f"{p}:cluster.gpuPool.maxCount must be >= minCount (got {gpu.max_count} < {gpu.min_count})"
         )
+    registry_values: Any = cfg.helm_values.binderhub.get("config")
+    for key in ("DockerRegistry", "token_url"):
+        registry_values = registry_values.get(key) if isinstance(registry_values, dict) else None
+    if cfg.uses_acr and registry_values:
+        problems.append(f"{p}:helmValues.binderhub.config.DockerRegistry.token_url must be left out with ACR: "
+                        "BinderHub then follows ACR's token challenge; a token URL makes every launch rebuild "
+                        "(jupyterhub/binderhub#1620)")
+    if cfg.cluster.build_pool is not None and not cfg.binder:
+        problems.append(f"{p}:cluster.buildPool is only used when mode is binderhub (image builds)")
     if cfg.profiles and cfg.binder:
         problems.append(f"{p}:profiles is only used when mode is jupyterhub (Binder launches the repository's "
                         "own image)")
@@ -1309,6 +1346,9 @@ def cross_checks(cfg: StackConfig) -> list[str]:
 
     problems.extend(helm_values_problems(cfg))
     problems.extend(_practice_checks(cfg))
+    from .azure_names import name_problems  # it needs the naming module, which needs this one
+
+    problems.extend(name_problems(cfg, p))
     return problems
 
 

@@ -433,6 +433,10 @@ def node_pools(cfg: StackConfig, user_fit: int | None, idle_users: int) -> list[
         # Every GPU size in vm_sizes.py has one GPU, and a GPU server asks for one.
         pools.append(NodePool("gpu", "GPU nodes", gpu.vm_size, gpu.min_count, gpu.max_count, autoscaled=True,
                               users_per_node=1, min_count=gpu.min_count, serves="gpuUsers"))
+    build = cfg.build_pool
+    if build is not None:
+        # Binder builds on their own on-demand pool, scaled from zero by waiting builds (hub_values.py).
+        pools.append(NodePool("build", "Build nodes", build.vm_size, 0, build.max_count, autoscaled=True))
     return pools
 
 
@@ -472,8 +476,8 @@ def _kubernetes_items(cfg: StackConfig, builder: _Builder, notes: list[str]) -> 
     node: dict[str, Any] = {"vmSize": user.vm_size, "spot": user.spot, "memoryPerUserGiB": round(per_user_gib, 3)}
     fit: int | None = None
     if size is not None:
-        # Binder image builds run on the user nodes, except on spot pools (hub_values.py).
-        overhead = aks_node_overhead_gib(size[1], build_node=cfg.binder and not user.spot)
+        # Binder image builds run on the user nodes unless there is a build pool (hub_values.py).
+        overhead = aks_node_overhead_gib(size[1], build_node=cfg.binder and cfg.build_pool is None)
         fit = users_per_node(size[1], overhead, per_user_gib)
         node |= {"vcpus": size[0], "memoryGiB": size[1], "systemOverheadGiB": round(overhead, 2)}
     else:
@@ -522,7 +526,7 @@ def _kubernetes_items(cfg: StackConfig, builder: _Builder, notes: list[str]) -> 
         notes.append("Users per node: (node memory - system overhead) / limits.memory, where the overhead is AKS's "
                      "kube-reserved memory (the smaller of 20 MiB x 250 pods + 50 MiB and 25 % of the node), the "
                      "100 MiB eviction threshold, 0.5 GiB for DaemonSets"
-                     + (" and the 1 GiB build daemon" if cfg.binder and not user.spot else "")
+                     + (" and the 1 GiB build daemon" if cfg.binder and cfg.build_pool is None else "")
                      + "; profiles with their own memory fit differently.")
     return {"fit": fit, "node": node, "price": user_price,
             "pools": [_pool_doc(pool, node_prices[pool.key], disk_prices[pool.key]) for pool in pools]}

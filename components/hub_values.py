@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import charts, practices_values
 from .charts import merge
-from .cluster_spec import GPU_LABEL, GPU_TOLERATION, NODE_PURPOSE, SPOT_TOLERATION, USER_TOLERATIONS
+from .cluster_spec import BUILD_NODES, GPU_LABEL, GPU_TOLERATION, NODE_PURPOSE, SPOT_TOLERATION, USER_TOLERATIONS
 from .dataset_spec import user_pod_storage
 
 if TYPE_CHECKING:
@@ -35,7 +35,9 @@ BUILD_POD_COMPONENTS = ["binderhub-build", "image-builder", "dind"]
 BINDER_HUB_PATH = "/jupyter/"
 # In-cluster address of JupyterHub's proxy Service (z2jh names it proxy-public).
 PROXY_SERVICE = "http://proxy-public"
-BINDER_OAUTH_CLIENT = "service-binderhub"  # the name BinderHub's authentication docs use
+BINDER_OAUTH_CLIENT = "service-binderhub"
+# The credential key container runtimes use for Docker Hub images (also BinderHub's default).
+DOCKER_HUB_AUTH_URL = "https://index.docker.io/v1/"  # the name BinderHub's authentication docs use
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,9 @@ class RegistryWiring:
     password: Any
     image_prefix: Any
     token_url: str | None = None
+    """An explicit `DockerRegistry.token_url`, a plain string (never a Pulumi Output: it is
+    tested for truth when the values are built). None lets BinderHub follow the registry's
+    `WWW-Authenticate` challenge, which is what ACR needs (see `acr_wiring`)."""
 
 
 def issuer_name(cfg: StackConfig) -> str:
@@ -83,13 +88,22 @@ def hub_url(cfg: StackConfig) -> str:
 
 
 def acr_wiring(cfg: StackConfig, login_server: str, username: Any, password: Any) -> RegistryWiring:
-    """ACR: images under `<login server>/<imagePrefix>`; BinderHub checks for existing images
-    with a token from ACR's OAuth endpoint."""
+    """ACR: images under `<login server>/<imagePrefix>`.
+
+    No `DockerRegistry.token_url` on purpose (jupyterhub/binderhub#1620). At the pinned
+    BinderHub commit (af9ca8b1, `binderhub/registry.py`, `get_image_manifest`) a set
+    `token_url` is called with `service=container_registry` appended, so ACR's token endpoint
+    gets a wrong (or, with `?service=` in the URL, a second) service and refuses: BinderHub
+    never finds its images and rebuilds on every launch. With `token_url` unset (its default
+    for a registry that is neither Docker Hub nor gcr.io is empty), BinderHub asks for the
+    manifest with basic auth and, on ACR's 401, follows the `WWW-Authenticate: Bearer
+    realm=...,service=<login server>,scope=repository:<image>:pull` challenge: a token from the
+    realm with exactly that service and scope, then the manifest with the bearer token.
+    tests/test_acr_token_flow.py replays that request sequence against a fake ACR."""
     path = cfg.registry.image_prefix or f"binder/{cfg.institution}-"
     return RegistryWiring(
         url=f"https://{login_server}", username=username, password=password,
         image_prefix=f"{login_server}/{path}",
-        token_url=f"https://{login_server}/oauth2/token?service={login_server}",
     )
 
 
@@ -197,6 +211,11 @@ def jupyterhub_values(cfg: StackConfig, secrets: HubSecrets) -> dict[str, Any]:
             "maxAge": int(cfg.max_age_hours * 3600),
         },
     }
+    if cfg.speed.placeholders > 0:
+        # Placeholders get their (lower) priority class only with pod priority on
+        # (z2jh templates/scheduling/user-placeholder/statefulset.yaml); without it they are
+        # never evicted for a real user and only block nodes.
+        values["scheduling"]["podPriority"] = {"enabled": True}
     if cfg.monitoring.enabled:
         values = merge(values, _hub_metrics_values())
     if not cfg.binder:
@@ -270,9 +289,11 @@ def _binder_auth_jupyterhub(cfg: StackConfig) -> dict[str, Any]:
 
 def binderhub_values(cfg: StackConfig, secrets: HubSecrets, registry: RegistryWiring) -> dict[str, Any]:
     """Values of the BinderHub chart (binderhub mode), its JupyterHub included."""
-    # Builds run on the user pool, except on spot pools: AKS taints spot nodes and the chart's
-    # build daemon (dind) DaemonSet has no setting to tolerate that taint.
-    build_nodes = {NODE_PURPOSE: "core" if cfg.cluster.user_pool.spot else "user"}
+    # Builds run on the build pool when there is one (always with a spot user pool: spot nodes
+    # carry a taint that the pinned BinderHub's build pods cannot tolerate), else on the user
+    # pool; never on the system node. `build_node_selector` places the build pods (as
+    # KubernetesBuildExecutor.node_selector) and the dind and image-cleaner DaemonSets.
+    build_nodes = dict(BUILD_NODES) if cfg.build_pool else {NODE_PURPOSE: "user"}
     binder_config: dict[str, Any] = {
         "hub_url": hub_url(cfg),
         # Talk to JupyterHub inside the cluster, not through the load balancer.
@@ -284,17 +305,18 @@ def binderhub_values(cfg: StackConfig, secrets: HubSecrets, registry: RegistryWi
         "build_token_secret": secrets.build_token,
         "auth_enabled": cfg.auth.type != "none",
     }
-    if cfg.limits.total_quota:
-        binder_config["pod_quota"] = cfg.limits.total_quota
     config: dict[str, Any] = {
         "BinderHub": binder_config,
         # The repo2docker pod only drives the build; the build itself runs in the dind
         # daemon, whose own limit (below) bounds its memory.
-        "KubernetesBuildExecutor": {"resources": {
+        "KubernetesBuildExecutor": {"build_image": charts.REPO2DOCKER_IMAGE, "resources": {
             "requests": {"cpu": "100m", "memory": "512Mi"},
             "limits": {"cpu": "1", "memory": "2G", "ephemeral-storage": "2G"},
         }},
     }
+    if cfg.limits.total_quota:
+        # `BinderHub.pod_quota` is a deprecated alias at the pinned commit (binderhub/app.py).
+        config["LaunchQuota"] = {"total_quota": cfg.limits.total_quota}
     repos: dict[str, Any] = {}
     if cfg.security.banned_repos:
         repos["banned_specs"] = list(cfg.security.banned_repos)
@@ -302,15 +324,25 @@ def binderhub_values(cfg: StackConfig, secrets: HubSecrets, registry: RegistryWi
         repos["allowed_specs"] = list(cfg.security.allowed_repos)
     if repos:
         config["RepoProvider"] = repos
+    if registry.token_url is not None and not isinstance(registry.token_url, str):
+        # An Output is always true: testing it would set a token URL whatever it resolves to.
+        raise TypeError("RegistryWiring.token_url must be a plain string or None")
     if registry.token_url:
         config["DockerRegistry"] = {"token_url": registry.token_url}
     registry_values: dict[str, Any] = {"username": registry.username, "password": registry.password}
     if registry.url:
         registry_values["url"] = registry.url
-    dind: dict[str, Any] = {"resources": {
-        "requests": {"cpu": "0.5", "memory": "1Gi"},
-        "limits": {"memory": cfg.limits.build_memory},
-    }}
+    dind: dict[str, Any] = {
+        "daemonset": {"image": {"tag": charts.DIND_IMAGE_TAG}},
+        "resources": {
+            "requests": {"cpu": "0.5", "memory": "1Gi"},
+            "limits": {"memory": cfg.limits.build_memory},
+        },
+        # The chart's defaults, stated: the image cleaner reads these in dind mode
+        # (templates/image-cleaner.yaml at af9ca8b1), never `imageCleaner.host.*`.
+        "hostSocketDir": "/var/run/dind",
+        "hostLibDir": "/var/lib/dind",
+    }
     values: dict[str, Any] = {
         "service": {"type": "ClusterIP"},
         "registry": registry_values,
@@ -319,14 +351,29 @@ def binderhub_values(cfg: StackConfig, secrets: HubSecrets, registry: RegistryWi
         # Docker-in-Docker daemon per build node instead of the host's socket.
         "imageBuilderType": "dind",
         "dind": dind,
-        # The image cleaner watches the dind daemon's storage, never the host socket.
-        "imageCleaner": {"host": {"dockerSocketDir": "/var/run/dind", "dockerLibDir": "/var/lib/dind"}},
         "ingress": _ingress(cfg, with_certificate=True),
         "jupyterhub": jupyterhub_values(cfg, secrets),
     }
     # Core priority, site texts, build timeout, image cleaner thresholds, launch events.
     values = merge(values, practices_values.binderhub_practices(cfg))
+    if cfg.uses_dockerhub:
+        values["jupyterhub"]["imagePullSecret"] = dockerhub_pull_secret(registry)
     return values
+
+
+def dockerhub_pull_secret(registry: RegistryWiring) -> dict[str, Any]:
+    """z2jh's `imagePullSecret` from the Docker Hub token the stack already has: the chart makes
+    a pull secret and (automaticReferenceInjection, z2jh 4.2.0 jupyterhub_config.py) gives it to
+    every user pod, so Binder images are pulled as that account, not anonymously under the
+    per-IP limit that the whole cluster's single outbound IP would share. The token stays a
+    Pulumi secret (the release's values become secret)."""
+    return {
+        "create": True,
+        "automaticReferenceInjection": True,
+        "registry": DOCKER_HUB_AUTH_URL,
+        "username": registry.username,
+        "password": registry.password,
+    }
 
 
 def build_pod_network_policy(cfg: StackConfig, namespace: str) -> dict[str, Any]:

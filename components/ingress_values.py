@@ -15,6 +15,7 @@ LETS_ENCRYPT = {
     "staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
 }
 CORE_NODES = {NODE_PURPOSE: "core"}
+WEBSECURE_TIMEOUT_SECONDS = 600
 
 
 def traefik_values(cfg: StackConfig, public_ip_name: str, public_ip_group: str) -> dict[str, Any]:
@@ -24,26 +25,34 @@ def traefik_values(cfg: StackConfig, public_ip_name: str, public_ip_group: str) 
         "nodeSelector": CORE_NODES,
         "ingressClass": {"enabled": True, "isDefaultClass": True, "name": INGRESS_CLASS},
         "providers": {"kubernetesIngress": {"enabled": True, "publishedService": {"enabled": True}}},
+        # Chart 41 reads the Service type from `service.spec` (its schema has no `service.type`,
+        # and does not refuse one either: it would be ignored).
         "service": {
-            "type": "LoadBalancer",
             "annotations": {
                 # The public IP lives in the stack's resource group, not AKS's node group.
                 "service.beta.kubernetes.io/azure-load-balancer-resource-group": public_ip_group,
                 "service.beta.kubernetes.io/azure-pip-name": public_ip_name,
             },
             # Keep the client's address visible to Traefik and the hub (logs, rate limits).
-            "spec": {"externalTrafficPolicy": "Local"},
+            "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local"},
         },
         "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
     }
+    # Websockets (notebook kernels) and uploads outlive Traefik's 60 s defaults: mybinder.org
+    # sets 600 s read and idle timeouts on websecure (mybinder.org-deploy PR #3825, commit
+    # 60843013). Seconds, as the chart's schema allows integers.
+    # Without HTTPS the site is served on `web`, which then gets them too.
+    timeouts = {"transport": {"respondingTimeouts": {
+        "readTimeout": WEBSECURE_TIMEOUT_SECONDS, "idleTimeout": WEBSECURE_TIMEOUT_SECONDS}}}
+    values["ports"] = {"websecure": timeouts} if cfg.https else {"websecure": timeouts, "web": timeouts}
     values.update(traefik_core_values())  # the core priority class
     if cfg.https:
         # Everything on port 80 is redirected to HTTPS, except cert-manager's HTTP-01
         # challenge routes (chart 39+ key layout).
-        values["ports"] = {"web": {
+        values["ports"]["web"] = {
             "allowACMEByPass": True,
             "http": {"redirections": {"entryPoint": {"to": "websecure", "scheme": "https", "permanent": True}}},
-        }}
+        }
     return values
 
 

@@ -39,6 +39,46 @@ def public_ip(cfg: StackConfig) -> str:
     return f"pip-{cfg.institution}-ingress"
 
 
+def key_vault_prefix(cfg: StackConfig) -> str:
+    """Key Vault names are 3-24 characters and global: `kv-<institution>-` plus the program's
+    random 6-character suffix. The institution is cut to 14 characters so the whole name fits
+    in 24 (a 16-character institution used to give 26); shorter ones keep their old name."""
+    return f"kv-{cfg.institution[:14].rstrip('-')}-"
+
+
+def network_security_group(cfg: StackConfig) -> str:
+    return f"nsg-{cfg.institution}-tljh"
+
+
+def virtual_network(cfg: StackConfig) -> str:
+    return f"vnet-{cfg.institution}-tljh"
+
+
+def network_interface(cfg: StackConfig) -> str:
+    return f"nic-{cfg.institution}-tljh"
+
+
+def home_disk(cfg: StackConfig) -> str:
+    return f"disk-{cfg.institution}-home"
+
+
+def vm(cfg: StackConfig) -> str:
+    return f"vm-{cfg.institution}-tljh"
+
+
+def computer_name(cfg: StackConfig) -> str:
+    """The VM's host name inside Linux."""
+    return f"{cfg.institution}-tljh"
+
+
+def budget(cfg: StackConfig) -> str:
+    return f"{cfg.institution}-{cfg.mode}-monthly"
+
+
+RANDOM_SUFFIX_LENGTH = 6
+"""Length of the random lowercase suffix the program appends to registry and Key Vault names."""
+
 USER_POOL = "user"
 SYSTEM_POOL = "system"
 GPU_POOL = "gpu"
+BUILD_POOL = "build"

@@ -191,6 +191,8 @@ def pools_of(cfg: StackConfig) -> list[Pool]:
              Pool("user", cluster.user_pool.vm_size, cluster.user_pool.max_count, spot=cluster.user_pool.spot)]
     if cluster.gpu_pool is not None:
         pools.append(Pool("gpu", cluster.gpu_pool.vm_size, cluster.gpu_pool.max_count))
+    if cfg.build_pool is not None:
+        pools.append(Pool("build", cfg.build_pool.vm_size, cfg.build_pool.max_count))
     return pools
 
 

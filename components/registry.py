@@ -41,7 +41,7 @@ class ContainerRegistry(pulumi.ComponentResource):
 
         # Registry names are global across Azure: a random suffix avoids collisions.
         suffix = random.RandomString(
-            f"{name}-suffix", length=6, upper=False, special=False, opts=child
+            f"{name}-suffix", length=naming.RANDOM_SUFFIX_LENGTH, upper=False, special=False, opts=child
         )
         registry = containerregistry.Registry(
             f"{name}-acr",
@@ -86,10 +86,11 @@ class ContainerRegistry(pulumi.ComponentResource):
         })
 
     def binder_wiring(self) -> RegistryWiring:
-        """How BinderHub pushes to this registry (URL, push credential, image prefix, token URL)."""
+        """How BinderHub pushes to this registry (URL, push credential, image prefix); no token
+        URL, BinderHub follows ACR's challenge (see `hub_values.acr_wiring`)."""
         def part(field: str) -> pulumi.Output[str]:
             return self.login_server.apply(
                 lambda server: getattr(hub_values.acr_wiring(self._config, server, None, None), field))
 
         return RegistryWiring(url=part("url"), username=self.push_username, password=self.push_password,
-                              image_prefix=part("image_prefix"), token_url=part("token_url"))
+                              image_prefix=part("image_prefix"))

@@ -81,7 +81,8 @@ OK, FAIL, SKIP = "OK", "FAIL", "SKIP"
 BUILD_PHASES = frozenset({"fetching", "building", "pushing"})
 FAILED_PHASES = frozenset({"failed", "failure"})  # BinderHub treats both as a failed build
 REBUILD_HINT = ("BinderHub rebuilt an image it had pushed: it cannot see its own images in the registry "
-                "(a known problem with ACR, jupyterhub/binderhub#1620); check the binder pod's logs "
+                "(with ACR, jupyterhub/binderhub#1620: a DockerRegistry.token_url set through helmValues "
+                "brings it back); check the binder pod's logs "
                 "(python -m components.ops logs binder)")
 STATUS_HINT = "python -m components.ops status"
 

@@ -192,7 +192,8 @@ def parse_stack_text(text: str, path: Path | str = "stack file") -> tuple[dict[s
         else:
             raw[full] = json.dumps(value)
     if problems:
-        raise PlanError(problems)
+        # One line per problem, even for a key or value that holds a line break.
+        raise PlanError([" ".join(line.split("\n")) for line in problems])
     return raw, secret
 
 

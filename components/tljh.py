@@ -39,10 +39,10 @@ class TljhServer(pulumi.ComponentResource):
         common = {"resource_group_name": group, "location": cfg.location, "tags": tags(cfg)}
 
         nsg = network.NetworkSecurityGroup(
-            f"{name}-nsg", network_security_group_name=f"nsg-{cfg.institution}-tljh",
+            f"{name}-nsg", network_security_group_name=naming.network_security_group(cfg),
             security_rules=tljh_spec.security_rules(cfg), **common, opts=child)
         vnet = network.VirtualNetwork(
-            f"{name}-vnet", virtual_network_name=f"vnet-{cfg.institution}-tljh",
+            f"{name}-vnet", virtual_network_name=naming.virtual_network(cfg),
             address_space={"address_prefixes": ["10.10.0.0/16"]}, **common, opts=child)
         subnet = network.Subnet(
             f"{name}-subnet", subnet_name="tljh", resource_group_name=group, virtual_network_name=vnet.name,
@@ -52,14 +52,15 @@ class TljhServer(pulumi.ComponentResource):
             public_ip_allocation_method="Static", dns_settings={"domain_name_label": cfg.effective_dns_label},
             **common, opts=kept)
         nic = network.NetworkInterface(
-            f"{name}-nic", network_interface_name=f"nic-{cfg.institution}-tljh",
+            f"{name}-nic", network_interface_name=naming.network_interface(cfg),
             ip_configurations=[{"name": "primary", "primary": True, "subnet": {"id": subnet.id},
                                 "public_ip_address": {"id": ip.id}, "private_ip_allocation_method": "Dynamic"}],
             **common, opts=child)
 
         # Key Vault names are global: a random suffix avoids collisions.
-        suffix = random.RandomString(f"{name}-vault-suffix", length=6, upper=False, special=False, opts=child)
-        vault_name = pulumi.Output.concat(f"kv-{cfg.institution}-", suffix.result)
+        suffix = random.RandomString(f"{name}-vault-suffix", length=naming.RANDOM_SUFFIX_LENGTH, upper=False,
+                                     special=False, opts=child)
+        vault_name = pulumi.Output.concat(naming.key_vault_prefix(cfg), suffix.result)
         client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
         vault = keyvault.Vault(
             f"{name}-vault", vault_name=vault_name,
@@ -71,17 +72,17 @@ class TljhServer(pulumi.ComponentResource):
             secret_name=tljh_spec.SECRET_NAME, properties={"value": args["auth_client_secret"]}, opts=child)
 
         home = compute.Disk(
-            f"{name}-home", disk_name=f"disk-{cfg.institution}-home", sku={"name": "StandardSSD_LRS"},
+            f"{name}-home", disk_name=naming.home_disk(cfg), sku={"name": "StandardSSD_LRS"},
             creation_data={"create_option": "Empty"}, disk_size_gb=cfg.vm.disk_size_gb, **common, opts=kept)
         custom_data = vault.name.apply(
             lambda v: base64.b64encode(tljh_spec.cloud_init(cfg, v).encode()).decode())
         vm = compute.VirtualMachine(
             f"{name}-vm",
-            vm_name=f"vm-{cfg.institution}-tljh",
+            vm_name=naming.vm(cfg),
             hardware_profile={"vm_size": cfg.vm.size},
             identity={"type": "SystemAssigned"},
             os_profile={
-                "computer_name": f"{cfg.institution}-tljh",
+                "computer_name": naming.computer_name(cfg),
                 "admin_username": cfg.vm.admin_username,
                 "custom_data": custom_data,
                 "linux_configuration": {

@@ -191,7 +191,8 @@ def test_datasets_cannot_be_mounted_over_system_or_home_directories(mount):
 
 @pytest.mark.parametrize("mount", ["/home/jovyan/data/census", "/data/census", "/mnt/shared", "/srv/data/x"])
 def test_ordinary_mount_paths_are_fine(mount):
-    raw, secret = raw_config(datasets=[{"name": "data", "storageAccount": "acct123", "container": "c",
+    # A blob container name has 3-63 characters (Azure's naming rules, components/azure_names.py).
+    raw, secret = raw_config(datasets=[{"name": "data", "storageAccount": "acct123", "container": "census",
                                         "mountPath": mount, "create": True}])
     assert parse_config(raw, secret).datasets[0].mount_path == mount
 

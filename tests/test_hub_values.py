@@ -60,9 +60,12 @@ def test_no_host_docker_socket(case):
     values = CASES[case]()
     text = json.dumps(charts.coalesce(charts.BINDERHUB if "binder" in case else charts.JUPYTERHUB, values))
     assert "/var/run/docker.sock" not in text
-    assert '"dockerSocketDir": "/var/run"' not in text
     if "binder" in case:
+        # In dind mode the build pods and the image cleaner use dind.hostSocketDir/hostLibDir
+        # (templates at af9ca8b1); imageCleaner.host.* is read only in host mode, so not set.
         assert values["imageBuilderType"] == "dind"
+        assert (values["dind"]["hostSocketDir"], values["dind"]["hostLibDir"]) == ("/var/run/dind", "/var/lib/dind")
+        assert "host" not in values.get("imageCleaner", {})
 
 
 def test_binderhub_acr_wiring_and_routing():
@@ -72,8 +75,8 @@ def test_binderhub_acr_wiring_and_routing():
                                   "username": "testunibinderabc123", "password": "pw"}
     binder = values["config"]["BinderHub"]
     assert binder["image_prefix"] == "testunibinderabc123.azurecr.io/binder/testuni-"
-    assert values["config"]["DockerRegistry"]["token_url"] == (
-        "https://testunibinderabc123.azurecr.io/oauth2/token?service=testunibinderabc123.azurecr.io")
+    # No token URL: BinderHub follows ACR's challenge (jupyterhub/binderhub#1620).
+    assert "DockerRegistry" not in values["config"]
     assert binder["hub_url"] == f"https://{host}/jupyter/"
     assert binder["hub_url_local"] == "http://proxy-public/jupyter/"
     assert binder["use_registry"] is True and binder["auth_enabled"] is False
@@ -106,8 +109,11 @@ def test_dockerhub_wiring_leaves_the_url_to_the_chart():
 
 def test_spot_pool_is_tolerated_by_user_pods_and_builds_stay_on_demand():
     values = CASES["binder-dockerhub-spot"]()
-    assert values["config"]["BinderHub"]["build_node_selector"] == {"hub.jupyter.org/node-purpose": "core"}
+    # Never the system node ("core"): the build pool, which a spot user pool always gets.
+    assert values["config"]["BinderHub"]["build_node_selector"] == {"hub.jupyter.org/node-purpose": "build"}
     assert binder_values()["config"]["BinderHub"]["build_node_selector"] == {"hub.jupyter.org/node-purpose": "user"}
+    opted_in = binder_values(cluster={"buildPool": {"maxCount": 3}})
+    assert opted_in["config"]["BinderHub"]["build_node_selector"] == {"hub.jupyter.org/node-purpose": "build"}
     jh = values["jupyterhub"]
     assert {"key": "kubernetes.azure.com/scalesetpriority", "operator": "Equal", "value": "spot",
             "effect": "NoSchedule"} in jh["singleuser"]["extraTolerations"]
@@ -198,7 +204,8 @@ def test_ingress_values():
     assert traefik["ingressClass"]["name"] == hub_values.INGRESS_CLASS
     assert traefik["ports"]["web"]["http"]["redirections"]["entryPoint"]["to"] == "websecure"
     assert traefik["ports"]["web"]["allowACMEByPass"] is True
-    assert "ports" not in ingress_values.traefik_values(cfg(https=False, contactEmail=None), "p", "g")
+    plain_http = ingress_values.traefik_values(cfg(https=False, contactEmail=None), "p", "g")
+    assert "redirections" not in json.dumps(plain_http["ports"])  # no redirect to HTTPS without HTTPS
     assert ingress_values.cert_manager_values()["crds"]["enabled"] is True
     issuer = ingress_values.cluster_issuer_spec(c, "staging")["acme"]
     assert issuer["server"] == "https://acme-staging-v02.api.letsencrypt.org/directory"

@@ -42,7 +42,7 @@ def test_resource_group_cluster_and_pools(render):
 
 
 def test_spot_user_pool(render):
-    pool = one(render(cluster={"userPool": {"spot": True, "maxCount": 5}}), POOL)["inputs"]
+    pool = named(render(cluster={"userPool": {"spot": True, "maxCount": 5}}), "cluster-user")["inputs"]
     assert pool["scaleSetPriority"] == "Spot"
     assert pool["scaleSetEvictionPolicy"] == "Delete"
     assert pool["spotMaxPrice"] == -1

@@ -147,7 +147,8 @@ def test_binder_site_keys_land_in_binderhub_config():
     cleaner = values["imageCleaner"]
     assert (cleaner["imageGCThresholdType"], cleaner["imageGCThresholdHigh"], cleaner["imageGCThresholdLow"]) == (
         "absolute", 50 * 1024**3, 20 * 1024**3)
-    assert cleaner["host"]["dockerLibDir"] == "/var/lib/dind"
+    # In dind mode the cleaner reads dind.hostLibDir, not imageCleaner.host.* (chart at af9ca8b1).
+    assert "host" not in cleaner and values["dind"]["hostLibDir"] == "/var/lib/dind"
     assert charts.schema_errors(charts.BINDERHUB, values) == []
 
 

@@ -101,7 +101,9 @@ def test_pools_at_their_maximum():
                           "gpuPool": {"maxCount": 2}})
     assert preflight.pools_of(cfg) == [Pool("system", "Standard_D2s_v5", 2),
                                        Pool("user", "Standard_E4s_v5", 5, spot=True),
-                                       Pool("gpu", "Standard_NC4as_T4_v3", 2)]
+                                       Pool("gpu", "Standard_NC4as_T4_v3", 2),
+                                       # A spot user pool brings the on-demand build pool (from zero).
+                                       Pool("build", "Standard_D4s_v5", 1)]
 
 
 # --------------------------------------------------------------------------- reading the responses
@@ -212,8 +214,9 @@ def test_current_usage_is_subtracted():
 def test_spot_pool_counts_against_low_priority_cores_only():
     cfg = cfg_of(cluster={"userPool": {"maxCount": 5, "spot": True}})
     checks = by_name(preflight.check_quotas(preflight.pools_of(cfg), SKUS, PAYG, LOCATION, SUB))
-    assert checks["quota cores"].detail.startswith("regional vCPUs: 2 vCPUs needed")  # the system pool only
-    assert checks["quota standardDSv5Family"].detail.startswith("family vCPUs: 2 vCPUs needed")
+    # The system pool and the on-demand build pool that a spot user pool brings (2 + 4).
+    assert checks["quota cores"].detail.startswith("regional vCPUs: 6 vCPUs needed")
+    assert checks["quota standardDSv5Family"].detail.startswith("family vCPUs: 6 vCPUs needed")
     spot = checks["quota lowPriorityCores"]
     assert spot.detail.startswith("Spot vCPUs: 20 vCPUs needed, 20 free (limit 20 - 0 in use)")
     assert spot.ok

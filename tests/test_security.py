@@ -89,7 +89,8 @@ def test_no_build_policy_in_jupyterhub_mode(render):
 def test_limits_quotas_and_culling_defaults(render):
     values = release(render(), "binderhub")["values"]
     binder = values["config"]["BinderHub"]
-    assert binder["per_repo_quota"] == 100 and binder["pod_quota"] == 200
+    assert binder["per_repo_quota"] == 100 and "pod_quota" not in binder  # a deprecated alias
+    assert values["config"]["LaunchQuota"] == {"total_quota": 200}
     assert values["config"]["KubernetesBuildExecutor"]["resources"]["limits"]["memory"] == "2G"
     assert values["dind"]["resources"]["limits"]["memory"] == "4G"
     single = values["jupyterhub"]["singleuser"]
