@@ -8,11 +8,13 @@ each test names the one source a value must come from, not only that it is set o
 from __future__ import annotations
 
 import base64
+import os
 
+import pulumi
 import pytest
 import yaml
 
-from components import cluster_spec, roles, tljh_spec
+from components import cluster_spec, plan, preflight, roles, tljh_spec
 from components.mocks import (
     CLUSTER_PRINCIPAL_ID,
     DEPLOYER_OBJECT_ID,
@@ -26,7 +28,8 @@ from components.mocks import (
     registry_password,
     storage_key,
 )
-from tests.helpers import named
+from components.plan import run_program
+from tests.helpers import named, raw_config
 
 GITHUB = {"type": "github", "clientId": "gh-client", "allowedOrganizations": ["testuni"], "admins": ["alice"]}
 ENTRA_ADMINS = ["12345678-1234-1234-1234-123456789012"]
@@ -273,3 +276,38 @@ def test_grafana_waits_for_the_ingress_and_its_admin_secret(render):
 
 def test_build_policy_waits_for_the_hub(render):
     assert "binderhub" in depends(render(), "binder-build-egress")
+
+
+# --- the pre-flight: under `pulumi up`, never in the offline plan ----------------------------------
+
+def test_main_runs_the_preflight_when_configured(monkeypatch):
+    calls = []
+    monkeypatch.setattr(preflight, "check_during_pulumi", lambda *args: calls.append(args))
+    raw, secret = raw_config(institution="preflighton")
+    run_program(raw, secret, "test")
+    (cfg, raw_seen, warn), = calls
+    assert cfg.institution == "preflighton" and cfg.preflight is True
+    assert raw_seen["binderhub-azure:institution"] == "preflighton"
+    assert warn is pulumi.log.warn
+    calls.clear()
+    run_program(*raw_config(institution="preflightoff", preflight=False), "test")
+    assert calls == []
+
+
+def test_offline_plan_never_calls_azure_even_with_credentials(monkeypatch, capsys):
+    for key, value in (("AZURE_CLIENT_ID", "c"), ("AZURE_TENANT_ID", "t"), ("AZURE_CLIENT_SECRET", "s"),
+                       ("ARM_SUBSCRIPTION_ID", SUBSCRIPTION)):
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv(preflight.SKIP_ENV, raising=False)
+    assert preflight.should_run_in_pulumi_up()  # as under `pulumi up` on this machine
+    reached = []
+
+    def no_azure(*args, **kwargs):
+        reached.append(args)
+        raise AssertionError("the offline plan tried to reach Azure")
+
+    monkeypatch.setattr(preflight, "build_clients", no_azure)
+    monkeypatch.setattr(preflight, "run_checks", no_azure)
+    assert plan.main(["--stack", "dev", "--json"]) == 0
+    assert reached == [] and "pre-flight" not in capsys.readouterr().err
+    assert preflight.SKIP_ENV not in os.environ  # restored after the run
