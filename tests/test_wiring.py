@@ -64,6 +64,8 @@ def roles_of(run: RecordingMonitor) -> dict[str, tuple[str, str, str, str]]:
             i = r.revealed
             found[r.name] = (i["roleDefinitionId"].rsplit("/", 1)[1], i["principalId"], i["principalType"], i["scope"])
             assert i["roleDefinitionId"] == role_definition(found[r.name][0])
+            # Assignment names are GUIDs derived once: a replacement must delete the old one first.
+            assert r.options.get("deleteBeforeReplace") is True, r.name
     return found
 
 
@@ -81,7 +83,8 @@ def test_binderhub_roles_principals_and_scopes(program):
 
 
 @pytest.mark.parametrize(("deployer", "principal_type"), [
-    (None, "ServicePrincipal"), (roles.AZURE_CLI_APP_ID, "User")], ids=["service-principal", "az-login-user"])
+    (None, "ServicePrincipal"), ("01234567-89ab-cdef-0123-456789abcdef", "ServicePrincipal"),
+    (roles.AZURE_CLI_APP_ID, "User")], ids=["service-principal", "service-principal-low-id", "az-login-user"])
 def test_deployer_gets_aks_rbac_cluster_admin_with_its_principal_type(program, deployer, principal_type):
     run = program(cluster={"entraAdminGroupIds": ENTRA_ADMINS}, deployer=deployer)
     cluster = reg(run, "cluster-aks")
