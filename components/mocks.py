@@ -129,9 +129,10 @@ def registry_password(registry: str, index: int) -> str:
     return fake_secret(f"acr-{registry}-password{index + 1}")
 
 
-def storage_key(account: str, index: int) -> str:
-    """The mock value of a storage account key (`index` 0 or 1)."""
-    return fake_secret(f"storage-{account}-key{index + 1}")
+def storage_key(group: str, account: str, index: int) -> str:
+    """The mock value of a storage account key (`index` 0 or 1) of `account` in resource group
+    `group`: the key read from the wrong group is a different value."""
+    return fake_secret(f"storage-{group}/{account}-key{index + 1}")
 
 
 class PlanMocks(pulumi.runtime.Mocks):
@@ -238,9 +239,9 @@ class PlanMocks(pulumi.runtime.Mocks):
                     "passwords": [{"name": "password", "value": registry_password(registry, 0)},
                                   {"name": "password2", "value": registry_password(registry, 1)}]}
         if token == "azure-native:storage:listStorageAccountKeys":
-            account = str(given.get("accountName", "account"))
-            return {"keys": [{"keyName": f"key{i + 1}", "permissions": "FULL", "value": storage_key(account, i)}
-                             for i in range(2)]}
+            account, group = str(given.get("accountName", "account")), str(given.get("resourceGroupName", "rg"))
+            return {"keys": [{"keyName": f"key{i + 1}", "permissions": "FULL",
+                              "value": storage_key(group, account, i)} for i in range(2)]}
         return {}
 
 

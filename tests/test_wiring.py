@@ -19,6 +19,7 @@ from components.mocks import (
     CLUSTER_PRINCIPAL_ID,
     DEPLOYER_OBJECT_ID,
     KUBELET_OBJECT_ID,
+    PUBLIC_IP,
     SUBSCRIPTION,
     VM_PRINCIPAL_ID,
     RecordingMonitor,
@@ -148,10 +149,11 @@ def test_auth_client_secret_reaches_the_authenticator(program, mode):
 
 def test_each_dataset_secret_holds_its_own_account_key(program):
     run = program(datasets=[BLOB, FILES])
-    for data in (BLOB, FILES):
+    # A referenced account is read in its own resource group; a created one in the stack's.
+    for data, group in ((BLOB, "rg-research-data"), (FILES, "rg-testuni-binderhub")):
         secret = reg(run, f"dataset-{data['name']}-account").revealed
         assert secret["stringData"] == {"azurestorageaccountname": data["storageAccount"],
-                                        "azurestorageaccountkey": storage_key(data["storageAccount"], 0)}
+                                        "azurestorageaccountkey": storage_key(group, data["storageAccount"], 0)}
 
 
 def test_grafana_admin_password_reaches_its_secret(program):
@@ -198,6 +200,51 @@ def test_created_storage_children_name_the_account_azure_knows(program):
         inputs = reg(run, child).inputs
         assert inputs["accountName"] == data["storageAccount"]
         assert inputs["accountName"] == reg(run, f"{data['name']}-account").inputs["accountName"]
+        assert inputs["resourceGroupName"] == "rg-testuni-binderhub"
+    assert reg(run, "climate-share").inputs["shareQuota"] == 100  # GiB
+    assert reg(run, "survey-container").inputs["publicAccess"] == "None"
+
+
+def test_random_name_suffixes_fit_azure_naming(program):
+    # Registry and Key Vault names allow lowercase letters and digits only.
+    for run, name in ((program(), "registry-suffix"),
+                      (program(secrets={"authClientSecret": OAUTH}, **TLJH), "tljh-vault-suffix")):
+        assert reg(run, name).inputs == {"length": 6, "upper": False, "special": False}
+
+
+def test_registry_has_its_admin_user_for_pushing(program):
+    assert reg(program(), "registry-acr").inputs["adminUserEnabled"] is True
+
+
+def test_provider_deletes_unreachable_objects(program):
+    # Without it, a deleted cluster would leave `pulumi destroy` stuck on objects it cannot reach.
+    assert reg(program(), "cluster-k8s").inputs["deleteUnreachable"] == "true"  # provider inputs are strings
+
+
+def test_hub_release_waits_half_an_hour(program):
+    assert reg(program(), "binderhub").inputs["timeout"] == 1800
+
+
+def test_tljh_vm_disks_vault_and_outputs(program, render):
+    keys = {"secrets": {"authClientSecret": OAUTH}, **TLJH}
+    run = program(**keys)
+    storage = reg(run, "tljh-vm").inputs["storageProfile"]
+    assert storage["osDisk"] == {"createOption": "FromImage", "diskSizeGB": 64, "deleteOption": "Delete",
+                                 "managedDisk": {"storageAccountType": "Premium_LRS"}}
+    assert storage["dataDisks"] == [{"lun": 0, "createOption": "Attach", "deleteOption": "Detach",
+                                     "managedDisk": {"id": reg(run, "tljh-home").id}}]
+    assert reg(run, "tljh-nic").inputs["ipConfigurations"][0]["primary"] is True
+    properties = reg(run, "tljh-vault").inputs["properties"]
+    assert properties["enableRbacAuthorization"] is True and properties["softDeleteRetentionInDays"] == 7
+    outputs = render(**keys)["outputs"]
+    assert outputs["publicIp"] == PUBLIC_IP
+    assert outputs["azureDnsName"] == "testuni-hub.westeurope.cloudapp.azure.com"
+    assert outputs["vmName"] == "vm-testuni-tljh"
+
+
+def test_next_step_names_the_address_and_the_dns_name(render):
+    step = render(domain="binder.testuni.example")["outputs"]["nextStep"]
+    assert f"A -> {PUBLIC_IP} (or CNAME -> testuni-binder.westeurope.cloudapp.azure.com)" in step
 
 
 def test_cluster_children_name_the_cluster_azure_knows(program):
