@@ -361,3 +361,16 @@ def test_offline_plan_never_calls_azure_even_with_credentials(monkeypatch, capsy
     assert plan.main(["--stack", "dev", "--json"]) == 0
     assert reached == [] and "pre-flight" not in capsys.readouterr().err
     assert preflight.SKIP_ENV not in os.environ  # restored after the run
+
+
+def test_every_mock_source_is_distinct():
+    """The wiring tests above are only as sharp as these values are distinct."""
+    identities = {KUBELET_OBJECT_ID, CLUSTER_PRINCIPAL_ID, DEPLOYER_OBJECT_ID, VM_PRINCIPAL_ID}
+    assert len(identities) == 4
+    kubeconfigs = {kind: kubeconfig("aks-x", kind) for kind in ("admin", "user", "user-exec", "user-azure")}
+    assert len(set(kubeconfigs.values())) == 4
+    assert kubeconfig("aks-x", "admin") != kubeconfig("aks-y", "admin")
+    secrets = {registry_password("acr", 0), registry_password("acr", 1), registry_password("other", 0),
+               storage_key("rg", "acct", 0), storage_key("rg", "acct", 1), storage_key("rg2", "acct", 0),
+               storage_key("rg", "acct2", 0), fake_secret("hub-proxy-token")}
+    assert len(secrets) == 8
