@@ -25,6 +25,7 @@ from google.protobuf import struct_pb2
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
 
+from .cluster_spec import AKS_ENTRA_SERVER_ID
 from .stackfile import SECRET
 
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
@@ -107,10 +108,10 @@ def kubeconfig(cluster: str, kind: str) -> str:
     if kind == "user-exec":
         user: dict[str, Any] = {"exec": {
             "apiVersion": "client.authentication.k8s.io/v1beta1", "command": "kubelogin",
-            "args": ["get-token", "--login", "devicecode", "--server-id", "6dae42f8-4368-4678-94ff-3960e28e3630"],
+            "args": ["get-token", "--login", "devicecode", "--server-id", AKS_ENTRA_SERVER_ID],
             "env": None, "interactiveMode": "IfAvailable", "provideClusterInfo": False}}
     elif kind == "user-azure":
-        user = {"auth-provider": {"name": "azure", "config": {"apiserver-id": "6dae42f8-4368-4678-94ff-3960e28e3630"}}}
+        user = {"auth-provider": {"name": "azure", "config": {"apiserver-id": AKS_ENTRA_SERVER_ID}}}
     else:
         user = {"token": fake_secret(f"kubeconfig-{kind}-{cluster}")}
     user_name = f"clusterAdmin_{cluster}" if kind == "admin" else f"clusterUser_{cluster}"
