@@ -103,7 +103,9 @@ def run_module(work: Path, module: str, timeout: float) -> dict:
     cosmic = [sys.executable, "-m", "cosmic_ray.cli"]
     subprocess.run([*cosmic, "init", str(config), str(session)], cwd=work, check=True)
     source = (work / module).read_text()
-    spans, lines = _annotation_spans(source), source.splitlines()
+    # Annotations are only inert under the __future__ import (otherwise they are evaluated).
+    lazy = "from __future__ import annotations" in source
+    spans, lines = (_annotation_spans(source) if lazy else []), source.splitlines()
     skipped = []
     with use_db(str(session), WorkDB.Mode.open) as db:
         for item in db.pending_work_items:
