@@ -1,9 +1,15 @@
 """Offline stand-ins for Azure and Kubernetes, used by the plan command and the tests.
 
-`PlanMocks` answers resource registrations and invokes with plausible outputs (no
-network, no credentials). `RecordingMonitor` keeps what Pulumi's own mock monitor
-drops: each resource's parent, protect flag, dependencies and options, its inputs
-with every secret leaf replaced by "[secret]", and the stack outputs.
+`PlanMocks` answers resource registrations and invokes with outputs shaped like Azure's:
+a resource's `name` is the explicit `*Name` input it was given (what Azure calls it), ARM
+IDs nest child resources under their parents, and every credential, identity and key has
+its own recognisable value, so a test can tell which one reached which input. Invokes
+answer per argument (admin vs user credentials, the kubeconfig `format`). With
+`preview=True` every computed output is unknown, as `pulumi preview` sees it.
+
+`RecordingMonitor` keeps what Pulumi's own mock monitor drops: each resource's parent,
+protect flag, dependencies and options, its inputs with every secret leaf replaced by
+"[secret]" (and, for tests only, with secrets revealed), and the stack outputs.
 """
 
 from __future__ import annotations
@@ -14,71 +20,149 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
+import yaml
 from google.protobuf import struct_pb2
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
 
+from .cluster_spec import AKS_ENTRA_SERVER_ID
 from .stackfile import SECRET
 
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 TENANT = "11111111-1111-1111-1111-111111111111"
+# Each identity its own object ID, so a test sees which principal got a role.
 KUBELET_OBJECT_ID = "22222222-2222-2222-2222-222222222222"
+KUBELET_CLIENT_ID = "44444444-4444-4444-4444-444444444444"
+CLUSTER_PRINCIPAL_ID = "33333333-3333-3333-3333-333333333333"
+DEPLOYER_CLIENT_ID = "55555555-5555-5555-5555-555555555555"
+DEPLOYER_OBJECT_ID = "66666666-6666-6666-6666-666666666666"
+VM_PRINCIPAL_ID = "77777777-7777-7777-7777-777777777777"
 PUBLIC_IP = "198.51.100.10"  # documentation range: never a real address
+UNKNOWN = rpc.UNKNOWN
 _SIG = rpc._special_sig_key
 _SECRET_SIG = rpc._special_secret_sig
 _RESOURCE_SIG = rpc._special_resource_sig
 
+# The input that Azure takes as the resource's name, per resource type.
+NAME_INPUTS = {
+    "azure-native:resources:ResourceGroup": "resourceGroupName",
+    "azure-native:containerservice:ManagedCluster": "resourceName",
+    "azure-native:containerservice:AgentPool": "agentPoolName",
+    "azure-native:containerregistry:Registry": "registryName",
+    "azure-native:network:PublicIPAddress": "publicIpAddressName",
+    "azure-native:network:NetworkSecurityGroup": "networkSecurityGroupName",
+    "azure-native:network:VirtualNetwork": "virtualNetworkName",
+    "azure-native:network:Subnet": "subnetName",
+    "azure-native:network:NetworkInterface": "networkInterfaceName",
+    "azure-native:compute:VirtualMachine": "vmName",
+    "azure-native:compute:Disk": "diskName",
+    "azure-native:keyvault:Vault": "vaultName",
+    "azure-native:keyvault:Secret": "secretName",
+    "azure-native:storage:StorageAccount": "accountName",
+    "azure-native:storage:BlobContainer": "containerName",
+    "azure-native:storage:FileShare": "shareName",
+    "azure-native:authorization:RoleAssignment": "roleAssignmentName",
+    "azure-native:consumption:Budget": "budgetName",
+}
+# ARM path of each type below its resource group: (provider/type, parent input, child type).
+_ARM_PATHS = {
+    "azure-native:containerservice:ManagedCluster": ("Microsoft.ContainerService/managedClusters", None, None),
+    "azure-native:containerservice:AgentPool": ("Microsoft.ContainerService/managedClusters", "resourceName",
+                                                "agentPools"),
+    "azure-native:containerregistry:Registry": ("Microsoft.ContainerRegistry/registries", None, None),
+    "azure-native:network:PublicIPAddress": ("Microsoft.Network/publicIPAddresses", None, None),
+    "azure-native:network:NetworkSecurityGroup": ("Microsoft.Network/networkSecurityGroups", None, None),
+    "azure-native:network:VirtualNetwork": ("Microsoft.Network/virtualNetworks", None, None),
+    "azure-native:network:Subnet": ("Microsoft.Network/virtualNetworks", "virtualNetworkName", "subnets"),
+    "azure-native:network:NetworkInterface": ("Microsoft.Network/networkInterfaces", None, None),
+    "azure-native:compute:VirtualMachine": ("Microsoft.Compute/virtualMachines", None, None),
+    "azure-native:compute:Disk": ("Microsoft.Compute/disks", None, None),
+    "azure-native:keyvault:Vault": ("Microsoft.KeyVault/vaults", None, None),
+    "azure-native:keyvault:Secret": ("Microsoft.KeyVault/vaults", "vaultName", "secrets"),
+    "azure-native:storage:StorageAccount": ("Microsoft.Storage/storageAccounts", None, None),
+    "azure-native:storage:BlobContainer": ("Microsoft.Storage/storageAccounts", "accountName",
+                                           "blobServices/default/containers"),
+    "azure-native:storage:FileShare": ("Microsoft.Storage/storageAccounts", "accountName",
+                                       "fileServices/default/shares"),
+}
+
 
 def fake_secret(name: str) -> str:
-    """The mock value of a generated secret; tests assert it never shows in plain text."""
+    """The mock value of a generated secret or credential, one per `name`; tests assert it never
+    shows in plain text, and which input it reaches."""
     return "mocksecret-" + hashlib.sha256(name.encode()).hexdigest()[:24]
+
+
+def _guid(seed: str) -> str:
+    h = hashlib.sha256(seed.encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
 def _arm_id(group: str, provider: str, name: str) -> str:
     return f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}/providers/{provider}/{name}"
 
 
+def kubeconfig(cluster: str, kind: str) -> str:
+    """The mock kubeconfig of `listManagedCluster{Admin,User}Credentials`: `kind` is "admin",
+    "user", or "user-exec"/"user-azure" for the user credential in that `format`."""
+    if kind == "user-exec":
+        user: dict[str, Any] = {"exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1", "command": "kubelogin",
+            "args": ["get-token", "--login", "devicecode", "--server-id", AKS_ENTRA_SERVER_ID],
+            "env": None, "interactiveMode": "IfAvailable", "provideClusterInfo": False}}
+    elif kind == "user-azure":
+        user = {"auth-provider": {"name": "azure", "config": {"apiserver-id": AKS_ENTRA_SERVER_ID}}}
+    else:
+        user = {"token": fake_secret(f"kubeconfig-{kind}-{cluster}")}
+    user_name = f"clusterAdmin_{cluster}" if kind == "admin" else f"clusterUser_{cluster}"
+    doc = {
+        "apiVersion": "v1", "kind": "Config",
+        "clusters": [{"name": cluster, "cluster": {"server": f"https://{cluster}.hcp.offline.invalid:443"}}],
+        "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": user_name}}],
+        "current-context": cluster,
+        "users": [{"name": user_name, "user": user}],
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def registry_password(registry: str, index: int) -> str:
+    """The mock value of an ACR admin password (`index` 0 or 1)."""
+    return fake_secret(f"acr-{registry}-password{index + 1}")
+
+
+def storage_key(group: str, account: str, index: int) -> str:
+    """The mock value of a storage account key (`index` 0 or 1) of `account` in resource group
+    `group`: the key read from the wrong group is a different value."""
+    return fake_secret(f"storage-{group}/{account}-key{index + 1}")
+
+
 class PlanMocks(pulumi.runtime.Mocks):
-    """Outputs for the resource types the program creates."""
+    """Outputs for the resource types the program creates.
+
+    `client_id`/`object_id` stand for whoever runs `pulumi up` (a service principal unless
+    `client_id` is the Azure CLI's application ID). With `preview=True`, the outputs Azure
+    computes are unknown, as during `pulumi preview`.
+    """
+
+    def __init__(self, *, client_id: str = DEPLOYER_CLIENT_ID, object_id: str = DEPLOYER_OBJECT_ID,
+                 preview: bool = False):
+        self.client_id = client_id
+        self.object_id = object_id
+        self.preview = preview
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        rid, outputs = self._outputs(args)
+        if self.preview:
+            # A resource about to be created: its inputs are known, whatever Azure computes is not.
+            inputs = dict(args.inputs)
+            return "", {k: (v if k in inputs and inputs[k] == v else UNKNOWN) for k, v in outputs.items()}
+        return rid, outputs
+
+    def _outputs(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = dict(args.inputs)
         typ, name = args.typ, args.name
-        group = str(inputs.get("resourceGroupName", "rg"))
-        if typ == "azure-native:resources:ResourceGroup":
-            rg = inputs.get("resourceGroupName", name)
-            return f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{rg}", {**inputs, "name": rg}
-        if typ == "azure-native:containerservice:ManagedCluster":
-            cname = inputs.get("resourceName", name)
-            return _arm_id(group, "Microsoft.ContainerService/managedClusters", cname), {
-                **inputs,
-                "name": cname,
-                "fqdn": f"{cname}.hcp.{inputs.get('location', 'region')}.azmk8s.io",
-                "identity": {**inputs.get("identity", {}), "principalId": "33333333-3333-3333-3333-333333333333"},
-                "identityProfile": {"kubeletidentity": {
-                    "objectId": KUBELET_OBJECT_ID,
-                    "clientId": "44444444-4444-4444-4444-444444444444",
-                    "resourceId": _arm_id(group, "Microsoft.ManagedIdentity/userAssignedIdentities", "kubelet"),
-                }},
-            }
-        if typ == "azure-native:containerregistry:Registry":
-            rname = inputs.get("registryName", name)
-            return _arm_id(group, "Microsoft.ContainerRegistry/registries", rname), {
-                **inputs, "name": rname, "loginServer": f"{rname}.azurecr.io"}
-        if typ == "azure-native:network:PublicIPAddress":
-            pname = inputs.get("publicIpAddressName", name)
-            dns = dict(inputs.get("dnsSettings") or {})
-            if dns.get("domainNameLabel"):
-                dns["fqdn"] = f"{dns['domainNameLabel']}.{inputs.get('location', 'region')}.cloudapp.azure.com"
-            return _arm_id(group, "Microsoft.Network/publicIPAddresses", pname), {
-                **inputs, "name": pname, "ipAddress": PUBLIC_IP, "dnsSettings": dns}
-        if typ == "azure-native:compute:VirtualMachine":
-            vname = inputs.get("vmName", name)
-            return _arm_id(group, "Microsoft.Compute/virtualMachines", vname), {
-                **inputs, "name": vname,
-                "identity": {**(inputs.get("identity") or {}), "principalId": "77777777-7777-7777-7777-777777777777"}}
         if typ.startswith("azure-native:"):
-            return _arm_id(group, typ.split(":")[1], name), {**inputs, "name": inputs.get("name", name)}
+            return self._azure(typ, name, inputs)
         if typ == "random:index/randomString:RandomString":
             length = int(inputs.get("length", 8))
             return name, {**inputs, "result": hashlib.sha256(name.encode()).hexdigest()[:length]}
@@ -88,48 +172,114 @@ class PlanMocks(pulumi.runtime.Mocks):
             return name, {**inputs, "result": value, "hex": value, "base64": value}
         return f"{name}-id", inputs
 
+    def _azure(self, typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        # Azure calls a resource by its explicit `*Name` input; without one, the provider
+        # auto-names it from the Pulumi name (the mock skips the random suffix it adds).
+        key = NAME_INPUTS.get(typ)
+        azure_name = str(inputs[key]) if key and inputs.get(key) else name
+        group = str(inputs.get("resourceGroupName", "rg"))
+        location = inputs.get("location", "region")
+        out: dict[str, Any] = {**inputs, "name": azure_name}
+        if typ == "azure-native:resources:ResourceGroup":
+            return f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{azure_name}", out
+        if typ == "azure-native:authorization:RoleAssignment":
+            guid = _guid(f"role-assignment-{name}")
+            out["name"] = inputs.get("roleAssignmentName") or guid
+            return f"{inputs.get('scope', '')}/providers/Microsoft.Authorization/roleAssignments/{out['name']}", out
+        if typ == "azure-native:consumption:Budget":
+            return f"{inputs.get('scope', '')}/providers/Microsoft.Consumption/budgets/{azure_name}", out
+        if typ == "azure-native:containerservice:ManagedCluster":
+            out["fqdn"] = f"{azure_name}-dns.hcp.{location}.azmk8s.io"
+            out["identity"] = {**(inputs.get("identity") or {}), "principalId": CLUSTER_PRINCIPAL_ID,
+                               "tenantId": TENANT}
+            out["identityProfile"] = {"kubeletidentity": {
+                "objectId": KUBELET_OBJECT_ID, "clientId": KUBELET_CLIENT_ID,
+                "resourceId": _arm_id(f"MC_{group}_{azure_name}_{location}",
+                                      "Microsoft.ManagedIdentity/userAssignedIdentities", f"{azure_name}-agentpool"),
+            }}
+        elif typ == "azure-native:containerregistry:Registry":
+            out["loginServer"] = f"{azure_name}.azurecr.io"
+        elif typ == "azure-native:network:PublicIPAddress":
+            dns = dict(inputs.get("dnsSettings") or {})
+            if dns.get("domainNameLabel"):
+                dns["fqdn"] = f"{dns['domainNameLabel']}.{location}.cloudapp.azure.com"
+            out |= {"ipAddress": PUBLIC_IP, "dnsSettings": dns}
+        elif typ == "azure-native:compute:VirtualMachine":
+            out["identity"] = {**(inputs.get("identity") or {}), "principalId": VM_PRINCIPAL_ID, "tenantId": TENANT}
+        elif typ == "azure-native:keyvault:Vault":
+            out["properties"] = {**(inputs.get("properties") or {}), "vaultUri": f"https://{azure_name}.vault.azure.net/"}
+        elif typ == "azure-native:keyvault:Secret":
+            props = dict(inputs.get("properties") or {})
+            if _SIG not in props:  # (a properties object holding a secret stays as given)
+                props.pop("value", None)  # Azure never returns a secret's value
+                vault = inputs.get("vaultName", "vault")
+                out["properties"] = {**props, "secretUri": f"https://{vault}.vault.azure.net/secrets/{azure_name}"}
+        path = _ARM_PATHS.get(typ)
+        if path is None:
+            return _arm_id(group, typ.split(":")[1], azure_name), out
+        provider, parent_key, child = path
+        if parent_key:
+            return _arm_id(group, provider, f"{inputs.get(parent_key, 'parent')}/{child}/{azure_name}"), out
+        return _arm_id(group, provider, azure_name), out
+
     def call(self, args: MockCallArgs) -> dict[str, Any]:
-        token = args.token
+        token, given = args.token, dict(args.args)
         if token == "azure-native:authorization:getClientConfig":
-            return {"clientId": "55555555-5555-5555-5555-555555555555",
-                    "objectId": "66666666-6666-6666-6666-666666666666",
+            return {"clientId": self.client_id, "objectId": self.object_id,
                     "subscriptionId": SUBSCRIPTION, "tenantId": TENANT}
-        if token in ("azure-native:containerservice:listManagedClusterUserCredentials",
-                     "azure-native:containerservice:listManagedClusterAdminCredentials"):
-            kubeconfig = (
-                "apiVersion: v1\nkind: Config\nclusters:\n- name: offline\n  cluster:\n"
-                "    server: https://offline.invalid:443\ncontexts:\n- name: offline\n  context:\n"
-                "    cluster: offline\n    user: offline\ncurrent-context: offline\nusers:\n"
-                f"- name: offline\n  user:\n    token: {fake_secret('kubeconfig')}\n"
-            )
-            return {"kubeconfigs": [{"name": "clusterUser", "value": base64.b64encode(kubeconfig.encode()).decode()}]}
+        cluster = str(given.get("resourceName", "cluster"))
+        if token == "azure-native:containerservice:listManagedClusterAdminCredentials":
+            return _kubeconfigs("clusterAdmin", kubeconfig(cluster, "admin"))
+        if token == "azure-native:containerservice:listManagedClusterUserCredentials":
+            kind = {"exec": "user-exec", "azure": "user-azure"}.get(str(given.get("format") or ""), "user")
+            return _kubeconfigs("clusterUser", kubeconfig(cluster, kind))
         if token == "azure-native:containerregistry:listRegistryCredentials":
-            return {"username": args.args.get("registryName", "registry"),
-                    "passwords": [{"name": "password", "value": fake_secret("acr-password")},
-                                  {"name": "password2", "value": fake_secret("acr-password2")}]}
+            registry = str(given.get("registryName", "registry"))
+            # The admin user's name is the registry's name.
+            return {"username": registry,
+                    "passwords": [{"name": "password", "value": registry_password(registry, 0)},
+                                  {"name": "password2", "value": registry_password(registry, 1)}]}
         if token == "azure-native:storage:listStorageAccountKeys":
-            account = args.args.get("accountName", "account")
-            return {"keys": [{"keyName": "key1", "permissions": "FULL", "value": fake_secret(f"{account}-key1")},
-                             {"keyName": "key2", "permissions": "FULL", "value": fake_secret(f"{account}-key2")}]}
+            account, group = str(given.get("accountName", "account")), str(given.get("resourceGroupName", "rg"))
+            return {"keys": [{"keyName": f"key{i + 1}", "permissions": "FULL",
+                              "value": storage_key(group, account, i)} for i in range(2)]}
         return {}
+
+
+def _kubeconfigs(name: str, text: str) -> dict[str, Any]:
+    return {"kubeconfigs": [{"name": name, "value": base64.b64encode(text.encode()).decode()}]}
+
+
+def _value(value: struct_pb2.Value) -> Any:
+    kind = value.WhichOneof("kind")
+    if kind is None or kind == "null_value":
+        return None
+    if kind == "struct_value":
+        return value.struct_value
+    if kind == "list_value":
+        return value.list_value
+    return getattr(value, kind)
 
 
 def _number(value: float) -> int | float:
     return int(value) if float(value).is_integer() else value
 
 
-def shown(value: Any) -> Any:
-    """A serialized property value as plain JSON data, each secret leaf as "[secret]"."""
+def shown(value: Any, *, reveal: bool = False) -> Any:
+    """A serialized property value as plain JSON data, each secret leaf as "[secret]" (or, with
+    `reveal`, as its plaintext: for tests that check which secret reaches which input)."""
     if isinstance(value, struct_pb2.Struct):
         sig = value.fields.get(_SIG)
         if sig is not None:
             if sig.string_value == _SECRET_SIG:
-                return SECRET
+                return shown(value.fields["value"], reveal=True) if reveal else SECRET
             if sig.string_value == _RESOURCE_SIG:
                 return value.fields["urn"].string_value
-        return {k: shown(v) for k, v in value.items()}
+        return {k: shown(v, reveal=reveal) for k, v in value.fields.items()}
     if isinstance(value, struct_pb2.ListValue):
-        return [shown(v) for v in value]
+        return [shown(v, reveal=reveal) for v in value.values]
+    if isinstance(value, struct_pb2.Value):
+        return shown(_value(value), reveal=reveal)
     if value == rpc.UNKNOWN:
         return "[unknown]"
     if isinstance(value, float):
@@ -149,6 +299,10 @@ class Registration:
     protect: bool
     depends_on: list[str]
     options: dict[str, Any] = field(default_factory=dict)
+    revealed: dict[str, Any] = field(default_factory=dict)
+    """The inputs with every secret in plaintext: never shown by the plan, for tests only."""
+    id: str = ""
+    """The ID the mock gave the resource (an ARM ID for Azure resources)."""
 
 
 class RecordingMonitor(MockMonitor):
@@ -182,6 +336,8 @@ class RecordingMonitor(MockMonitor):
                 protect=bool(request.protect),
                 depends_on=sorted(set(request.dependencies)),
                 options=options,
+                revealed=shown(request.object, reveal=True),
+                id=response.id,
             ))
         return response
 

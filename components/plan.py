@@ -26,7 +26,7 @@ from .stackfile import ROOT, SECRET, PlanError, add_stack_arguments, read_stack_
 __all__ = ["ROOT", "PlanError", "build_plan", "main", "read_stack_file", "run_program", "summary"]
 
 if TYPE_CHECKING:
-    from .mocks import RecordingMonitor
+    from .mocks import PlanMocks, RecordingMonitor
 
 # Config Pulumi reads from the environment; the offline plan renders the stack file alone.
 CONFIG_ENV = ("PULUMI_CONFIG", "PULUMI_CONFIG_SECRET_KEYS")
@@ -34,8 +34,10 @@ CONFIG_ENV = ("PULUMI_CONFIG", "PULUMI_CONFIG_SECRET_KEYS")
 RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
 
 
-def run_program(raw: dict[str, str], secret_keys: set[str], stack: str) -> RecordingMonitor:
-    """Run `__main__.py` under mocks (update mode, so every apply runs) and return the record."""
+def run_program(raw: dict[str, str], secret_keys: set[str], stack: str,
+                mocks: PlanMocks | None = None) -> RecordingMonitor:
+    """Run `__main__.py` under mocks (update mode, so every apply runs, unless the mocks say
+    `preview`) and return the record."""
     # The Pulumi SDK loads only once the stack file has been read and validated.
     import pulumi
     from pulumi.runtime import config as runtime_config
@@ -46,13 +48,14 @@ def run_program(raw: dict[str, str], secret_keys: set[str], stack: str) -> Recor
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    monitor = RecordingMonitor(PlanMocks())
+    mocks = mocks or PlanMocks()
+    monitor = RecordingMonitor(mocks)
     runtime_settings.reset_options()
     runtime_config.set_all_config(dict(raw), sorted(secret_keys))
     # set_mocks starts a root stack of its own unless one exists; the program needs a fresh
     # one from run_in_stack (which also registers the stack outputs), so hold the place.
     runtime_settings.set_root_resource(object())  # type: ignore[arg-type]
-    pulumi.runtime.set_mocks(PlanMocks(), project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=mocks.preview, monitor=monitor)
     runtime_settings.set_root_resource(None)  # type: ignore[arg-type]
     cwd = os.getcwd()
     sys.path.insert(0, str(ROOT))
@@ -98,7 +101,11 @@ def build_plan(raw: dict[str, str], secret_keys: set[str], stack: str, *, mask_s
     cfg = parse_config(raw, secret_keys)
     if mask_secrets:
         raw = {k: (SECRET if k in secret_keys else v) for k, v in raw.items()}
-    monitor = run_program(raw, secret_keys, stack)
+    return plan_document(cfg, run_program(raw, secret_keys, stack), stack)
+
+
+def plan_document(cfg: Any, monitor: RecordingMonitor, stack: str) -> dict[str, Any]:
+    """The plan document of a program run (`run_program`) with config `cfg`."""
     names = {r.urn: r.name for r in monitor.registrations}
     resources = [
         {

@@ -22,6 +22,9 @@ def test_budget_spec_alerts_at_80_and_100_percent():
     assert thresholds == [80, 100]
     for note in spec["notifications"].values():
         assert note["contact_emails"] == ["rse@testuni.example"] and note["threshold_type"] == "Actual"
+        assert note["enabled"] is True
+    operators = {n["threshold"]: n["operator"] for n in spec["notifications"].values()}
+    assert operators == {80: "GreaterThan", 100: "GreaterThanOrEqualTo"}
 
 
 def test_budget_on_the_resource_group(render):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from components.config import ConfigError, parse_config, reference_markdown
@@ -141,7 +143,16 @@ BAD_CONFIGS = [
 ]
 
 
-@pytest.mark.parametrize(("keys", "expected"), BAD_CONFIGS)
+def _case_id(keys: dict, expected: str) -> str:
+    """A readable test ID: the key the message names, then the config given."""
+    key = expected.split(" ")[0].removeprefix("binderhub-azure:")
+    return f"{key}={json.dumps(keys, sort_keys=True)[:40]}"
+
+
+BAD_CONFIG_IDS = [_case_id(keys, expected) for keys, expected in BAD_CONFIGS]
+
+
+@pytest.mark.parametrize(("keys", "expected"), BAD_CONFIGS, ids=BAD_CONFIG_IDS)
 def test_bad_config_names_the_key(keys, expected):
     keys = dict(keys)
     secrets = keys.pop("secrets", None)
@@ -168,7 +179,8 @@ def test_every_problem_is_reported_at_once():
 
 
 def test_provider_and_pulumi_namespaces_are_accepted():
-    parse(**{"azure-native:subscriptionId": "00000000-0000-0000-0000-000000000000", "pulumi:tags": '{"a": "b"}'})
+    cfg = parse(**{"azure-native:subscriptionId": "00000000-0000-0000-0000-000000000000", "pulumi:tags": '{"a": "b"}'})
+    assert cfg == parse()
 
 
 def test_reference_documents_every_key():
@@ -199,6 +211,7 @@ def test_reference_documents_every_key():
     ],
 )
 def test_helm_values_that_break_the_chart_schema(keys, expected):
+    keys = dict(keys)  # the parameter is shared between runs: never change it
     secrets = keys.pop("secrets", None)
     found = problems(secrets, **keys)
     assert any(line.startswith(expected) for line in found), found

@@ -7,8 +7,11 @@ import json
 import pytest
 
 from components import charts
-from components.mocks import fake_secret
-from tests.helpers import SECRET, named, one, release, resources_of
+from components.mocks import CLUSTER_PRINCIPAL_ID, PUBLIC_IP, fake_secret, kubeconfig, registry_password
+from components.plan import build_plan
+from tests.helpers import SECRET, named, one, raw_config, release, resources_of
+
+PINNED = {c.name: c for c in (charts.TRAEFIK, charts.CERT_MANAGER)}
 
 GITHUB = {"type": "github", "clientId": "gh-client", "allowedOrganizations": ["testuni"]}
 ENTRA = {"type": "entra", "clientId": "entra-client", "tenantId": "12345678-1234-1234-1234-123456789012"}
@@ -50,19 +53,26 @@ def test_releases_are_pinned_atomic_and_on_the_cluster(stack):
     if not name.endswith("http"):
         expected.add("cert-manager")
     assert {r["inputs"]["name"] for r in releases} == expected
+    hub_chart = charts.BINDERHUB if name.startswith("binder") else charts.JUPYTERHUB
     for res in releases:
         inputs = res["inputs"]
-        assert inputs["version"] and inputs["repositoryOpts"]["repo"].startswith("https://")
+        chart = PINNED.get(inputs["name"], hub_chart)
+        assert (inputs["chart"], inputs["version"], inputs["repositoryOpts"]["repo"]) == (
+            chart.name, chart.version, chart.repo)
         assert inputs["atomic"] is True and inputs["timeout"] >= 600
-        assert inputs["namespace"] and inputs["createNamespace"] is True
+        assert inputs["namespace"] == inputs["name"] and inputs["createNamespace"] is True
         assert res["options"]["provider"] == "cluster-k8s"
 
 
 def test_no_secret_in_plain_text(stack):
     _, plan = stack
     text = json.dumps(plan)
-    for leaked in (OAUTH_SECRET, DOCKER_TOKEN, "mocksecret-", fake_secret("acr-password"), fake_secret("kubeconfig")):
+    registry = resources_of(plan, "azure-native:containerregistry:Registry")
+    credentials = [registry_password(r["inputs"]["registryName"], 0) for r in registry]
+    for leaked in (OAUTH_SECRET, DOCKER_TOKEN, "mocksecret-", *credentials,
+                   fake_secret("kubeconfig-user-aks-testuni")):
         assert leaked not in text
+    assert kubeconfig("aks-testuni", "user").split("token: ")[1].strip() == fake_secret("kubeconfig-user-aks-testuni")
     assert plan["outputs"]["kubeconfig"] == SECRET
 
 
@@ -89,8 +99,12 @@ def test_generated_chart_secrets_are_secret_and_stable(render):
     randoms = {r["name"] for r in resources_of(plan, "random:index/randomBytes:RandomBytes")}
     assert randoms == {"hub-proxy-token", "hub-cookie-secret", "hub-crypt-key", "hub-binder-api-token",
                        "hub-build-token"}
-    # Same config, same plan: nothing is regenerated between renders.
-    assert json.dumps(render(), sort_keys=True) == json.dumps(plan, sort_keys=True)
+    # Nothing rotates them: no keepers, so an update keeps each value (the state holds it).
+    for res in resources_of(plan, "random:index/randomBytes:RandomBytes"):
+        assert res["inputs"] == {"length": 32}, res["name"]
+    # Same config, same plan: a fresh run of the program (not the fixture's cache) renders it again.
+    fresh = build_plan(*raw_config(), "test", mask_secrets=False)
+    assert json.dumps(fresh, sort_keys=True) == json.dumps(plan, sort_keys=True)
 
 
 def test_acr_registry_wiring(render):
@@ -98,7 +112,8 @@ def test_acr_registry_wiring(render):
     login = one(plan, "azure-native:containerregistry:Registry")["inputs"]["registryName"] + ".azurecr.io"
     values = release(plan, "binderhub")["values"]
     assert values["registry"]["url"] == f"https://{login}"
-    assert values["registry"]["username"]
+    assert values["registry"]["username"] == login.removesuffix(".azurecr.io")  # ACR's admin user
+    assert values["registry"]["password"] == SECRET
     assert values["config"]["BinderHub"]["image_prefix"] == f"{login}/binder/testuni-"
     # No token URL: BinderHub follows ACR's challenge (jupyterhub/binderhub#1620).
     assert "DockerRegistry" not in values["config"]
@@ -132,13 +147,13 @@ def test_public_address_without_domain(render):
     assert plan["outputs"]["url"] == f"https://{host}/"
     assert plan["outputs"]["hubUrl"] == f"https://{host}/jupyter/"
     assert plan["outputs"]["azureDnsName"] == host
-    assert plan["outputs"]["publicIp"]
+    assert plan["outputs"]["publicIp"] == PUBLIC_IP  # the ingress IP's address, as Azure reports it
     traefik = release(plan, "traefik")["values"]
     assert traefik["service"]["annotations"]["service.beta.kubernetes.io/azure-pip-name"] == inputs[
         "publicIpAddressName"]
     role = named(plan, "ingress-network-contributor")["inputs"]
     assert role["roleDefinitionId"].endswith("/4d97b98b-1d4f-4787-a291-c67834d212e7")
-    assert role["principalId"] == "33333333-3333-3333-3333-333333333333"  # the mock cluster identity
+    assert role["principalId"] == CLUSTER_PRINCIPAL_ID  # the cluster's identity, not the kubelet's
 
 
 def test_public_address_with_domain(render):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+from components.mocks import KUBELET_OBJECT_ID, SUBSCRIPTION
 from components.roles import ACR_PULL as ACR_PULL_ROLE
 from tests.helpers import SECRET, named, one, resources_of
 
@@ -61,13 +64,14 @@ def test_registry_and_acrpull_for_kubelet(render):
     registry = one(plan, ACR)
     assert registry["protect"] is True and registry["parent"] == "registry"
     assert registry["inputs"]["sku"] == {"name": "Basic"}
-    assert registry["inputs"]["registryName"].startswith("testunibinder")
+    assert re.fullmatch(r"testunibinder[0-9a-z]{6}", registry["inputs"]["registryName"])
     role = named(plan, "registry-acrpull")
     assert role["inputs"]["roleDefinitionId"].endswith(f"/roleDefinitions/{ACR_PULL_ROLE}")
     assert role["inputs"]["roleDefinitionId"].startswith("/subscriptions/")
     assert role["inputs"]["principalType"] == "ServicePrincipal"
-    assert role["inputs"]["principalId"] == "22222222-2222-2222-2222-222222222222"  # the mock kubelet identity
-    assert role["inputs"]["scope"].endswith(f"/registries/{registry['inputs']['registryName']}")
+    assert role["inputs"]["principalId"] == KUBELET_OBJECT_ID  # the kubelet's identity, not the cluster's
+    assert role["inputs"]["scope"] == (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-testuni-binderhub/providers/"
+                                       f"Microsoft.ContainerRegistry/registries/{registry['inputs']['registryName']}")
     assert role["options"]["deleteBeforeReplace"] is True
 
 
@@ -90,7 +94,7 @@ def test_outputs_and_secret_kubeconfig(render):
     outputs = plan["outputs"]
     assert outputs["resourceGroup"] == "rg-testuni-binderhub"
     assert outputs["clusterName"] == "aks-testuni"
-    assert outputs["registryLoginServer"].endswith(".azurecr.io")
+    assert outputs["registryLoginServer"] == one(plan, ACR)["inputs"]["registryName"] + ".azurecr.io"
     assert outputs["kubeconfig"] == SECRET
     provider = one(plan, "pulumi:providers:kubernetes")
     assert provider["inputs"]["kubeconfig"] == SECRET

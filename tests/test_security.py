@@ -10,7 +10,7 @@ import yaml
 
 from components import cluster_spec, plan
 from tests.helpers import SECRET, named, one, release, resources_of
-from tests.test_config import BAD_CONFIGS
+from tests.test_config import BAD_CONFIG_IDS, BAD_CONFIGS
 
 ENTRA_ADMINS = {"entraAdminGroupIds": ["12345678-1234-1234-1234-123456789012"]}
 GITHUB = {"type": "github", "clientId": "c", "allowedUsers": ["alice"]}
@@ -32,7 +32,7 @@ def stack_file(tmp_path, keys: dict) -> str:
     return str(path)
 
 
-@pytest.mark.parametrize(("keys", "expected"), BAD_CONFIGS)
+@pytest.mark.parametrize(("keys", "expected"), BAD_CONFIGS, ids=BAD_CONFIG_IDS)
 def test_each_bad_input_exits_2_with_its_message(tmp_path, capsys, keys, expected):
     code = plan.main(["--config-file", stack_file(tmp_path, dict(keys)), "--json"])
     out, err = capsys.readouterr()
