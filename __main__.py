@@ -75,7 +75,7 @@ def on_one_vm(cfg: StackConfig, group: resources.ResourceGroup) -> dict:
 
 cfg = load_from_pulumi()
 if cfg.preflight:
-    from components.preflight import check_during_pulumi
+    from tools.preflight import check_during_pulumi
 
     check_during_pulumi(cfg, raw_pulumi_config(), pulumi.log.warn)
 group = resources.ResourceGroup(

@@ -658,7 +658,7 @@ class BudgetConfig(_Model):
     monthly_amount: float = Field(
         gt=0, le=10_000_000,
         description="Budget per month in the billing currency; alerts at 80 % and 100 % of actual spend. "
-        "`python -m components.cost` suggests a value.",
+        "`python -m tools.cost` suggests a value.",
         examples=[400],
     )
     contact_emails: list[str] = Field(
@@ -711,7 +711,7 @@ class BinderSiteConfig(_Model):
     launch_events: bool = Field(
         True,
         description="Write BinderHub's launch events (one JSON line per launch: repository, ref, status) to a "
-        "file on a small Azure Files share mounted in the binder pod; `python -m components.ops launches` "
+        "file on a small Azure Files share mounted in the binder pod; `python -m tools.ops launches` "
         "counts them.",
         examples=[True],
     )
@@ -1401,7 +1401,9 @@ def _binder_only(cfg: StackConfig) -> list[str]:
 
 def _memory_fits(cfg: StackConfig) -> list[str]:
     """A memory limit larger than the node that would run it: no server could ever start."""
-    from .cost import VM_SIZES  # published sizes (vCPUs, GiB); unknown sizes are not judged
+    from .vm_sizes import SIZES  # published sizes (vCPUs, GiB); unknown sizes are not judged
+
+    VM_SIZES = {name: (s.vcpus, s.memory_gib) for name, s in SIZES.items()}  # noqa: N806
 
     p = PROJECT
     problems = []

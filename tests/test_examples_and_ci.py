@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from components import charts
-from components.plan import build_plan, read_stack_file
 from tests.helpers import release
+from tools.plan import build_plan, read_stack_file
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("Pulumi.*.yaml"))

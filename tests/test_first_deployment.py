@@ -200,7 +200,7 @@ def test_example_stacks_avoid_regions_with_aks_capacity_refusals():
 
 
 def test_build_pool_is_costed_from_zero():
-    from components import cost
+    from tools import cost
 
     doc = cost.estimate(cfg(cluster=SPOT), offline=True)
     build = [row for row in doc["items"] if row["name"].startswith("Build nodes")]

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from components import charts
-from components.mocks import CLUSTER_PRINCIPAL_ID, PUBLIC_IP, fake_secret, kubeconfig, registry_password
-from components.plan import build_plan
 from tests.helpers import SECRET, named, one, raw_config, release, resources_of
+from tools.mocks import CLUSTER_PRINCIPAL_ID, PUBLIC_IP, fake_secret, kubeconfig, registry_password
+from tools.plan import build_plan
 
 PINNED = {c.name: c for c in (charts.TRAEFIK, charts.CERT_MANAGER)}
 

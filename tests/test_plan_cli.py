@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_plan(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "components.plan", *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "tools.plan", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
 
 

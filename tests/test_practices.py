@@ -10,12 +10,13 @@ import json
 
 import pytest
 
-from components import charts, cost, hub_values, ingress_values, launches, monitoring_values, ops
+from components import charts, hub_values, ingress_values, monitoring_values
 from components import practices_values as pv
 from components.config import ConfigError, parse_config
 from components.hub_values import HubSecrets
 from tests.helpers import named, raw_config, release, resources_of
 from tests.test_ops import BINDER_OUTPUTS, Pulumi, binderhub_cluster, jupyterhub_cluster
+from tools import cost, launches, ops
 
 SECRETS = HubSecrets(proxy_token="p" * 64, cookie_secret="c" * 64, crypt_key="k" * 64,
                      binder_api_token="b" * 64, build_token="t" * 64, auth_client_secret="oauth-secret")

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components import cluster_spec, plan
+from components import cluster_spec
 from tests.helpers import SECRET, named, one, release, resources_of
 from tests.test_config import BAD_CONFIG_IDS, BAD_CONFIGS
+from tools import plan
 
 ENTRA_ADMINS = {"entraAdminGroupIds": ["12345678-1234-1234-1234-123456789012"]}
 GITHUB = {"type": "github", "clientId": "c", "allowedUsers": ["alice"]}

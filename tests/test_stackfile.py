@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components import cost, ops, plan, preflight
 from components.config import ConfigError, parse_config
-from components.stackfile import SECRET, PlanError, parse_stack_text, read_stack_file
+from tools import cost, ops, plan, preflight
+from tools.stackfile import SECRET, PlanError, parse_stack_text, read_stack_file
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = ("config:\n  azure-native:location: westeurope\n  binderhub-azure:institution: demo\n"
@@ -169,7 +169,7 @@ def test_pulumi_config_in_the_environment_does_not_change_the_plan(tmp_path):
     path.write_text(GOOD)
     env = {**os.environ, "PULUMI_CONFIG": json.dumps({"binderhub-azure:institution": "injected",
                                                       "binderhub-azure:https": "false"})}
-    proc = subprocess.run([sys.executable, "-m", "components.plan", "--config-file", str(path), "--json"],
+    proc = subprocess.run([sys.executable, "-m", "tools.plan", "--config-file", str(path), "--json"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "PULUMI_CONFIG set in the environment is ignored" in proc.stderr

@@ -1,7 +1,7 @@
 """How resources connect: which principal gets which role where, which secret reaches which
 input, which resource waits for which, which kubeconfig the provider gets.
 
-The mocks give every identity, credential and key its own value (components/mocks.py), so
+The mocks give every identity, credential and key its own value (tools/mocks.py), so
 each test names the one source a value must come from, not only that it is set or masked.
 """
 
@@ -14,8 +14,10 @@ import pulumi
 import pytest
 import yaml
 
-from components import cluster_spec, plan, preflight, roles, tljh_spec
-from components.mocks import (
+from components import cluster_spec, roles, tljh_spec
+from tests.helpers import named, raw_config
+from tools import plan, preflight
+from tools.mocks import (
     CLUSTER_PRINCIPAL_ID,
     DEPLOYER_OBJECT_ID,
     KUBELET_OBJECT_ID,
@@ -29,8 +31,7 @@ from components.mocks import (
     registry_password,
     storage_key,
 )
-from components.plan import run_program
-from tests.helpers import named, raw_config
+from tools.plan import run_program
 
 GITHUB = {"type": "github", "clientId": "gh-client", "allowedOrganizations": ["testuni"], "admins": ["alice"]}
 ENTRA_ADMINS = ["12345678-1234-1234-1234-123456789012"]

@@ -1,6 +1,6 @@
 """Post-deploy smoke test: does the deployed site work when reached from outside, as a user does?
 
-    python -m components.ops check [--stack NAME] [--outputs-json PATH|-] [--repo SPEC]
+    python -m tools.ops check [--stack NAME] [--outputs-json PATH|-] [--repo SPEC]
                                    [--timeout SECONDS] [--ca-bundle PATH]
 
 Checks, one line each, OK, FAIL or SKIP, with a hint line under a failure where one helps:
@@ -17,7 +17,7 @@ Checks, one line each, OK, FAIL or SKIP, with a hint line under a failure where 
 Mode: binderhub when the `hubUrl` output differs from `url`, since only BinderHub moves its
 JupyterHub to `<url>jupyter/` (hub_values.py); jupyterhub and tljh stacks export one address for
 both. Only when there is no `hubUrl` output does the resource group's name decide
-(`rg-<institution>-binderhub`, `ops.mode_hint`), with the hub then assumed at `<url>jupyter/`.
+(`rg-<institution>-binderhub`, `stack_outputs.mode_hint`), with the hub then assumed at `<url>jupyter/`.
 `registryLoginServer` is not used: a binderhub stack that pushes to Docker Hub has none.
 
 Launches are anonymous. With a login configured (`auth.type` github or entra) BinderHub refuses
@@ -56,8 +56,8 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import quote, urljoin, urlsplit
 
-from . import ops
-from .ops import OpsError
+from . import outputs as stack_outputs
+from .outputs import OpsError
 
 DEFAULT_REPO = "gh/binder-examples/requirements/HEAD"
 DEFAULT_TIMEOUT = 900.0
@@ -83,8 +83,8 @@ FAILED_PHASES = frozenset({"failed", "failure"})  # BinderHub treats both as a f
 REBUILD_HINT = ("BinderHub rebuilt an image it had pushed: it cannot see its own images in the registry "
                 "(with ACR, jupyterhub/binderhub#1620: a DockerRegistry.token_url set through helmValues "
                 "brings it back); check the binder pod's logs "
-                "(python -m components.ops logs binder)")
-STATUS_HINT = "python -m components.ops status"
+                "(python -m tools.ops logs binder)")
+STATUS_HINT = "python -m tools.ops status"
 
 # OpenSSL verification codes (X509_V_ERR_*) that mean "no trusted root behind this certificate".
 UNTRUSTED_CODES = frozenset({2, 19, 20, 21, 27})
@@ -153,7 +153,7 @@ def site_from_outputs(outputs: dict[str, Any], stack: str | None = None) -> Site
         hub_url = _slash(hub.strip())
         mode = "binderhub" if hub_url != url else "jupyterhub"
     else:
-        mode = "binderhub" if ops.mode_hint(outputs) == "binderhub" else "jupyterhub"
+        mode = "binderhub" if stack_outputs.mode_hint(outputs) == "binderhub" else "jupyterhub"
         hub_url = url + "jupyter/" if mode == "binderhub" else url
     return Site(url=url, hub_url=hub_url, mode=mode)
 
@@ -265,7 +265,7 @@ def judge_launch(result: LaunchResult, spec: str, *, again: bool = False) -> Che
     if result.outcome == "failed":
         return Check(name, FAIL, f"{spec}: failed after phase {result.last_phase}: "
                      f"{result.message or 'no message'}",
-                     "the build or launch log is in the binder pod's logs (python -m components.ops logs binder)")
+                     "the build or launch log is in the binder pod's logs (python -m tools.ops logs binder)")
     if result.outcome == "login":
         return Check(name, SKIP, f"{spec}: BinderHub requires a login (auth.type is not none), so no anonymous "
                      "test launch; launch it twice in a browser instead: the second launch must not build")
@@ -273,11 +273,11 @@ def judge_launch(result: LaunchResult, spec: str, *, again: bool = False) -> Che
         why = f": {result.message}" if result.message else ""
         return Check(name, FAIL, f"{spec}: not ready within {took} (last phase: {result.last_phase}){why}",
                      "a large repository may need a longer --timeout; otherwise see "
-                     "python -m components.ops logs binder")
+                     "python -m tools.ops logs binder")
     if result.outcome == "ended":
         return Check(name, FAIL, f"{spec}: the event stream ended after phase {result.last_phase} without "
                      f"ready or failed{': ' + result.message if result.message else ''}",
-                     "a proxy cut the connection, or the binder pod restarted (python -m components.ops status)")
+                     "a proxy cut the connection, or the binder pod restarted (python -m tools.ops status)")
     return Check(name, FAIL, f"{spec}: {result.message or 'no event stream'}")
 
 
@@ -448,7 +448,7 @@ def check_jupyterhub(opener: urllib.request.OpenerDirector, hub_url: str) -> Che
         answer = fetch(opener, health)
         if answer.status != 200:
             return Check("jupyterhub", FAIL, f"{health} answered HTTP {answer.status}",
-                         _status_hint(answer.status) or "python -m components.ops logs hub")
+                         _status_hint(answer.status) or "python -m tools.ops logs hub")
         answer = fetch(opener, api)
     except NETWORK_ERRORS as err:
         return Check("jupyterhub", FAIL, classify_error(err, hub_url, timeout=HTTP_TIMEOUT))
@@ -457,7 +457,7 @@ def check_jupyterhub(opener: urllib.request.OpenerDirector, hub_url: str) -> Che
     if answer.status != 200 or not version:
         kind = answer.content_type.split(";")[0] or "no content type"
         return Check("jupyterhub", FAIL, f"{api} did not give JupyterHub's version (HTTP {answer.status}, {kind})",
-                     "is JupyterHub at the hubUrl output's address? (python -m components.ops info)")
+                     "is JupyterHub at the hubUrl output's address? (python -m tools.ops info)")
     return Check("jupyterhub", OK, f"JupyterHub {_one_line(version, 40)}: {health} 200")
 
 
@@ -494,7 +494,7 @@ def check_binderhub(opener: urllib.request.OpenerDirector, url: str) -> Check:
     hints = [SERVICE_HINTS[str(c.get("service"))] for c in bad if str(c.get("service")) in SERVICE_HINTS]
     return Check("binderhub", FAIL, f"{health}: not ok: " + ("; ".join(_describe_service(c) for c in bad)
                                                              or "no failing check named"),
-                 "; ".join([*hints, "python -m components.ops logs binder"]))
+                 "; ".join([*hints, "python -m tools.ops logs binder"]))
 
 
 def _stream_lines(response: Any, deadline: float, clock: Callable[[], float]) -> Iterator[str]:
@@ -633,7 +633,7 @@ def add_arguments(parser: argparse.ArgumentParser, *, stack_options: bool = True
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m components.ops check",
+    parser = argparse.ArgumentParser(prog="python -m tools.ops check",
                                      description="Smoke test of a deployed stack, from outside: HTTPS, "
                                                  "JupyterHub, BinderHub and two launches of a repository.")
     add_arguments(parser)
@@ -642,7 +642,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, *, outputs: dict[str, Any] | None = None,
         opener: urllib.request.OpenerDirector | None = None, out: TextIO, err: TextIO,
-        runner: ops.Runner = ops.run_pulumi) -> int:
+        runner: stack_outputs.Runner = stack_outputs.run_pulumi) -> int:
     """Run the smoke test for parsed options; returns the exit status (0 ok, 1 a check failed,
     2 cannot run)."""
     secrets: list[str] = []
@@ -655,8 +655,8 @@ def run(args: argparse.Namespace, *, outputs: dict[str, Any] | None = None,
         if args.ca_bundle and not Path(args.ca_bundle).is_file():
             raise OpsError(f"no such --ca-bundle file: {args.ca_bundle}")
         if outputs is None:
-            outputs = ops.read_outputs(args.stack, args.outputs_json, runner)
-        secrets.extend(ops.secret_fragments(outputs))
+            outputs = stack_outputs.read_outputs(args.stack, args.outputs_json, runner)
+        secrets.extend(stack_outputs.secret_fragments(outputs))
         site = site_from_outputs(outputs, args.stack)
         if opener is None:
             opener = make_opener(args.ca_bundle)
@@ -664,18 +664,18 @@ def run(args: argparse.Namespace, *, outputs: dict[str, Any] | None = None,
         public_ip = outputs.get("publicIp")
         checks = run_checks(site, opener, repo=spec, timeout=args.timeout, trust=trust,
                             public_ip=public_ip if isinstance(public_ip, str) else None, secrets=secrets)
-        out.write(ops.redact(render_report(site, checks), secrets) + "\n")
+        out.write(stack_outputs.redact(render_report(site, checks), secrets) + "\n")
         out.flush()
         return 1 if any(c.failed for c in checks) else 0
     except OpsError as problem:
-        err.write(f"error: {ops.redact(str(problem), secrets)}\n")
+        err.write(f"error: {stack_outputs.redact(str(problem), secrets)}\n")
         return 2
     except KeyboardInterrupt:
         return 130
     except Exception as problem:  # a bug, not a state of the site: one line, traceback on request
         if os.environ.get("BINDERHUB_AZURE_DEBUG"):
             raise
-        err.write(f"error: {type(problem).__name__}: {ops.redact(_one_line(problem), secrets)} "
+        err.write(f"error: {type(problem).__name__}: {stack_outputs.redact(_one_line(problem), secrets)} "
                   "(set BINDERHUB_AZURE_DEBUG=1 for a traceback)\n")
         return 2
 

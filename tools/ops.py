@@ -1,11 +1,11 @@
 """Day-two operations on a deployed stack: what it serves, whether it is healthy, its logs.
 
-    python -m components.ops info   [--stack NAME] [--outputs-json PATH|-]
-    python -m components.ops status [--stack NAME] [--kubeconfig PATH] [--outputs-json PATH|-]
-    python -m components.ops logs COMPONENT [--tail N] [--follow] [--previous]
+    python -m tools.ops info   [--stack NAME] [--outputs-json PATH|-]
+    python -m tools.ops status [--stack NAME] [--kubeconfig PATH] [--outputs-json PATH|-]
+    python -m tools.ops logs COMPONENT [--tail N] [--follow] [--previous]
                                  [--stack NAME] [--kubeconfig PATH] [--outputs-json PATH|-]
-    python -m components.ops check [--repo SPEC] [--timeout S] [--ca-bundle PATH] [--stack NAME]
-    python -m components.ops launches [--days N] [--stack NAME] [--kubeconfig PATH] [--outputs-json PATH|-]
+    python -m tools.ops check [--repo SPEC] [--timeout S] [--ca-bundle PATH] [--stack NAME]
+    python -m tools.ops launches [--days N] [--stack NAME] [--kubeconfig PATH] [--outputs-json PATH|-]
 
 COMPONENT is one of hub, proxy, binder, ingress, cert-manager, user-scheduler.
 
@@ -33,9 +33,7 @@ import contextlib
 import datetime
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -47,8 +45,29 @@ import urllib3
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config import ConfigException
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-PULUMI_TIMEOUT = 120  # seconds; a remote backend can be slow, but never this slow
+from . import launches, smoke
+from .outputs import (  # noqa: F401  (re-exported: ops is the tools' public face)
+    MODES,
+    PROJECT_DIR,
+    PUBLIC_OUTPUTS,
+    PULUMI_SECRET_PLACEHOLDER,
+    PULUMI_TIMEOUT,
+    OpsError,
+    Runner,
+    _stack_label,
+    https_hint,
+    kubeconfig_file,
+    kubeconfig_text,
+    mode_hint,
+    parse_outputs,
+    pulumi_command,
+    read_outputs,
+    redact,
+    run_pulumi,
+    secret_fragments,
+    unexpected,
+)
+
 # Connect quickly or not at all: a stopped cluster or an IP allow-list that excludes this
 # machine otherwise hangs until the operating system's TCP timeout (minutes).
 CONNECT_TIMEOUT = 10
@@ -56,21 +75,10 @@ READ_TIMEOUT = 30
 REQUEST_TIMEOUT = (CONNECT_TIMEOUT, READ_TIMEOUT)
 CERT_GROUP, CERT_VERSION, CERT_PLURAL = "cert-manager.io", "v1", "certificates"
 ACME_GROUP, ACME_VERSION, CHALLENGE_PLURAL = "acme.cert-manager.io", "v1", "challenges"
-MODES = ("binderhub", "jupyterhub")
-# Outputs that are safe to show. Anything else (the kubeconfig, and whatever secret output
-# a later version adds) is never printed, because `--show-secrets` reveals them all.
-PUBLIC_OUTPUTS = ("url", "hubUrl", "publicIp", "azureDnsName", "resourceGroup", "clusterName",
-                  "registryLoginServer", "nextStep")
-# What `pulumi stack output` prints for a secret when `--show-secrets` was left out.
-PULUMI_SECRET_PLACEHOLDER = "[secret]"
 # Characters kept of a message on the one-screen report: a pod's note shares its line with
 # the table; a certificate's or challenge's reason has a line of its own and is the diagnosis.
 MAX_NOTE = 80
 MAX_DETAIL = 200
-
-
-class OpsError(Exception):
-    """The check cannot run; the message is one line for the user (exit status 2)."""
 
 
 # --------------------------------------------------------------------------- components
@@ -142,28 +150,6 @@ def detect_mode(namespaces: Iterable[str], hint: str | None = None) -> str:
     if "jupyterhub" in present:
         return "jupyterhub"
     return hint if hint in MODES else "jupyterhub"
-
-
-def mode_hint(outputs: dict[str, Any]) -> str | None:
-    """The mode according to the outputs: the resource group is `rg-<institution>-<mode>`, and
-    only BinderHub puts JupyterHub below `/jupyter/`."""
-    group = str(outputs.get("resourceGroup") or "")
-    for mode in MODES:
-        if group.endswith(f"-{mode}"):
-            return mode
-    hub = outputs.get("hubUrl")
-    if hub:
-        return "binderhub" if str(hub).rstrip("/").endswith("/jupyter") else "jupyterhub"
-    return None
-
-
-def https_hint(outputs: dict[str, Any]) -> bool | None:
-    """Whether the stack serves HTTPS (and so needs cert-manager and a certificate); None when
-    the outputs do not say."""
-    url = outputs.get("url")
-    if not url:
-        return None
-    return str(url).startswith("https://")
 
 
 # --------------------------------------------------------------------------- pods (pure)
@@ -408,7 +394,7 @@ def render_status(report: StatusReport) -> str:
         crashing = [c.component.name for c in report.components
                     if any(r.restarts and not r.ok and r.counts for r in c.pods)]
         for name in crashing:
-            lines.append(f"  logs of the crashed container: python -m components.ops logs "
+            lines.append(f"  logs of the crashed container: python -m tools.ops logs "
                          f"{_log_name(name)} --previous")
     return "\n".join(lines)
 
@@ -465,116 +451,6 @@ def render_info(outputs: dict[str, Any]) -> str:
 
 
 # --------------------------------------------------------------------------- stack outputs
-
-
-Runner = Callable[[list[str]], subprocess.CompletedProcess[str]]
-
-
-def run_pulumi(args: list[str]) -> subprocess.CompletedProcess[str]:
-    """Run the Pulumi CLI in the project directory, where it finds Pulumi.yaml."""
-    # stdin is closed so that a passphrase prompt fails at once (and is reported) instead of
-    # waiting invisibly behind the captured output.
-    return subprocess.run(args, cwd=PROJECT_DIR, capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                          timeout=PULUMI_TIMEOUT, check=False)
-
-
-def pulumi_command(stack: str | None) -> list[str]:
-    command = ["pulumi", "stack", "output", "--json", "--show-secrets"]
-    return [*command, "--stack", stack] if stack else command
-
-
-def _stack_label(stack: str | None) -> str:
-    return f"stack {stack!r}" if stack else "the selected stack"
-
-
-def parse_outputs(text: str, stack: str | None = None) -> dict[str, Any]:
-    """The JSON of `pulumi stack output --json`; no outputs means the stack was never deployed."""
-    if not text.strip():
-        raise OpsError(f"{_stack_label(stack)} has no outputs: it has not been deployed yet (run `pulumi up`)")
-    try:
-        outputs = json.loads(text)
-    except json.JSONDecodeError:
-        raise OpsError("the stack outputs are not JSON (expected the output of "
-                       "`pulumi stack output --json --show-secrets`)") from None
-    if not isinstance(outputs, dict):
-        raise OpsError("the stack outputs are not a JSON object")
-    if not outputs:
-        raise OpsError(f"{_stack_label(stack)} has no outputs: it has not been deployed yet (run `pulumi up`)")
-    return outputs
-
-
-def read_outputs(stack: str | None, outputs_json: str | None, runner: Runner,
-                 stdin: TextIO | None = None) -> dict[str, Any]:
-    """The stack outputs, from a file (`-`: stdin) or from the Pulumi CLI."""
-    if outputs_json is not None:
-        if outputs_json == "-":
-            return parse_outputs((stdin or sys.stdin).read(), stack)
-        try:
-            return parse_outputs(Path(outputs_json).read_text(), stack)
-        except OSError as err:
-            raise OpsError(f"cannot read the outputs file {outputs_json}: {err.strerror or err}") from None
-    try:
-        proc = runner(pulumi_command(stack))
-    except FileNotFoundError:
-        raise OpsError("the Pulumi CLI (`pulumi`) is not installed or not on PATH: install it "
-                       "(https://www.pulumi.com/docs/install/), or pass --outputs-json FILE with the output "
-                       "of `pulumi stack output --json --show-secrets`") from None
-    except subprocess.TimeoutExpired:
-        raise OpsError(f"`pulumi stack output` did not answer within {PULUMI_TIMEOUT} s") from None
-    if proc.returncode != 0:
-        first = next((line.strip() for line in (proc.stderr or "").splitlines() if line.strip()), "")
-        hint = " (pass --stack NAME; `pulumi stack ls` lists them)" if "stack" in first.lower() else ""
-        raise OpsError(f"`pulumi stack output` failed: {first or f'exit status {proc.returncode}'}{hint}")
-    return parse_outputs(proc.stdout or "", stack)
-
-
-def kubeconfig_text(outputs: dict[str, Any], stack: str | None = None) -> str:
-    """The kubeconfig output, or why there is none."""
-    value = outputs.get("kubeconfig")
-    if value == PULUMI_SECRET_PLACEHOLDER:
-        raise OpsError("the kubeconfig output reads \"[secret]\": save the outputs with "
-                       "`pulumi stack output --json --show-secrets`")
-    if not isinstance(value, str) or not value.strip():
-        raise OpsError(f"{_stack_label(stack)} has no kubeconfig output: it has not been deployed yet, or "
-                       "`pulumi up` did not finish (run `pulumi up`, or pass --kubeconfig PATH)")
-    return value
-
-
-@contextlib.contextmanager
-def kubeconfig_file(text: str) -> Iterator[str]:
-    """The kubeconfig in a temporary file only its owner can read, removed afterwards: the
-    Kubernetes client loads configuration from a file, and this one grants cluster access."""
-    fd, path = tempfile.mkstemp(prefix="binderhub-azure-kubeconfig-", suffix=".yaml")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            os.chmod(path, 0o600)  # mkstemp already does; said explicitly because it matters here
-            handle.write(text)
-        yield path
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-
-
-def secret_fragments(outputs: dict[str, Any]) -> list[str]:
-    """Strings that must never reach the terminal: every non-public output, and the longer
-    values inside multi-line ones (tokens, keys and certificates in the kubeconfig)."""
-    found: list[str] = []
-    for key, value in outputs.items():
-        if key in PUBLIC_OUTPUTS or not isinstance(value, str) or not value:
-            continue
-        found.append(value)
-        for line in value.splitlines():
-            _, sep, rest = line.partition(": ")
-            candidate = rest.strip().strip("'\"") if sep else line.strip()
-            if len(candidate) >= 16:
-                found.append(candidate)
-    return sorted(set(found), key=len, reverse=True)
-
-
-def redact(text: str, fragments: Sequence[str]) -> str:
-    for fragment in fragments:
-        text = text.replace(fragment, "[secret]")
-    return text
 
 
 # --------------------------------------------------------------------------- cluster access
@@ -788,7 +664,7 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--outputs-json", metavar="PATH",
                         help="file with the output of `pulumi stack output --json --show-secrets` "
                              "(- reads stdin) instead of running pulumi")
-    parser = argparse.ArgumentParser(prog="python -m components.ops",
+    parser = argparse.ArgumentParser(prog="python -m tools.ops",
                                      description="Day-two operations on a deployed binderhub-azure stack.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="{status,logs,info,check,launches}")
     commands.add_parser("status", parents=[common], help="components, pods and certificate; exit 0 when all ready")
@@ -801,7 +677,6 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("info", parents=[common], help="URLs, IP, DNS name, Azure names and the next step")
     check = commands.add_parser("check", parents=[common],
                                 help="smoke test over HTTPS: certificate, hub health, a Binder launched twice")
-    from . import smoke  # smoke builds on this module
 
     smoke.add_arguments(check, stack_options=False)
     launches = commands.add_parser("launches", parents=[common],
@@ -813,7 +688,6 @@ def _parser() -> argparse.ArgumentParser:
 def _launches(args: argparse.Namespace, runner: Runner, api_factory: ApiFactory, out: TextIO,
               secrets: list[str], now: datetime.datetime | None = None) -> int:
     """Read the launch-event file from the binder pod and print the counts per repository."""
-    from . import launches
 
     if args.days < 1:
         raise OpsError("--days must be at least 1")
@@ -823,7 +697,7 @@ def _launches(args: argparse.Namespace, runner: Runner, api_factory: ApiFactory,
         text = launches.read_event_file(apis.core, "binderhub", request_timeout=REQUEST_TIMEOUT)
     if text is None:
         raise OpsError("no running binder pod in namespace binderhub (launch events exist only in binderhub mode "
-                       "with binderSite.launchEvents on); see `python -m components.ops status`")
+                       "with binderSite.launchEvents on); see `python -m tools.ops status`")
     events, skipped = launches.parse_events(text.splitlines())
     now = now or datetime.datetime.now(datetime.UTC)
     rows = launches.count_launches(events, now=now, days=args.days)
@@ -869,7 +743,7 @@ def _logs(args: argparse.Namespace, runner: Runner, api_factory: ApiFactory, out
         targets = log_targets(pods)
         if not targets:
             err.write(f"no {args.component} pods in namespace {namespace} (selector {comp.selector}); "
-                      "see `python -m components.ops status`\n")
+                      "see `python -m tools.ops status`\n")
             return 1
         if args.follow:
             follow_logs(apis, targets, tail=args.tail, out=out)
@@ -948,7 +822,6 @@ def _main(args: argparse.Namespace, runner: Runner, api_factory: ApiFactory, out
         if args.command == "status":
             return _status(args, runner, api_factory, out, secrets)
         if args.command == "check":
-            from . import smoke
 
             return smoke.run(args, out=out, err=err, runner=runner)
         if args.command == "launches":

@@ -1,15 +1,15 @@
 """Monthly cost estimate of a stack, before any Azure call.
 
-    python -m components.cost --stack dev [--json] [--offline]
-    python -m components.cost --config-file path/to/Pulumi.myuni.yaml [--json] [--offline]
-    python -m components.cost --stack dev --usage PROFILE [--weeks N] [--json] [--plot FILE]
+    python -m tools.cost --stack dev [--json] [--offline]
+    python -m tools.cost --config-file path/to/Pulumi.myuni.yaml [--json] [--offline]
+    python -m tools.cost --stack dev --usage PROFILE [--weeks N] [--json] [--plot FILE]
 
-With --usage, a month of use is simulated hour by hour (components/simulate.py; profiles in
-components/usage.py) instead of printing the itemised estimate.
+With --usage, a month of use is simulated hour by hour (tools/simulate.py; profiles in
+tools/usage.py) instead of printing the itemised estimate.
 
 Prices are USD list pay-as-you-go prices (Linux) from the public Azure Retail Prices API
 for the stack's region. Without network, or with --offline, they come from the shipped
-table `components/prices.json` (keyed by region; indicative list prices of its reference
+table `tools/prices.json` (keyed by region; indicative list prices of its reference
 region, East US, used for any region it lacks, each figure with its source and date);
 what that table lacks is reported as unknown and left out of the totals, never guessed.
 
@@ -47,9 +47,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .config import PROJECT, SECRET_KEYS, ConfigError, StackConfig, parse_config
+from components.config import PROJECT, SECRET_KEYS, ConfigError, StackConfig, parse_config
+from components.vm_sizes import SIZES
+
 from .stackfile import SECRET, PlanError, add_stack_arguments, read_stack_file, stack_from_args
-from .vm_sizes import SIZES
 
 PRICES_API = "https://prices.azure.com/api/retail/prices"
 PRICES_FILE = Path(__file__).with_name("prices.json")
@@ -722,7 +723,7 @@ def summary(doc: Mapping[str, Any]) -> str:
     """A few lines for other summaries (the offline plan's)."""
     lines = [f"Cost estimate (USD, list pay-as-you-go): {_totals_line(doc)}"]
     if doc["excludesUnknown"]:
-        hint = " (run `python -m components.cost` with network)" if doc["offline"] else ""
+        hint = " (run `python -m tools.cost` with network)" if doc["offline"] else ""
         lines.append(f"  unknown: {'; '.join(doc['unknownItems'])}{hint}")
     lines.append(f"  {_capacity_line(doc)}")
     if doc["offline"]:
@@ -766,7 +767,7 @@ def render_table(doc: Mapping[str, Any], title: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m components.cost", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.cost", description=__doc__.split("\n")[0])
     add_stack_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the estimate as one JSON document")
     parser.add_argument("--offline", action="store_true",
