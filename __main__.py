@@ -11,7 +11,8 @@ from components import hub_values, naming
 from components.budget import CostBudget
 from components.cluster import AksCluster
 from components.cluster_spec import tags
-from components.config import StackConfig, load_from_pulumi, raw_pulumi_config
+from components.config import StackConfig
+from components.config_load import load_from_pulumi, raw_pulumi_config
 from components.datasets import Datasets
 from components.hub import Hub
 from components.ingress import Ingress

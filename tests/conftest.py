@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from components.config import parse_config
+from components.config_load import parse_config
 from tests.helpers import raw_config
 from tools.mocks import PlanMocks, RecordingMonitor
 from tools.plan import plan_document, run_program

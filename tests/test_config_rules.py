@@ -13,8 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from components import config
-from components.config import AKS_VERSIONS, AZURE_REGIONS, ConfigError, StackConfig, parse_config
+from components import config, config_fields
+from components.config import AKS_VERSIONS, AZURE_REGIONS, ConfigError, StackConfig
+from components.config_load import parse_config
 from tests.helpers import raw_config
 
 
@@ -199,7 +200,7 @@ def test_ordinary_mount_paths_are_fine(mount):
 
 def test_the_data_files_carry_a_date_and_a_source():
     for name in ("azure_regions.json", "aks_versions.json"):
-        data = config._load_data(name)
+        data = config_fields._load_data(name)
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", data["date"]) and len(data["source"]) > 40
     assert {"westeurope", "uksouth", "eastus", "swedencentral"} <= AZURE_REGIONS
     assert "1.34" in AKS_VERSIONS  # the default

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from components.config import parse_config
+from components.config_load import parse_config
 from tests.helpers import raw_config
 from tools import cost
 

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from components import charts
-from components.config import ConfigError, parse_config
+from components.config import ConfigError
+from components.config_load import parse_config
 from tests.helpers import SECRET, named, one, raw_config, release, resources_of
 
 BLOB = {"name": "census", "storageAccount": "uniresearchdata", "container": "census",

@@ -8,7 +8,8 @@ import json
 import pytest
 
 from components import charts, cluster_spec, hub_values, ingress_values
-from components.config import ConfigError, parse_config
+from components.config import ConfigError
+from components.config_load import parse_config
 from tests.helpers import SECRET, named, raw_config, release, resources_of
 from tests.test_hub_values import SECRETS
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from components import charts, hub_values, ingress_values
-from components.config import parse_config
+from components.config_load import parse_config
 from components.hub_values import HubSecrets
 from tests.helpers import raw_config
 

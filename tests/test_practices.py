@@ -12,7 +12,8 @@ import pytest
 
 from components import charts, hub_values, ingress_values, monitoring_values
 from components import practices_values as pv
-from components.config import ConfigError, parse_config
+from components.config import ConfigError
+from components.config_load import parse_config
 from components.hub_values import HubSecrets
 from tests.helpers import named, raw_config, release, resources_of
 from tests.test_ops import BINDER_OUTPUTS, Pulumi, binderhub_cluster, jupyterhub_cluster

@@ -32,7 +32,7 @@ from azure.mgmt.compute.models import ResourceSku
 from azure.mgmt.compute.models import Usage as SdkUsage
 from azure.mgmt.resource.resources.models import Provider
 
-from components.config import parse_config
+from components.config_load import parse_config
 from tests.helpers import raw_config
 from tools import preflight
 from tools.preflight import Check, Clients, Pool

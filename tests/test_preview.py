@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from pulumi.runtime import rpc
 
-from components.config import parse_config
+from components.config_load import parse_config
 from tests.helpers import raw_config
 from tools.mocks import PlanMocks, RecordingMonitor
 from tools.plan import read_stack_file, run_program

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from components.config import ConfigError, parse_config
+from components.config import ConfigError
+from components.config_load import parse_config
 from tests.helpers import raw_config
 from tools import cost, simulate, usage
 from tools.simulate import Pool, Settings, simulate_pool

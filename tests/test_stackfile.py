@@ -14,7 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components.config import ConfigError, parse_config
+from components.config import ConfigError
+from components.config_load import parse_config
 from tools import cost, ops, plan, preflight
 from tools.stackfile import SECRET, PlanError, parse_stack_text, read_stack_file
 

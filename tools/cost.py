@@ -47,7 +47,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from components.config import PROJECT, SECRET_KEYS, ConfigError, StackConfig, parse_config
+from components.config import PROJECT, SECRET_KEYS, ConfigError, StackConfig
+from components.config_load import parse_config
 from components.vm_sizes import SIZES
 
 from .stackfile import SECRET, PlanError, add_stack_arguments, read_stack_file, stack_from_args

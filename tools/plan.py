@@ -19,7 +19,8 @@ import runpy
 import sys
 from typing import TYPE_CHECKING, Any
 
-from components.config import PROJECT, ConfigError, parse_config
+from components.config import PROJECT, ConfigError
+from components.config_load import parse_config
 
 from . import cost
 from .stackfile import ROOT, SECRET, PlanError, add_stack_arguments, read_stack_file, stack_from_args

@@ -83,7 +83,8 @@ from typing import Any, TextIO
 
 from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError, ServiceRequestError
 
-from components.config import ConfigError, StackConfig, parse_config
+from components.config import ConfigError, StackConfig
+from components.config_load import parse_config
 
 from .stackfile import SECRET, PlanError, add_stack_arguments, read_stack_file, stack_from_args
 
