@@ -29,12 +29,14 @@ def on_kubernetes(cfg: StackConfig, group: resources.ResourceGroup) -> dict:
     """binderhub and jupyterhub modes: AKS, ingress, registry, the hub and its extras."""
     cluster = AksCluster("cluster", {"config": cfg, "resource_group_name": group.name})
     # Hub, proxy, binder, ingress and monitoring pods are scheduled before user and build pods.
-    core = CorePriority("core-priority", {"provider": cluster.provider})
+    # Every component that declares Kubernetes objects gets the cluster's provider once, here;
+    # Pulumi.yaml disables the default Kubernetes provider, so a forgotten one fails the preview.
+    on_cluster = pulumi.ResourceOptions(providers=[cluster.provider])
+    core = CorePriority("core-priority", {}, on_cluster)
     ingress = Ingress("ingress", {
         "config": cfg, "resource_group_name": group.name, "resource_group_id": group.id,
-        "cluster_principal_id": cluster.principal_id, "provider": cluster.provider,
-        "depends_on": [core.priority_class],
-    })
+        "cluster_principal_id": cluster.principal_id, "depends_on": [core.priority_class],
+    }, on_cluster)
     registry = wiring = None
     if cfg.uses_acr:
         registry = ContainerRegistry("registry", {
@@ -44,23 +46,22 @@ def on_kubernetes(cfg: StackConfig, group: resources.ResourceGroup) -> dict:
     elif cfg.uses_dockerhub:
         wiring = hub_values.dockerhub_wiring(cfg, secrets.require_secret("dockerHubToken"))
     hub = Hub("hub", {
-        "config": cfg, "provider": cluster.provider, "registry": wiring,
+        "config": cfg, "registry": wiring,
         "auth_client_secret": secrets.require_secret("authClientSecret") if cfg.auth.type != "none" else None,
         "depends_on": ingress.ready,
-    })
+    }, on_cluster)
     if cfg.binder and cfg.security.cryptnono:
-        Cryptnono("cryptnono", {"config": cfg, "provider": cluster.provider, "depends_on": [core.priority_class]})
+        Cryptnono("cryptnono", {"config": cfg, "depends_on": [core.priority_class]}, on_cluster)
     if cfg.datasets:
-        Datasets("datasets", {"config": cfg, "resource_group_name": group.name, "provider": cluster.provider,
-                              "namespace": hub.namespace, "depends_on": [hub.release]})
+        Datasets("datasets", {"config": cfg, "resource_group_name": group.name, "namespace": hub.namespace,
+                              "depends_on": [hub.release]}, on_cluster)
     outputs = {
         "url": hub.site_url, "hubUrl": hub.hub_url, "publicIp": ingress.ip_address, "azureDnsName": ingress.fqdn,
         "clusterName": cluster.cluster_name, "registryLoginServer": registry.login_server if registry else None,
-        "kubeconfig": cluster.kubeconfig,
+        "kubeconfig": cluster.kubeconfig, "hubNamespace": hub.namespace,
     }
     if cfg.monitoring.enabled:
-        monitoring = Monitoring("monitoring", {"config": cfg, "provider": cluster.provider,
-                                               "depends_on": ingress.ready})
+        monitoring = Monitoring("monitoring", {"config": cfg, "depends_on": ingress.ready}, on_cluster)
         outputs |= {"grafanaUrl": monitoring.grafana_url, "grafanaAdminPassword": monitoring.grafana_admin_password}
     return outputs
 
@@ -89,5 +90,8 @@ if cfg.budget:
 outputs["nextStep"] = pulumi.Output.all(outputs["publicIp"], outputs["azureDnsName"]).apply(
     lambda a: next_step(cfg, ip_address=a[0], fqdn=a[1]))
 outputs["resourceGroup"] = group.name
+# What the operator's tools need to know about the deployment, so they never guess it.
+outputs["mode"] = cfg.mode
+outputs["https"] = cfg.https
 for key, value in outputs.items():
     pulumi.export(key, value)

@@ -116,8 +116,8 @@ class AksCluster(pulumi.ComponentResource):
             opts=child.merge(pulumi.ResourceOptions(depends_on=self.ready)),
         )
         if cfg.cluster.gpu_pool:
-            helm_release("nvidia-device-plugin", charts.NVIDIA_DEVICE_PLUGIN, "kube-system",
-                         cluster_spec.device_plugin_values(), parent=self, provider=self.provider)
+            helm_release(f"{name}-nvidia-device-plugin", "nvidia-device-plugin", charts.NVIDIA_DEVICE_PLUGIN,
+                         "kube-system", cluster_spec.device_plugin_values(), parent=self, provider=self.provider)
         self.cluster_name = cluster.name
         self.kubelet_object_id = cluster.identity_profile.apply(
             lambda profile: (profile or {})["kubeletidentity"].object_id

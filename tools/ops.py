@@ -55,7 +55,9 @@ from .outputs import (  # noqa: F401  (re-exported: ops is the tools' public fac
     OpsError,
     Runner,
     _stack_label,
+    exported_mode,
     https_hint,
+    hub_namespace,
     kubeconfig_file,
     kubeconfig_text,
     mode_hint,
@@ -329,9 +331,12 @@ class StatusReport:
     outputs_note: str = ""
     """Why the outputs are missing, when the cluster was reached with --kubeconfig alone."""
 
+    hub_namespace_output: str | None = None
+    """The `hubNamespace` output; None for a stack deployed before it was exported."""
+
     @property
     def hub_namespace(self) -> str:
-        return self.mode
+        return self.hub_namespace_output or self.mode
 
     def problems(self) -> list[str]:
         """One short phrase per thing that is not ready; empty when everything is."""
@@ -502,24 +507,26 @@ def _list_custom(apis: Apis, group: str, version: str, namespace: str, plural: s
 def collect_status(apis: Apis, outputs: dict[str, Any], outputs_note: str = "") -> StatusReport:
     """Ask the cluster about every component and the certificate."""
     namespaces = [ns.metadata.name for ns in apis.core.list_namespace(_request_timeout=REQUEST_TIMEOUT).items]
-    mode = detect_mode(namespaces, mode_hint(outputs))
+    mode = exported_mode(outputs) or detect_mode(namespaces, mode_hint(outputs))
+    hub_ns = hub_namespace(outputs, mode)
     https = https_hint(outputs)
     statuses = []
     for comp in components_for(mode, https):
-        namespace = comp.namespace or mode
+        namespace = comp.namespace or hub_ns
         pods = apis.core.list_namespaced_pod(namespace, label_selector=comp.selector,
                                              _request_timeout=REQUEST_TIMEOUT).items
         statuses.append(component_status(comp, namespace, pods))
     if https is None and any(s.component.name == "cert-manager" and s.pods for s in statuses):
         # No outputs to say so, but a running cert-manager means the stack serves HTTPS.
         https = True
-    report = StatusReport(outputs=outputs, mode=mode, https=https, components=statuses, outputs_note=outputs_note)
+    report = StatusReport(outputs=outputs, mode=mode, https=https, components=statuses, outputs_note=outputs_note,
+                          hub_namespace_output=outputs.get("hubNamespace") or None)
     if https:
-        certificates = _list_custom(apis, CERT_GROUP, CERT_VERSION, mode, CERT_PLURAL)
+        certificates = _list_custom(apis, CERT_GROUP, CERT_VERSION, hub_ns, CERT_PLURAL)
         if certificates is not None:
             report.certificates = sorted((certificate_row(c) for c in certificates), key=lambda c: c.name)
             if not all(c.ok for c in report.certificates):
-                challenges = _list_custom(apis, ACME_GROUP, ACME_VERSION, mode, CHALLENGE_PLURAL) or []
+                challenges = _list_custom(apis, ACME_GROUP, ACME_VERSION, hub_ns, CHALLENGE_PLURAL) or []
                 report.challenges = [challenge_row(c) for c in challenges]
     return report
 
@@ -734,10 +741,10 @@ def _logs(args: argparse.Namespace, runner: Runner, api_factory: ApiFactory, out
     secrets.extend(secret_fragments(outputs))
     with _cluster(args, outputs, api_factory) as apis:
         names = [ns.metadata.name for ns in apis.core.list_namespace(_request_timeout=REQUEST_TIMEOUT).items]
-        mode = detect_mode(names, mode_hint(outputs))
+        mode = exported_mode(outputs) or detect_mode(names, mode_hint(outputs))
         if comp.binder_only and mode != "binderhub":
             raise OpsError(f"{args.component} runs only in binderhub mode; this stack is {mode}")
-        namespace = comp.namespace or mode
+        namespace = comp.namespace or hub_namespace(outputs, mode)
         pods = apis.core.list_namespaced_pod(namespace, label_selector=comp.selector,
                                              _request_timeout=REQUEST_TIMEOUT).items
         targets = log_targets(pods)

@@ -24,7 +24,7 @@ MODES = ("binderhub", "jupyterhub")
 # Outputs that are safe to show. Anything else (the kubeconfig, and whatever secret output
 # a later version adds) is never printed, because `--show-secrets` reveals them all.
 PUBLIC_OUTPUTS = ("url", "hubUrl", "publicIp", "azureDnsName", "resourceGroup", "clusterName",
-                  "registryLoginServer", "nextStep")
+                  "registryLoginServer", "nextStep", "mode", "hubNamespace", "https", "vmName")
 # What `pulumi stack output` prints for a secret when `--show-secrets` was left out.
 PULUMI_SECRET_PLACEHOLDER = "[secret]"
 
@@ -34,8 +34,12 @@ class OpsError(Exception):
 
 
 def mode_hint(outputs: dict[str, Any]) -> str | None:
-    """The mode according to the outputs: the resource group is `rg-<institution>-<mode>`, and
-    only BinderHub puts JupyterHub below `/jupyter/`."""
+    """The mode according to the outputs: the `mode` output; for a stack deployed before that
+    output existed, the resource group (`rg-<institution>-<mode>`), or the hub URL (only
+    BinderHub puts JupyterHub below `/jupyter/`)."""
+    exported = outputs.get("mode")
+    if exported in MODES:
+        return str(exported)
     group = str(outputs.get("resourceGroup") or "")
     for mode in MODES:
         if group.endswith(f"-{mode}"):
@@ -46,9 +50,25 @@ def mode_hint(outputs: dict[str, Any]) -> str | None:
     return None
 
 
+def exported_mode(outputs: dict[str, Any]) -> str | None:
+    """The `mode` output when the stack exports it (it is then authoritative)."""
+    exported = outputs.get("mode")
+    return str(exported) if exported in MODES else None
+
+
+def hub_namespace(outputs: dict[str, Any], mode: str) -> str:
+    """The hub's namespace: the `hubNamespace` output, else the mode's name (what the program
+    has always used)."""
+    exported = outputs.get("hubNamespace")
+    return exported if isinstance(exported, str) and exported else mode
+
+
 def https_hint(outputs: dict[str, Any]) -> bool | None:
-    """Whether the stack serves HTTPS (and so needs cert-manager and a certificate); None when
-    the outputs do not say."""
+    """Whether the stack serves HTTPS (and so needs cert-manager and a certificate): the `https`
+    output, else the scheme of the `url` output; None when the outputs do not say."""
+    exported = outputs.get("https")
+    if isinstance(exported, bool):
+        return exported
     url = outputs.get("url")
     if not url:
         return None

@@ -14,10 +14,11 @@ Checks, one line each, OK, FAIL or SKIP, with a hint line under a failure where 
   relaunch    binderhub mode: the same repository again starts without building; a rebuild is
               the registry problem of jupyterhub/binderhub#1620
 
-Mode: binderhub when the `hubUrl` output differs from `url`, since only BinderHub moves its
-JupyterHub to `<url>jupyter/` (hub_values.py); jupyterhub and tljh stacks export one address for
-both. Only when there is no `hubUrl` output does the resource group's name decide
-(`rg-<institution>-binderhub`, `stack_outputs.mode_hint`), with the hub then assumed at `<url>jupyter/`.
+Mode: the `mode` output. A stack deployed before that output existed: binderhub when the
+`hubUrl` output differs from `url`, since only BinderHub moves its JupyterHub to `<url>jupyter/`
+(hub_values.py); jupyterhub and tljh stacks export one address for both. Without a `hubUrl`
+output either, the resource group's name decides (`rg-<institution>-binderhub`,
+`outputs.mode_hint`), with the hub then assumed at `<url>jupyter/`.
 `registryLoginServer` is not used: a binderhub stack that pushes to Docker Hub has none.
 
 Launches are anonymous. With a login configured (`auth.type` github or entra) BinderHub refuses
@@ -149,9 +150,10 @@ def site_from_outputs(outputs: dict[str, Any], stack: str | None = None) -> Site
     if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
         raise OpsError(f"the url output {url!r} is not an http(s) address")
     hub = outputs.get("hubUrl")
+    exported = stack_outputs.exported_mode(outputs)
     if isinstance(hub, str) and hub.strip():
         hub_url = _slash(hub.strip())
-        mode = "binderhub" if hub_url != url else "jupyterhub"
+        mode = exported or ("binderhub" if hub_url != url else "jupyterhub")
     else:
         mode = "binderhub" if stack_outputs.mode_hint(outputs) == "binderhub" else "jupyterhub"
         hub_url = url + "jupyter/" if mode == "binderhub" else url
