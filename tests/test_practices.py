@@ -94,7 +94,7 @@ def test_plan_creates_the_class_before_the_releases_that_use_it(render):
     plan = render()
     klass = named(plan, "core-priority-class")
     assert klass["inputs"]["metadata"]["name"] == pv.CORE_PRIORITY_CLASS and klass["inputs"]["value"] == 10000
-    for name in ("traefik", "cert-manager", "binderhub"):
+    for name in ("ingress-traefik", "ingress-cert-manager", "hub-release"):
         res = named(plan, name)
         assert "core-priority-class" in res["dependsOn"], name
 
@@ -267,12 +267,12 @@ def test_binder_homes_must_be_none():
 
 def test_plan_creates_the_share_claim_in_jupyterhub_mode(render):
     plan = render(**HUB)
-    klass = named(plan, "home-nfs")
+    klass = named(plan, "hub-home-nfs")
     assert klass["inputs"]["provisioner"] == "file.csi.azure.com"
-    claim = named(plan, "home-nfs-claim")
+    claim = named(plan, "hub-home-nfs-claim")
     assert claim["inputs"]["metadata"] == {"name": pv.HOME_CLAIM, "namespace": "jupyterhub"}
-    assert "jupyterhub" in claim["dependsOn"]
-    assert not [r for r in render(storage={"type": "perUserDisk"}, **HUB)["resources"] if r["name"] == "home-nfs"]
+    assert "hub-release" in claim["dependsOn"]
+    assert not [r for r in render(storage={"type": "perUserDisk"}, **HUB)["resources"] if r["name"] == "hub-home-nfs"]
 
 
 # ---------------------------------------------------------------------- launch events
@@ -287,9 +287,9 @@ def test_launch_events_go_to_a_file_on_a_claim_the_binder_pod_mounts(render):
     assert values["extraVolumeMounts"] == [{"name": "launch-events", "mountPath": pv.EVENTS_DIR}]
     compile(values["extraConfig"]["10-launch-events"], "extraConfig", "exec")
     plan = render()
-    claim = named(plan, "binder-events")
+    claim = named(plan, "hub-events-claim")
     assert claim["inputs"]["spec"]["accessModes"] == ["ReadWriteMany"]
-    assert "binder-events" in named(plan, "binderhub")["dependsOn"]
+    assert "hub-events-claim" in named(plan, "hub-release")["dependsOn"]
     off = binder_values(binderSite={"launchEvents": False})
     assert "extraVolumes" not in off and "10-launch-events" not in off.get("extraConfig", {})
 

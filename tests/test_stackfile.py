@@ -152,7 +152,7 @@ def test_a_plain_text_secret_is_one_line_that_says_how_to_set_it(tmp_path, capsy
 def test_a_malformed_file_fails_before_the_heavy_sdks_load(tmp_path, command):
     path = tmp_path / "Pulumi.x.yaml"
     path.write_text("- not a stack\n")
-    code = (f"import sys\nfrom components import {command} as m\n"
+    code = (f"import sys\nfrom tools import {command} as m\n"
             f"rc = m.main(['--config-file', {str(path)!r}])\n"
             "heavy = [n for n in sys.modules if n.split('.')[0] in ('pulumi', 'pulumi_azure_native', "
             "'pulumi_kubernetes', 'kubernetes') or n.startswith(('azure.identity', 'azure.mgmt'))]\n"
@@ -244,7 +244,7 @@ def test_ops_process_killed_with_sigterm_leaves_no_kubeconfig(tmp_path):
     outputs = tmp_path / "outputs.json"
     outputs.write_text(json.dumps({"kubeconfig": "apiVersion: v1\nkind: Config\n"}))
     marker = tmp_path / "kubeconfig-path"
-    code = ("import sys, time\nfrom components import ops\n"
+    code = ("import sys, time\nfrom tools import ops\n"
             "def factory(path):\n"
             f"    open({str(marker)!r}, 'w').write(path)\n"
             "    time.sleep(60)\n"
