@@ -202,7 +202,7 @@ class BudgetConfig(_Model):
     monthly_amount: float = Field(
         gt=0, le=10_000_000,
         description="Budget per month in the billing currency; alerts at 80 % and 100 % of actual spend. "
-        "`python -m tools.cost` suggests a value.",
+        "`./run python -m tools.cost` suggests a value.",
         examples=[400],
     )
     contact_emails: list[str] = Field(
@@ -255,7 +255,7 @@ class BinderSiteConfig(_Model):
     launch_events: bool = Field(
         True,
         description="Write BinderHub's launch events (one JSON line per launch: repository, ref, status) to a "
-        "file on a small Azure Files share mounted in the binder pod; `python -m tools.ops launches` "
+        "file on a small Azure Files share mounted in the binder pod; `./run python -m tools.ops launches` "
         "counts them.",
         examples=[True],
     )

@@ -1,8 +1,8 @@
 """Monthly cost estimate of a stack, before any Azure call.
 
-    python -m tools.cost --stack dev [--json] [--offline]
-    python -m tools.cost --config-file path/to/Pulumi.myuni.yaml [--json] [--offline]
-    python -m tools.cost --stack dev --usage PROFILE [--weeks N] [--json] [--plot FILE]
+    ./run python -m tools.cost --stack dev [--json] [--offline]
+    ./run python -m tools.cost --config-file path/to/Pulumi.myuni.yaml [--json] [--offline]
+    ./run python -m tools.cost --stack dev --usage PROFILE [--weeks N] [--json] [--plot FILE]
 
 With --usage, a month of use is simulated hour by hour (tools/simulate.py; profiles in
 tools/usage.py) instead of printing the itemised estimate.
@@ -143,7 +143,7 @@ def summary(doc: Mapping[str, Any]) -> str:
     """A few lines for other summaries (the offline plan's)."""
     lines = [f"Cost estimate (USD, list pay-as-you-go): {_totals_line(doc)}"]
     if doc["excludesUnknown"]:
-        hint = " (run `python -m tools.cost` with network)" if doc["offline"] else ""
+        hint = " (run `./run python -m tools.cost` with network)" if doc["offline"] else ""
         lines.append(f"  unknown: {'; '.join(doc['unknownItems'])}{hint}")
     lines.append(f"  {_capacity_line(doc)}")
     if doc["offline"]:
@@ -187,7 +187,7 @@ def render_table(doc: Mapping[str, Any], title: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.cost", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="./run python -m tools.cost", description=__doc__.split("\n")[0])
     add_stack_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the estimate as one JSON document")
     parser.add_argument("--offline", action="store_true",

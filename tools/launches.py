@@ -3,7 +3,7 @@
 The binder pod appends one JSON line per launch to a file on its launch-events share
 (`binderSite.launchEvents`, see practices_values.py): BinderHub's launch schema
 (binderhub/event-schemas/launch.json at the pinned chart's commit) in a capsule with
-`timestamp`, `schema` and `version`. `python -m tools.ops launches` reads that file
+`timestamp`, `schema` and `version`. `./run python -m tools.ops launches` reads that file
 from the running binder pod and prints the last week's launches per repository.
 
 Pure functions (`parse_events`, `repository`, `count_launches`, `render_launches`) do the

@@ -1,11 +1,11 @@
 """Day-two operations on a deployed stack: what it serves, whether it is healthy, its logs.
 
-    python -m tools.ops info   [--stack NAME] [--outputs-json PATH|-]
-    python -m tools.ops status [--stack NAME] [--kubeconfig PATH] [--outputs-json PATH|-]
-    python -m tools.ops logs COMPONENT [--tail N] [--follow] [--previous]
+    ./run python -m tools.ops info   [--stack NAME] [--outputs-json PATH|-]
+    ./run python -m tools.ops status [--stack NAME] [--kubeconfig PATH] [--outputs-json PATH|-]
+    ./run python -m tools.ops logs COMPONENT [--tail N] [--follow] [--previous]
                                  [--stack NAME] [--kubeconfig PATH] [--outputs-json PATH|-]
-    python -m tools.ops check [--repo SPEC] [--timeout S] [--ca-bundle PATH] [--stack NAME]
-    python -m tools.ops launches [--days N] [--stack NAME] [--kubeconfig PATH] [--outputs-json PATH|-]
+    ./run python -m tools.ops check [--repo SPEC] [--timeout S] [--ca-bundle PATH] [--stack NAME]
+    ./run python -m tools.ops launches [--days N] [--stack NAME] [--kubeconfig PATH] [--outputs-json PATH|-]
 
 COMPONENT is one of hub, proxy, binder, ingress, cert-manager, user-scheduler.
 
@@ -317,7 +317,7 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--outputs-json", metavar="PATH",
                         help="file with the output of `pulumi stack output --json --show-secrets` "
                              "(- reads stdin) instead of running pulumi")
-    parser = argparse.ArgumentParser(prog="python -m tools.ops",
+    parser = argparse.ArgumentParser(prog="./run python -m tools.ops",
                                      description="Day-two operations on a deployed binderhub-azure stack.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="{status,logs,info,check,launches}")
     commands.add_parser("status", parents=[common], help="components, pods and certificate; exit 0 when all ready")
@@ -350,7 +350,7 @@ def _launches(args: argparse.Namespace, runner: Runner, api_factory: ApiFactory,
         text = launches.read_event_file(apis.core, "binderhub", request_timeout=REQUEST_TIMEOUT)
     if text is None:
         raise OpsError("no running binder pod in namespace binderhub (launch events exist only in binderhub mode "
-                       "with binderSite.launchEvents on); see `python -m tools.ops status`")
+                       "with binderSite.launchEvents on); see `./run python -m tools.ops status`")
     events, skipped = launches.parse_events(text.splitlines())
     now = now or datetime.datetime.now(datetime.UTC)
     rows = launches.count_launches(events, now=now, days=args.days)
@@ -396,7 +396,7 @@ def _logs(args: argparse.Namespace, runner: Runner, api_factory: ApiFactory, out
         targets = log_targets(pods)
         if not targets:
             err.write(f"no {args.component} pods in namespace {namespace} (selector {comp.selector}); "
-                      "see `python -m tools.ops status`\n")
+                      "see `./run python -m tools.ops status`\n")
             return 1
         if args.follow:
             follow_logs(apis, targets, tail=args.tail, out=out)

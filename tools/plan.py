@@ -1,7 +1,7 @@
 """Offline plan: what `pulumi up` would create for a stack, without Azure or the Pulumi CLI.
 
-    python -m tools.plan --stack dev [--json]
-    python -m tools.plan --config-file path/to/Pulumi.myuni.yaml [--json]
+    ./run plan --stack dev [--json]
+    ./run plan --config-file path/to/Pulumi.myuni.yaml [--json]
 
 Runs the real `__main__.py` under Pulumi's mocks with the stack's config. Secret
 config (`secure:` entries, whose plaintext is unknown offline), generated passwords
@@ -166,7 +166,7 @@ def summary(plan: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.plan", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="./run plan", description=__doc__.split("\n")[0])
     add_stack_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the plan as one JSON document")
     args = parser.parse_args(argv)

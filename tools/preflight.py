@@ -1,7 +1,7 @@
 """Pre-flight check: can this Azure subscription hold the stack, before `pulumi up` tries?
 
-    python -m tools.preflight --stack NAME [--subscription ID] [--json]
-    python -m tools.preflight --config-file path/to/Pulumi.myuni.yaml [--subscription ID] [--json]
+    ./run python -m tools.preflight --stack NAME [--subscription ID] [--json]
+    ./run python -m tools.preflight --config-file path/to/Pulumi.myuni.yaml [--subscription ID] [--json]
 
 A first `pulumi up` that runs into a missing quota fails after many minutes, half-way through,
 with an error about a node pool. This command asks Azure the same questions up front, with
@@ -285,7 +285,7 @@ def main(argv: Sequence[str] | None = None, *, clients: Clients | None = None,
          out: TextIO | None = None, err: TextIO | None = None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
-    parser = argparse.ArgumentParser(prog="python -m tools.preflight", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="./run python -m tools.preflight", description=__doc__.split("\n")[0])
     add_stack_arguments(parser)
     parser.add_argument("--subscription", help="subscription ID; default: AZURE_SUBSCRIPTION_ID, ARM_SUBSCRIPTION_ID, "
                         "the stack's azure-native:subscriptionId, then az account show")

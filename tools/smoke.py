@@ -1,6 +1,6 @@
 """Post-deploy smoke test: does the deployed site work when reached from outside, as a user does?
 
-    python -m tools.ops check [--stack NAME] [--outputs-json PATH|-] [--repo SPEC]
+    ./run python -m tools.ops check [--stack NAME] [--outputs-json PATH|-] [--repo SPEC]
                                    [--timeout SECONDS] [--ca-bundle PATH]
 
 Checks, one line each, OK, FAIL or SKIP, with a hint line under a failure where one helps:
@@ -196,7 +196,7 @@ def check_jupyterhub(opener: urllib.request.OpenerDirector, hub_url: str) -> Che
         answer = fetch(opener, health)
         if answer.status != 200:
             return Check("jupyterhub", FAIL, f"{health} answered HTTP {answer.status}",
-                         _status_hint(answer.status) or "python -m tools.ops logs hub")
+                         _status_hint(answer.status) or "./run python -m tools.ops logs hub")
         answer = fetch(opener, api)
     except NETWORK_ERRORS as err:
         return Check("jupyterhub", FAIL, classify_error(err, hub_url, timeout=HTTP_TIMEOUT))
@@ -205,7 +205,7 @@ def check_jupyterhub(opener: urllib.request.OpenerDirector, hub_url: str) -> Che
     if answer.status != 200 or not version:
         kind = answer.content_type.split(";")[0] or "no content type"
         return Check("jupyterhub", FAIL, f"{api} did not give JupyterHub's version (HTTP {answer.status}, {kind})",
-                     "is JupyterHub at the hubUrl output's address? (python -m tools.ops info)")
+                     "is JupyterHub at the hubUrl output's address? (./run python -m tools.ops info)")
     return Check("jupyterhub", OK, f"JupyterHub {_one_line(version, 40)}: {health} 200")
 
 
@@ -242,7 +242,7 @@ def check_binderhub(opener: urllib.request.OpenerDirector, url: str) -> Check:
     hints = [SERVICE_HINTS[str(c.get("service"))] for c in bad if str(c.get("service")) in SERVICE_HINTS]
     return Check("binderhub", FAIL, f"{health}: not ok: " + ("; ".join(_describe_service(c) for c in bad)
                                                              or "no failing check named"),
-                 "; ".join([*hints, "python -m tools.ops logs binder"]))
+                 "; ".join([*hints, "./run python -m tools.ops logs binder"]))
 
 
 def _stream_lines(response: Any, deadline: float, clock: Callable[[], float]) -> Iterator[str]:
@@ -381,7 +381,7 @@ def add_arguments(parser: argparse.ArgumentParser, *, stack_options: bool = True
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tools.ops check",
+    parser = argparse.ArgumentParser(prog="./run python -m tools.ops check",
                                      description="Smoke test of a deployed stack, from outside: HTTPS, "
                                                  "JupyterHub, BinderHub and two launches of a repository.")
     add_arguments(parser)

@@ -32,8 +32,8 @@ FAILED_PHASES = frozenset({"failed", "failure"})  # BinderHub treats both as a f
 REBUILD_HINT = ("BinderHub rebuilt an image it had pushed: it cannot see its own images in the registry "
                 "(with ACR, jupyterhub/binderhub#1620: a DockerRegistry.token_url set through helmValues "
                 "brings it back); check the binder pod's logs "
-                "(python -m tools.ops logs binder)")
-STATUS_HINT = "python -m tools.ops status"
+                "(./run python -m tools.ops logs binder)")
+STATUS_HINT = "./run python -m tools.ops status"
 
 # OpenSSL verification codes (X509_V_ERR_*) that mean "no trusted root behind this certificate".
 UNTRUSTED_CODES = frozenset({2, 19, 20, 21, 27})
@@ -215,7 +215,7 @@ def judge_launch(result: LaunchResult, spec: str, *, again: bool = False) -> Che
     if result.outcome == "failed":
         return Check(name, FAIL, f"{spec}: failed after phase {result.last_phase}: "
                      f"{result.message or 'no message'}",
-                     "the build or launch log is in the binder pod's logs (python -m tools.ops logs binder)")
+                     "the build or launch log is in the binder pod's logs (./run python -m tools.ops logs binder)")
     if result.outcome == "login":
         return Check(name, SKIP, f"{spec}: BinderHub requires a login (auth.type is not none), so no anonymous "
                      "test launch; launch it twice in a browser instead: the second launch must not build")
@@ -223,11 +223,11 @@ def judge_launch(result: LaunchResult, spec: str, *, again: bool = False) -> Che
         why = f": {result.message}" if result.message else ""
         return Check(name, FAIL, f"{spec}: not ready within {took} (last phase: {result.last_phase}){why}",
                      "a large repository may need a longer --timeout; otherwise see "
-                     "python -m tools.ops logs binder")
+                     "./run python -m tools.ops logs binder")
     if result.outcome == "ended":
         return Check(name, FAIL, f"{spec}: the event stream ended after phase {result.last_phase} without "
                      f"ready or failed{': ' + result.message if result.message else ''}",
-                     "a proxy cut the connection, or the binder pod restarted (python -m tools.ops status)")
+                     "a proxy cut the connection, or the binder pod restarted (./run python -m tools.ops status)")
     return Check(name, FAIL, f"{spec}: {result.message or 'no event stream'}")
 
 

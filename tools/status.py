@@ -357,7 +357,7 @@ def render_status(report: StatusReport) -> str:
         crashing = [c.component.name for c in report.components
                     if any(r.restarts and not r.ok and r.counts for r in c.pods)]
         for name in crashing:
-            lines.append(f"  logs of the crashed container: python -m tools.ops logs "
+            lines.append(f"  logs of the crashed container: ./run python -m tools.ops logs "
                          f"{_log_name(name)} --previous")
     return "\n".join(lines)
 
