@@ -7,10 +7,9 @@ components for the chosen mode, export what the user needs next.
 import pulumi
 from pulumi_azure_native import resources
 
-from components import hub_values, naming
+from components import hub_spec, naming
 from components.budget import CostBudget
 from components.cluster import AksCluster
-from components.cluster_spec import tags
 from components.config import StackConfig
 from components.config_load import load_from_pulumi, raw_pulumi_config
 from components.datasets import Datasets
@@ -44,7 +43,7 @@ def on_kubernetes(cfg: StackConfig, group: resources.ResourceGroup) -> dict:
         })
         wiring = registry.binder_wiring()
     elif cfg.uses_dockerhub:
-        wiring = hub_values.dockerhub_wiring(cfg, secrets.require_secret("dockerHubToken"))
+        wiring = hub_spec.dockerhub_wiring(cfg, secrets.require_secret("dockerHubToken"))
     hub = Hub("hub", {
         "config": cfg, "registry": wiring,
         "auth_client_secret": secrets.require_secret("authClientSecret") if cfg.auth.type != "none" else None,
@@ -70,7 +69,7 @@ def on_one_vm(cfg: StackConfig, group: resources.ResourceGroup) -> dict:
     """tljh mode: The Littlest JupyterHub on one VM."""
     server = TljhServer("tljh", {"config": cfg, "resource_group_name": group.name,
                                  "auth_client_secret": secrets.require_secret("authClientSecret")})
-    url = hub_values.site_url(cfg)
+    url = naming.site_url(cfg)
     return {"url": url, "hubUrl": url, "publicIp": server.ip_address, "azureDnsName": server.fqdn,
             "vmName": server.vm_name}
 
@@ -81,7 +80,7 @@ if cfg.preflight:
 
     check_during_pulumi(cfg, raw_pulumi_config(), pulumi.log.warn)
 group = resources.ResourceGroup(
-    "resource-group", resource_group_name=naming.resource_group(cfg), location=cfg.location, tags=tags(cfg)
+    "resource-group", resource_group_name=naming.resource_group(cfg), location=cfg.location, tags=naming.tags(cfg)
 )
 outputs = on_one_vm(cfg, group) if cfg.tljh else on_kubernetes(cfg, group)
 if cfg.budget:

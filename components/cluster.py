@@ -10,7 +10,7 @@ import pulumi_kubernetes as k8s
 import yaml
 from pulumi_azure_native import containerservice
 
-from . import charts, cluster_spec, roles
+from . import charts, cluster_spec, naming, roles
 from .config import StackConfig
 from .release import helm_release
 
@@ -71,7 +71,7 @@ class AksCluster(pulumi.ComponentResource):
                 resource_group_name=args["resource_group_name"],
                 resource_name_=cluster.name,
                 **pool_args,
-                tags=cluster_spec.tags(cfg),
+                tags=naming.tags(cfg),
                 opts=child.merge(pulumi.ResourceOptions(
                     # A version bump upgrades the control plane first, then this pool.
                     depends_on=[cluster],

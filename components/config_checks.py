@@ -13,7 +13,7 @@ from .config import StackConfig
 from .config_fields import (
     _ACR_PREFIX,
     _DOCKERHUB_PREFIX,
-    _GUID,
+    GUID,
     PROJECT,
     memory_bytes,
 )
@@ -65,7 +65,7 @@ def cross_checks(cfg: StackConfig) -> list[str]:
     if auth.type == "entra":
         if not auth.tenant_id:
             problems.append(f"{p}:auth.tenantId is required when auth.type is 'entra'")
-        elif not _GUID.fullmatch(auth.tenant_id):
+        elif not GUID.fullmatch(auth.tenant_id):
             problems.append(f"{p}:auth.tenantId must be a GUID such as "
                             f"'00000000-0000-0000-0000-000000000000' (got {auth.tenant_id!r})")
         if auth.allowed_organizations:

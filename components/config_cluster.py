@@ -10,9 +10,9 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from .config_fields import (
-    _GUID,
     _K8S_VERSION,
     AKS_VERSIONS,
+    GUID,
     _check_cidrs,
     _check_local_url,
     _check_memory,
@@ -157,7 +157,7 @@ class ClusterConfig(_Model):
     @classmethod
     def _guids(cls, values: list[str]) -> list[str]:
         for i, value in enumerate(values):
-            if not _GUID.fullmatch(value):
+            if not GUID.fullmatch(value):
                 raise ValueError(f"item {i} must be a group object ID (a GUID) (got {value!r})")
         return values
 

@@ -38,7 +38,7 @@ _K8S_VERSION = re.compile(r"1\.\d{2}")
 _VM_SIZE = re.compile(r"Standard_[A-Z]{1,3}[0-9]{1,3}(-[0-9]{1,3})?[a-z]*(_[A-Z][0-9]+[a-z]*)?(_v[0-9]+)?")
 _MEMORY = re.compile(r"[0-9]+(\.[0-9]+)?[KMGT]")
 _SSH_KEY = re.compile(r"(ssh-(rsa|ed25519)|ecdsa-sha2-nistp\d+) [A-Za-z0-9+/=]+( .*)?")
-_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _DOCKERHUB_PREFIX = re.compile(r"[a-z0-9]+([._-][a-z0-9]+)*/[a-z0-9]*([._-][a-z0-9]*)*")
 _ACR_PREFIX = re.compile(r"([a-z0-9]+([._-][a-z0-9]+)*/)*[a-z0-9]*([._-][a-z0-9]*)*")
 

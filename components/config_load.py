@@ -23,7 +23,7 @@ from .config_messages import (
     _message,
     namespace_problems,
 )
-from .hub_values import chart_value_problems
+from .hub_spec import chart_value_problems
 
 
 def parse_config(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str] = frozenset()) -> StackConfig:

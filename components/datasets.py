@@ -10,8 +10,8 @@ import pulumi_kubernetes as k8s
 from pulumi_azure_native import storage
 
 from . import dataset_spec
-from .cluster_spec import tags
 from .config import DatasetConfig, StackConfig
+from .naming import tags
 
 
 class DatasetsArgs(TypedDict):

@@ -8,9 +8,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_azure_native import network
 
-from . import charts, ingress_values, naming, roles
-from .cluster_spec import tags
+from . import charts, ingress_spec, naming, roles
 from .config import StackConfig
+from .naming import tags
 from .release import helm_release
 
 
@@ -61,22 +61,22 @@ class Ingress(pulumi.ComponentResource):
         first = list(args.get("depends_on", []))
         traefik = helm_release(
             f"{name}-traefik", "traefik", charts.TRAEFIK, "traefik",
-            ingress_values.traefik_values(cfg, naming.public_ip(cfg), naming.resource_group(cfg)),
+            ingress_spec.traefik_values(cfg, naming.public_ip(cfg), naming.resource_group(cfg)),
             parent=self, depends_on=[ip, network_role, *first],
         )
         self.ready: list[pulumi.Resource] = [*first, traefik]
         if cfg.https:
             cert_manager = helm_release(
                 f"{name}-cert-manager", "cert-manager", charts.CERT_MANAGER, "cert-manager",
-                ingress_values.cert_manager_values(), parent=self, depends_on=first,
+                ingress_spec.cert_manager_values(), parent=self, depends_on=first,
             )
-            for environment in ingress_values.LETS_ENCRYPT:
+            for environment in ingress_spec.LETS_ENCRYPT:
                 issuer = k8s.apiextensions.CustomResource(
                     f"{name}-letsencrypt-{environment}",
                     api_version="cert-manager.io/v1",
                     kind="ClusterIssuer",
                     metadata={"name": f"letsencrypt-{environment}"},
-                    spec=ingress_values.cluster_issuer_spec(cfg, environment),
+                    spec=ingress_spec.cluster_issuer_spec(cfg, environment),
                     opts=pulumi.ResourceOptions(parent=self, depends_on=[cert_manager]),
                 )
                 self.ready.append(issuer)

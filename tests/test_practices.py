@@ -10,11 +10,11 @@ import json
 
 import pytest
 
-from components import charts, hub_values, ingress_values, monitoring_values
-from components import practices_values as pv
+from components import charts, hub_spec, ingress_spec, monitoring_spec
+from components import practices_spec as pv
 from components.config import ConfigError
 from components.config_load import parse_config
-from components.hub_values import HubSecrets
+from components.hub_spec import HubSecrets
 from tests.helpers import named, raw_config, release, resources_of
 from tests.test_ops import BINDER_OUTPUTS, Pulumi, binderhub_cluster, jupyterhub_cluster
 from tools import cost, launches, ops
@@ -38,12 +38,12 @@ def problems(secrets=None, **keys) -> list[str]:
 
 def binder_values(**keys):
     c = cfg(**keys)
-    wiring = hub_values.acr_wiring(c, "testunibinderabc123.azurecr.io", "testunibinderabc123", "pw")
-    return hub_values.release_values(c, SECRETS, wiring)
+    wiring = hub_spec.acr_wiring(c, "testunibinderabc123.azurecr.io", "testunibinderabc123", "pw")
+    return hub_spec.release_values(c, SECRETS, wiring)
 
 
 def hub_mode_values(**keys):
-    return hub_values.release_values(cfg(**{**HUB, **keys}), SECRETS, None)
+    return hub_spec.release_values(cfg(**{**HUB, **keys}), SECRETS, None)
 
 
 # ------------------------------------------------------------------ core before users
@@ -73,21 +73,21 @@ def test_every_core_pod_gets_the_class_and_resources():
     # User servers and placeholders keep z2jh's own priorities.
     assert "extraPodSpec" not in jh["singleuser"] and "extraPodSpec" not in jh["scheduling"]["userPlaceholder"]
     c = cfg()
-    assert ingress_values.traefik_values(c, "ip", "rg")["priorityClassName"] == pv.CORE_PRIORITY_CLASS
-    manager = ingress_values.cert_manager_values()
+    assert ingress_spec.traefik_values(c, "ip", "rg")["priorityClassName"] == pv.CORE_PRIORITY_CLASS
+    manager = ingress_spec.cert_manager_values()
     assert manager["global"]["priorityClassName"] == pv.CORE_PRIORITY_CLASS
     assert manager["crds"] == {"enabled": True, "keep": True}  # the existing values survive the merge
-    assert monitoring_values.prometheus_values(c)["server"]["priorityClassName"] == pv.CORE_PRIORITY_CLASS
-    assert monitoring_values.prometheus_values(c)["server"]["retention"] == "15d"
-    assert monitoring_values.grafana_values(c)["priorityClassName"] == pv.CORE_PRIORITY_CLASS
+    assert monitoring_spec.prometheus_values(c)["server"]["priorityClassName"] == pv.CORE_PRIORITY_CLASS
+    assert monitoring_spec.prometheus_values(c)["server"]["retention"] == "15d"
+    assert monitoring_spec.grafana_values(c)["priorityClassName"] == pv.CORE_PRIORITY_CLASS
     for resources in (pv.HUB_RESOURCES, pv.PROXY_RESOURCES, pv.BINDER_RESOURCES, pv.PROMETHEUS_RESOURCES):
         assert resources["requests"]["memory"] == resources["limits"]["memory"]
 
 
 def test_traefik_and_cert_manager_values_pass_their_schemas():
     c = cfg()
-    assert charts.schema_errors(charts.TRAEFIK, ingress_values.traefik_values(c, "ip", "rg")) == []
-    assert charts.schema_errors(charts.CERT_MANAGER, ingress_values.cert_manager_values()) == []
+    assert charts.schema_errors(charts.TRAEFIK, ingress_spec.traefik_values(c, "ip", "rg")) == []
+    assert charts.schema_errors(charts.CERT_MANAGER, ingress_spec.cert_manager_values()) == []
 
 
 def test_plan_creates_the_class_before_the_releases_that_use_it(render):

@@ -202,7 +202,7 @@ def node_pools(cfg: StackConfig, user_fit: int | None, idle_users: int) -> list[
                               users_per_node=1, min_count=gpu.min_count, serves="gpuUsers"))
     build = cfg.build_pool
     if build is not None:
-        # Binder builds on their own on-demand pool, scaled from zero by waiting builds (hub_values.py).
+        # Binder builds on their own on-demand pool, scaled from zero by waiting builds (hub_spec.py).
         pools.append(NodePool("build", "Build nodes", build.vm_size, 0, build.max_count, autoscaled=True))
     return pools
 
@@ -243,7 +243,7 @@ def _kubernetes_items(cfg: StackConfig, builder: _Builder, notes: list[str]) -> 
     node: dict[str, Any] = {"vmSize": user.vm_size, "spot": user.spot, "memoryPerUserGiB": round(per_user_gib, 3)}
     fit: int | None = None
     if size is not None:
-        # Binder image builds run on the user nodes unless there is a build pool (hub_values.py).
+        # Binder image builds run on the user nodes unless there is a build pool (hub_spec.py).
         overhead = aks_node_overhead_gib(size[1], build_node=cfg.binder and cfg.build_pool is None)
         fit = users_per_node(size[1], overhead, per_user_gib)
         node |= {"vcpus": size[0], "memoryGiB": size[1], "systemOverheadGiB": round(overhead, 2)}

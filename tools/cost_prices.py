@@ -41,8 +41,8 @@ VM_SIZES: dict[str, tuple[int, float]] = {name: (size.vcpus, size.memory_gib) fo
 # node pools that do not set an OS disk size, as this stack's pools do not.
 _AKS_OS_DISK = ((64, "P30", 1024), (16, "P20", 512), (8, "P15", 256), (1, "P10", 128))
 TLJH_OS_DISK = ("P6", 64)  # components/tljh.py: a 64 GiB Premium_LRS OS disk
-HUB_DB_GIB = 1  # the hub's sqlite database claim (hub_values.py), on StandardSSD_LRS
-PROMETHEUS_GIB = 8  # monitoring_values.py, on the cluster's default StandardSSD class
+HUB_DB_GIB = 1  # the hub's sqlite database claim (hub_spec.py), on StandardSSD_LRS
+PROMETHEUS_GIB = 8  # monitoring_spec.py, on the cluster's default StandardSSD class
 
 # Managed disks are billed by the smallest tier that holds the provisioned size.
 _DISK_SIZES = (4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32767)
@@ -55,7 +55,7 @@ _DISK_NUMBERS = (1, 2, 3, 4, 6, 10, 15, 20, 30, 40, 50, 60, 70, 80)
 _MAX_PODS = 250
 _EVICTION_GIB = 100 / 1024
 _DAEMONSET_GIB = 0.5
-# BinderHub's build daemon (dind) requests 1 GiB on each build node (hub_values.py).
+# BinderHub's build daemon (dind) requests 1 GiB on each build node (hub_spec.py).
 _DIND_REQUEST_GIB = 1.0
 # On the single TLJH VM: the OS, JupyterHub and its proxy.
 _TLJH_OVERHEAD_GIB = 1.0

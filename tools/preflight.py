@@ -82,10 +82,10 @@ from typing import Any, TextIO
 from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError, ServiceRequestError
 
 from components.config import ConfigError, StackConfig
+from components.config_fields import GUID
 from components.config_load import parse_config
 
 from .preflight_checks import (
-    _GUID,
     Check,
     Clients,
     Pool,
@@ -315,7 +315,7 @@ def main(argv: Sequence[str] | None = None, *, clients: Clients | None = None,
                   file=err)
             return 2
         subscription, where = found
-        if not _GUID.fullmatch(subscription):
+        if not GUID.fullmatch(subscription):
             print(f"the subscription ID must be a GUID (got {subscription!r} {where})", file=err)
             return 2
     built = clients is None

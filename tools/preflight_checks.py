@@ -5,7 +5,6 @@ the report.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +20,6 @@ KUBERNETES_PROVIDERS = ("Microsoft.ContainerService", "Microsoft.Network", "Micr
                         "Microsoft.Authorization", "Microsoft.ManagedIdentity")
 TLJH_PROVIDERS = ("Microsoft.Compute", "Microsoft.Network", "Microsoft.KeyVault", "Microsoft.Authorization")
 
-_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # Usage names of the two regional quotas (the rest are per-family, named as the SKU's `family`).
 CORES = "cores"
 SPOT_CORES = "lowPriorityCores"

@@ -16,7 +16,7 @@ Checks, one line each, OK, FAIL or SKIP, with a hint line under a failure where 
 
 Mode: the `mode` output. A stack deployed before that output existed: binderhub when the
 `hubUrl` output differs from `url`, since only BinderHub moves its JupyterHub to `<url>jupyter/`
-(hub_values.py); jupyterhub and tljh stacks export one address for both. Without a `hubUrl`
+(hub_spec.py); jupyterhub and tljh stacks export one address for both. Without a `hubUrl`
 output either, the resource group's name decides (`rg-<institution>-binderhub`,
 `outputs.mode_hint`), with the hub then assumed at `<url>jupyter/`.
 `registryLoginServer` is not used: a binderhub stack that pushes to Docker Hub has none.
