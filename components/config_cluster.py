@@ -13,10 +13,10 @@ from .config_fields import (
     _K8S_VERSION,
     AKS_VERSIONS,
     GUID,
-    _check_cidrs,
+    Cidrs,
+    Memory,
+    VmSize,
     _check_local_url,
-    _check_memory,
-    _check_vm_size,
     _Model,
 )
 
@@ -24,7 +24,7 @@ from .config_fields import (
 class SystemPool(_Model):
     """The AKS system node pool: runs the hub, proxy, ingress and cert-manager."""
 
-    vm_size: str = Field(
+    vm_size: VmSize = Field(
         "Standard_D2as_v5",
         description="VM size of the system nodes (2 vCPU / 8 GiB is enough for the hub services; the AMD "
         "as_v5 sizes cost about 10 % less than the Intel s_v5 ones).",
@@ -47,13 +47,12 @@ class SystemPool(_Model):
         examples=["Ephemeral"],
     )
 
-    _vm = field_validator("vm_size")(_check_vm_size)
 
 
 class UserPool(_Model):
     """The autoscaled node pool for users' notebook servers (and Binder image builds)."""
 
-    vm_size: str = Field(
+    vm_size: VmSize = Field(
         "Standard_D4s_v5", description="VM size of the user nodes.", examples=["Standard_E4s_v5"]
     )
     min_count: int = Field(
@@ -68,13 +67,12 @@ class UserPool(_Model):
         examples=[True],
     )
 
-    _vm = field_validator("vm_size")(_check_vm_size)
 
 
 class GpuPool(_Model):
     """An optional autoscaled pool of NVIDIA GPU nodes, tainted so only GPU servers land there."""
 
-    vm_size: str = Field(
+    vm_size: VmSize = Field(
         "Standard_NC4as_T4_v3", description="GPU VM size (an N-series size).", examples=["Standard_NC4as_T4_v3"]
     )
     min_count: int = Field(0, ge=0, le=100, description="Fewest GPU nodes; 0 scales to zero.", examples=[0])
@@ -83,7 +81,7 @@ class GpuPool(_Model):
     @field_validator("vm_size")
     @classmethod
     def _gpu_size(cls, value: str) -> str:
-        _check_vm_size(value)
+        # Runs after VmSize's own check, so the value is a VM size name.
         if not value.startswith("Standard_N"):
             raise ValueError(f"must be an N-series (GPU) VM size such as 'Standard_NC4as_T4_v3' (got {value!r})")
         return value
@@ -93,12 +91,11 @@ class BuildPool(_Model):
     """A pool of its own for Binder image builds (binderhub mode): on-demand VMs (never spot),
     autoscaled from zero, so untrusted builds never share the system node with the hub."""
 
-    vm_size: str = Field("Standard_D4s_v5", description="VM size of the build nodes.",
+    vm_size: VmSize = Field("Standard_D4s_v5", description="VM size of the build nodes.",
                          examples=["Standard_D4s_v5"])
     max_count: int = Field(1, ge=1, le=100, description="Most build nodes; the pool scales to zero when idle.",
                            examples=[2])
 
-    _vm = field_validator("vm_size")(_check_vm_size)
 
 
 class ClusterConfig(_Model):
@@ -121,7 +118,7 @@ class ClusterConfig(_Model):
         "used with a spot user pool (with these defaults when absent); otherwise builds run on the user pool "
         "unless this is set.",
     )
-    authorized_ip_ranges: list[str] = Field(
+    authorized_ip_ranges: Cidrs = Field(
         default_factory=list,
         description="CIDRs allowed to reach the Kubernetes API server; empty means any address "
         "(the API still requires credentials).",
@@ -174,7 +171,6 @@ class ClusterConfig(_Model):
                              f"aks_versions.json; check `az aks get-versions -l <region>`) (got {value!r})")
         return value
 
-    _cidrs = field_validator("authorized_ip_ranges")(_check_cidrs)
 
 
 class RegistryConfig(_Model):
@@ -253,7 +249,7 @@ class AuthConfig(_Model):
 class LimitsConfig(_Model):
     """Per-user resources and how long servers live. Empty fields take the mode's default."""
 
-    memory: str = Field(
+    memory: Memory = Field(
         "2G", description="Memory limit (and guarantee) of each user server, K/M/G/T suffix.", examples=["4G"]
     )
     cpu: float = Field(1.0, gt=0, le=64, description="CPU limit of each user server, in cores.", examples=[2])
@@ -272,7 +268,7 @@ class LimitsConfig(_Model):
         description="Most simultaneous Binder servers in all; 0 means unlimited (binderhub only).",
         examples=[100],
     )
-    build_memory: str = Field(
+    build_memory: Memory = Field(
         "4G", description="Memory limit of the build daemon (Docker-in-Docker) on each build node, which all "
         "Binder image builds on that node share (binderhub only).", examples=["8G"]
     )
@@ -282,7 +278,6 @@ class LimitsConfig(_Model):
         examples=[50],
     )
 
-    _memories = field_validator("memory", "build_memory")(_check_memory)
 
     @field_validator("max_age_hours")
     @classmethod
@@ -324,14 +319,9 @@ class ProfileConfig(_Model):
     default: bool = Field(False, description="Preselected choice.", examples=[True])
     default_url: str | None = Field(None, description="Interface to open, e.g. /lab or /rstudio.",
                                     examples=["/rstudio"])
-    memory: str | None = Field(None, description="Memory limit, default limits.memory.", examples=["8G"])
+    memory: Memory | None = Field(None, description="Memory limit, default limits.memory.", examples=["8G"])
     cpu: float | None = Field(None, gt=0, le=64, description="CPU limit, default limits.cpu.", examples=[4])
     gpu: bool = Field(False, description="Request one GPU (needs cluster.gpuPool).", examples=[False])
-
-    @field_validator("memory")
-    @classmethod
-    def _memory(cls, value: str | None) -> str | None:
-        return None if value is None else _check_memory(value)
 
     @field_validator("default_url")
     @classmethod

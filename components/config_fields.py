@@ -9,9 +9,9 @@ import ipaddress
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
 from pydantic.alias_generators import to_camel
 
 PROJECT = "binderhub-azure"
@@ -138,3 +138,12 @@ def _check_cidrs(values: list[str]) -> list[str]:
             raise ValueError(f"item {i} must be an IPv4 CIDR such as '203.0.113.0/24' (got {value!r})") from None
         normalised.append(str(net))
     return normalised
+
+
+# Validated field types: a rule that belongs to one value travels with its type.
+VmSize = Annotated[str, AfterValidator(_check_vm_size)]
+"""An Azure VM size name such as Standard_D4s_v5."""
+Memory = Annotated[str, AfterValidator(_check_memory)]
+"""A memory size such as 2G or 512M, from 128M to 32T."""
+Cidrs = Annotated[list[str], AfterValidator(_check_cidrs)]
+"""IPv4 networks; a bare address becomes its /32."""

@@ -14,8 +14,8 @@ from .config_fields import (
     _KEEP_DIRS,
     _SSH_KEY,
     _SYSTEM_DIRS,
-    _check_cidrs,
-    _check_vm_size,
+    Cidrs,
+    VmSize,
     _Model,
 )
 
@@ -157,7 +157,7 @@ class MonitoringConfig(_Model):
 class VmConfig(_Model):
     """The single VM of `mode: tljh`."""
 
-    size: str = Field("Standard_D4s_v5", description="VM size (4 vCPU / 16 GiB serves a class of a few dozen).",
+    size: VmSize = Field("Standard_D4s_v5", description="VM size (4 vCPU / 16 GiB serves a class of a few dozen).",
                       examples=["Standard_E4s_v5"])
     disk_size_gb: int = Field(
         128, ge=16, le=4096,
@@ -170,13 +170,12 @@ class VmConfig(_Model):
         None, description="OpenSSH public key of the administrator (required in tljh mode).",
         examples=["ssh-ed25519 AAAAC3... rse@myuni"],
     )
-    ssh_allowed_cidrs: list[str] = Field(
+    ssh_allowed_cidrs: Cidrs = Field(
         default_factory=list,
         description="Addresses allowed to SSH in (port 22); empty keeps SSH closed.",
         examples=[["203.0.113.0/24"]],
     )
 
-    _vm = field_validator("size")(_check_vm_size)
 
     @field_validator("admin_username")
     @classmethod
@@ -193,7 +192,6 @@ class VmConfig(_Model):
                              "(the .pub file, not the private key)")
         return value
 
-    _cidrs = field_validator("ssh_allowed_cidrs")(_check_cidrs)
 
 
 class BudgetConfig(_Model):
