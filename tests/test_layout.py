@@ -4,13 +4,16 @@ gives the tools what they need instead of letting them guess."""
 from __future__ import annotations
 
 import ast
+import io
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from components.config_load import parse_config
 from tests.helpers import raw_config
+from tools import cost, plan
 from tools import outputs as stack_outputs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,3 +115,23 @@ def test_the_new_outputs_are_public_and_never_redacted():
 def test_the_pinned_urn_lists_are_json_lists_of_urns():
     for path in sorted((ROOT / "tests" / "data" / "urns").glob("*.json")):
         assert all(u.startswith("urn:pulumi:test::binderhub-azure::") for u in json.loads(path.read_text()))
+
+
+def test_every_command_answers_a_bug_with_the_same_one_line(monkeypatch, capsys):
+    def broken(*args, **kwargs):
+        raise RuntimeError("first line\nsecond line")
+
+    monkeypatch.delenv("BINDERHUB_AZURE_DEBUG", raising=False)
+    monkeypatch.setattr(plan, "build_plan", broken)
+    assert plan.main(["--stack", "dev"]) == 1
+    assert capsys.readouterr().err == ("error: the offline plan failed: RuntimeError: first line second line "
+                                       "(set BINDERHUB_AZURE_DEBUG=1 for a traceback)\n")
+    monkeypatch.setattr(cost, "estimate", broken)
+    assert cost.main(["--stack", "dev", "--offline"]) == 1
+    assert capsys.readouterr().err.startswith("error: the cost estimate failed: RuntimeError: first line second")
+    stream = io.StringIO()
+    assert stack_outputs.unexpected(ValueError("x"), detail="shortened", stream=stream, status=2) == 2
+    assert stream.getvalue() == "error: ValueError: shortened (set BINDERHUB_AZURE_DEBUG=1 for a traceback)\n"
+    monkeypatch.setenv("BINDERHUB_AZURE_DEBUG", "1")
+    with pytest.raises(RuntimeError):
+        plan.main(["--stack", "dev"])

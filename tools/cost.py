@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import textwrap
 from collections.abc import Mapping
@@ -69,6 +68,7 @@ from .cost_prices import (
     select_price_row,
     vm_meter,
 )
+from .outputs import unexpected
 from .stackfile import SECRET, PlanError, add_stack_arguments, read_stack_file, stack_from_args
 
 # Re-exported: callers (and the tests) use this module as the command's public face.
@@ -229,11 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         print(str(err), file=sys.stderr)
         return 2
     except Exception as err:  # a bug, not bad input: one line, traceback on request
-        if os.environ.get("BINDERHUB_AZURE_DEBUG"):
-            raise
-        print(f"error: the cost estimate failed: {type(err).__name__}: {err} "
-              "(set BINDERHUB_AZURE_DEBUG=1 for a traceback)", file=sys.stderr)
-        return 1
+        return unexpected(err, doing="the cost estimate failed")
     if args.json:
         print(json.dumps(doc, indent=2))
     else:

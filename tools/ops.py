@@ -58,6 +58,7 @@ from .outputs import (
     redact,
     run_pulumi,
     secret_fragments,
+    unexpected,
 )
 from .status import (
     ACME_GROUP,
@@ -502,11 +503,7 @@ def _main(args: argparse.Namespace, runner: Runner, api_factory: ApiFactory, out
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as problem:  # a bug, not a state of the cluster: one line, traceback on request
-        if os.environ.get("BINDERHUB_AZURE_DEBUG"):
-            raise
-        err.write(f"error: {type(problem).__name__}: {redact(_short(str(problem)), secrets)} "
-                  "(set BINDERHUB_AZURE_DEBUG=1 for a traceback)\n")
-        return 2
+        return unexpected(problem, detail=redact(_short(str(problem)), secrets), stream=err, status=2)
 
 
 if __name__ == "__main__":

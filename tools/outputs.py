@@ -185,11 +185,17 @@ def redact(text: str, fragments: Sequence[str]) -> str:
     return text
 
 
-def unexpected(err: BaseException, what: str) -> int:
-    """A bug, not bad input: one line on stderr (exit status 1); the traceback only when
-    BINDERHUB_AZURE_DEBUG is set."""
-    if os.environ.get("BINDERHUB_AZURE_DEBUG"):
+DEBUG_ENV = "BINDERHUB_AZURE_DEBUG"
+
+
+def unexpected(err: BaseException, *, doing: str = "", detail: str | None = None, stream: TextIO | None = None,
+               status: int = 1) -> int:
+    """A bug, not bad input: one line on `stream` (stderr), then the exit status to return; the
+    traceback instead when BINDERHUB_AZURE_DEBUG is set. Every command's `main` ends with this.
+    `doing` names what failed; `detail` replaces the exception's text (shortened, redacted)."""
+    if os.environ.get(DEBUG_ENV):
         raise err
-    print(f"error: {what} failed: {type(err).__name__}: {err} (set BINDERHUB_AZURE_DEBUG=1 for a traceback)",
-          file=sys.stderr)
-    return 1
+    text = " ".join((str(err) if detail is None else detail).split())
+    where = f"{doing}: " if doing else ""
+    print(f"error: {where}{type(err).__name__}: {text} (set {DEBUG_ENV}=1 for a traceback)", file=stream or sys.stderr)
+    return status

@@ -23,6 +23,7 @@ from components.config import PROJECT, ConfigError
 from components.config_load import parse_config
 
 from . import cost
+from .outputs import unexpected
 from .stackfile import ROOT, SECRET, PlanError, add_stack_arguments, read_stack_file, stack_from_args
 
 __all__ = ["ROOT", "PlanError", "build_plan", "main", "read_stack_file", "run_program", "summary"]
@@ -182,11 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         print(str(err), file=sys.stderr)
         return 2
     except Exception as err:  # a bug, not bad input: say so in one line, traceback on request
-        if os.environ.get("BINDERHUB_AZURE_DEBUG"):
-            raise
-        print(f"error: the offline plan failed: {type(err).__name__}: {err} "
-              "(set BINDERHUB_AZURE_DEBUG=1 for a traceback)", file=sys.stderr)
-        return 1
+        return unexpected(err, doing="the offline plan failed")
     print(json.dumps(plan, indent=2, sort_keys=True) if args.json else summary(plan))
     return 0
 

@@ -85,6 +85,7 @@ from components.config import ConfigError, StackConfig
 from components.config_fields import GUID
 from components.config_load import parse_config
 
+from .outputs import unexpected
 from .preflight_checks import (
     Check,
     Clients,
@@ -300,11 +301,7 @@ def main(argv: Sequence[str] | None = None, *, clients: Clients | None = None,
         print(str(exc), file=err)
         return 2
     except Exception as exc:  # a bug, not bad input: one line, traceback on request
-        if os.environ.get("BINDERHUB_AZURE_DEBUG"):
-            raise
-        print(_one_line(f"error: the stack config could not be checked: {type(exc).__name__}: {exc} "
-                        "(set BINDERHUB_AZURE_DEBUG=1 for a traceback)"), file=err)
-        return 2
+        return unexpected(exc, doing="the stack config could not be checked", stream=err, status=2)
 
     if clients is not None:
         subscription, where = clients.subscription_id, "as given"

@@ -44,7 +44,6 @@ import argparse
 import contextlib
 import http.client
 import json
-import os
 import ssl
 import sys
 import time
@@ -421,11 +420,8 @@ def run(args: argparse.Namespace, *, outputs: dict[str, Any] | None = None,
     except KeyboardInterrupt:
         return 130
     except Exception as problem:  # a bug, not a state of the site: one line, traceback on request
-        if os.environ.get("BINDERHUB_AZURE_DEBUG"):
-            raise
-        err.write(f"error: {type(problem).__name__}: {stack_outputs.redact(_one_line(problem), secrets)} "
-                  "(set BINDERHUB_AZURE_DEBUG=1 for a traceback)\n")
-        return 2
+        return stack_outputs.unexpected(problem, detail=stack_outputs.redact(_one_line(problem), secrets), stream=err,
+                                        status=2)
 
 
 def main(argv: Sequence[str] | None = None, *, outputs: dict[str, Any] | None = None,
