@@ -1,13 +1,14 @@
-"""The stack configuration contract: every key a `Pulumi.<stack>.yaml` may set.
+"""The stack configuration contract: every key a `Pulumi.<stack>.yaml` may set, as one typed
+model, `StackConfig`.
 
-This module is pure: it turns the raw key/value pairs Pulumi hands a program
-(strings, with structured values as JSON) into one typed, validated
-`StackConfig`, or raises `ConfigError` with one line per problem, each naming the
-full config key and what is allowed. Nothing here touches Pulumi's engine, so a
-bad stack fails before a single resource is registered.
+Pure: `config_load.parse_config` turns the raw key/value pairs Pulumi hands a program
+(strings, with structured values as JSON) into a validated `StackConfig`, or raises
+`ConfigError` with one line per problem, each naming the full config key and what is allowed.
+Nothing here touches Pulumi's engine, so a bad stack fails before a single resource is
+registered.
 
-The field descriptions are the reference documentation of the keys: the README's
-config reference (docs/config.md) is generated from them (`./run python -m tools.config_reference`).
+The field descriptions are the reference documentation of the keys: docs/config.md is
+generated from them (`./run python -m tools.config_reference > docs/config.md`).
 
 The model is split by job: field types and shared patterns in `config_fields`, the blocks in
 `config_cluster` and `config_site`, the stack model here; cross-field rules in `config_checks`,
