@@ -7,11 +7,11 @@ components for the chosen mode, export what the user needs next.
 import pulumi
 from pulumi_azure_native import resources
 
-from components import hub_values, naming
+from components import hub_spec, naming
 from components.budget import CostBudget
 from components.cluster import AksCluster
-from components.cluster_spec import tags
-from components.config import StackConfig, load_from_pulumi, raw_pulumi_config
+from components.config import StackConfig
+from components.config_load import load_from_pulumi, raw_pulumi_config
 from components.datasets import Datasets
 from components.hub import Hub
 from components.ingress import Ingress
@@ -28,12 +28,14 @@ def on_kubernetes(cfg: StackConfig, group: resources.ResourceGroup) -> dict:
     """binderhub and jupyterhub modes: AKS, ingress, registry, the hub and its extras."""
     cluster = AksCluster("cluster", {"config": cfg, "resource_group_name": group.name})
     # Hub, proxy, binder, ingress and monitoring pods are scheduled before user and build pods.
-    core = CorePriority("core-priority", {"provider": cluster.provider})
+    # Every component that declares Kubernetes objects gets the cluster's provider once, here;
+    # Pulumi.yaml disables the default Kubernetes provider, so a forgotten one fails the preview.
+    on_cluster = pulumi.ResourceOptions(providers=[cluster.provider])
+    core = CorePriority("core-priority", {}, on_cluster)
     ingress = Ingress("ingress", {
         "config": cfg, "resource_group_name": group.name, "resource_group_id": group.id,
-        "cluster_principal_id": cluster.principal_id, "provider": cluster.provider,
-        "depends_on": [core.priority_class],
-    })
+        "cluster_principal_id": cluster.principal_id, "depends_on": [core.priority_class],
+    }, on_cluster)
     registry = wiring = None
     if cfg.uses_acr:
         registry = ContainerRegistry("registry", {
@@ -41,25 +43,24 @@ def on_kubernetes(cfg: StackConfig, group: resources.ResourceGroup) -> dict:
         })
         wiring = registry.binder_wiring()
     elif cfg.uses_dockerhub:
-        wiring = hub_values.dockerhub_wiring(cfg, secrets.require_secret("dockerHubToken"))
+        wiring = hub_spec.dockerhub_wiring(cfg, secrets.require_secret("dockerHubToken"))
     hub = Hub("hub", {
-        "config": cfg, "provider": cluster.provider, "registry": wiring,
+        "config": cfg, "registry": wiring,
         "auth_client_secret": secrets.require_secret("authClientSecret") if cfg.auth.type != "none" else None,
         "depends_on": ingress.ready,
-    })
+    }, on_cluster)
     if cfg.binder and cfg.security.cryptnono:
-        Cryptnono("cryptnono", {"config": cfg, "provider": cluster.provider, "depends_on": [core.priority_class]})
+        Cryptnono("cryptnono", {"config": cfg, "depends_on": [core.priority_class]}, on_cluster)
     if cfg.datasets:
-        Datasets("datasets", {"config": cfg, "resource_group_name": group.name, "provider": cluster.provider,
-                              "namespace": hub.namespace, "depends_on": [hub.release]})
+        Datasets("datasets", {"config": cfg, "resource_group_name": group.name, "namespace": hub.namespace,
+                              "depends_on": [hub.release]}, on_cluster)
     outputs = {
         "url": hub.site_url, "hubUrl": hub.hub_url, "publicIp": ingress.ip_address, "azureDnsName": ingress.fqdn,
         "clusterName": cluster.cluster_name, "registryLoginServer": registry.login_server if registry else None,
-        "kubeconfig": cluster.kubeconfig,
+        "kubeconfig": cluster.kubeconfig, "hubNamespace": hub.namespace,
     }
     if cfg.monitoring.enabled:
-        monitoring = Monitoring("monitoring", {"config": cfg, "provider": cluster.provider,
-                                               "depends_on": ingress.ready})
+        monitoring = Monitoring("monitoring", {"config": cfg, "depends_on": ingress.ready}, on_cluster)
         outputs |= {"grafanaUrl": monitoring.grafana_url, "grafanaAdminPassword": monitoring.grafana_admin_password}
     return outputs
 
@@ -68,18 +69,18 @@ def on_one_vm(cfg: StackConfig, group: resources.ResourceGroup) -> dict:
     """tljh mode: The Littlest JupyterHub on one VM."""
     server = TljhServer("tljh", {"config": cfg, "resource_group_name": group.name,
                                  "auth_client_secret": secrets.require_secret("authClientSecret")})
-    url = hub_values.site_url(cfg)
+    url = naming.site_url(cfg)
     return {"url": url, "hubUrl": url, "publicIp": server.ip_address, "azureDnsName": server.fqdn,
             "vmName": server.vm_name}
 
 
 cfg = load_from_pulumi()
 if cfg.preflight:
-    from components.preflight import check_during_pulumi
+    from tools.preflight import check_during_pulumi
 
     check_during_pulumi(cfg, raw_pulumi_config(), pulumi.log.warn)
 group = resources.ResourceGroup(
-    "resource-group", resource_group_name=naming.resource_group(cfg), location=cfg.location, tags=tags(cfg)
+    "resource-group", resource_group_name=naming.resource_group(cfg), location=cfg.location, tags=naming.tags(cfg)
 )
 outputs = on_one_vm(cfg, group) if cfg.tljh else on_kubernetes(cfg, group)
 if cfg.budget:
@@ -88,5 +89,8 @@ if cfg.budget:
 outputs["nextStep"] = pulumi.Output.all(outputs["publicIp"], outputs["azureDnsName"]).apply(
     lambda a: next_step(cfg, ip_address=a[0], fqdn=a[1]))
 outputs["resourceGroup"] = group.name
+# What the operator's tools need to know about the deployment, so they never guess it.
+outputs["mode"] = cfg.mode
+outputs["https"] = cfg.https
 for key, value in outputs.items():
     pulumi.export(key, value)

@@ -168,7 +168,7 @@ def generated_names(cfg: StackConfig) -> list[tuple[NameRule, str, str]]:
         names.append((AGENT_POOL, naming.BUILD_POOL, "cluster.buildPool"))
     if cfg.uses_acr:
         names.append((CONTAINER_REGISTRY, naming.registry_prefix(cfg) + SUFFIX_PLACEHOLDER, "institution"))
-        from .practices_values import purge_task_args  # the registry's image purge (registry.retentionDays)
+        from .practices_spec import purge_task_args  # the registry's image purge (registry.retentionDays)
 
         purge = purge_task_args(cfg)
         if purge is not None:

@@ -10,7 +10,7 @@ import pulumi_kubernetes as k8s
 import yaml
 from pulumi_azure_native import containerservice
 
-from . import charts, cluster_spec, roles
+from . import charts, cluster_spec, naming, roles
 from .config import StackConfig
 from .release import helm_release
 
@@ -71,7 +71,7 @@ class AksCluster(pulumi.ComponentResource):
                 resource_group_name=args["resource_group_name"],
                 resource_name_=cluster.name,
                 **pool_args,
-                tags=cluster_spec.tags(cfg),
+                tags=naming.tags(cfg),
                 opts=child.merge(pulumi.ResourceOptions(
                     # A version bump upgrades the control plane first, then this pool.
                     depends_on=[cluster],
@@ -116,8 +116,8 @@ class AksCluster(pulumi.ComponentResource):
             opts=child.merge(pulumi.ResourceOptions(depends_on=self.ready)),
         )
         if cfg.cluster.gpu_pool:
-            helm_release("nvidia-device-plugin", charts.NVIDIA_DEVICE_PLUGIN, "kube-system",
-                         cluster_spec.device_plugin_values(), parent=self, provider=self.provider)
+            helm_release(f"{name}-nvidia-device-plugin", "nvidia-device-plugin", charts.NVIDIA_DEVICE_PLUGIN,
+                         "kube-system", cluster_spec.device_plugin_values(), parent=self, provider=self.provider)
         self.cluster_name = cluster.name
         self.kubelet_object_id = cluster.identity_profile.apply(
             lambda profile: (profile or {})["kubeletidentity"].object_id

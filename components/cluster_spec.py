@@ -171,7 +171,7 @@ def cluster_args(cfg: StackConfig) -> dict[str, Any]:
         "auto_upgrade_profile": {"upgrade_channel": "patch", "node_os_upgrade_channel": "NodeImage"},
         "agent_pool_profiles": [system_pool_profile(cfg)],
         "network_profile": network_profile(cfg),
-        "tags": tags(cfg),
+        "tags": naming.tags(cfg),
     }
     if any(d.container for d in cfg.datasets):
         # Blob datasets need the Blob CSI driver, which AKS leaves off by default.
@@ -186,11 +186,6 @@ def cluster_args(cfg: StackConfig) -> dict[str, Any]:
     if cfg.cluster.authorized_ip_ranges:
         args["api_server_access_profile"] = {"authorized_ip_ranges": list(cfg.cluster.authorized_ip_ranges)}
     return args
-
-
-def tags(cfg: StackConfig) -> dict[str, str]:
-    """Tags on every Azure resource, so costs can be told apart per institution."""
-    return {"app": "binderhub-azure", "institution": cfg.institution, "mode": cfg.mode}
 
 
 # The Entra ID application that fronts every AKS API server (the same in every tenant).

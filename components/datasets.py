@@ -10,8 +10,8 @@ import pulumi_kubernetes as k8s
 from pulumi_azure_native import storage
 
 from . import dataset_spec
-from .cluster_spec import tags
 from .config import DatasetConfig, StackConfig
+from .naming import tags
 
 
 class DatasetsArgs(TypedDict):
@@ -19,8 +19,6 @@ class DatasetsArgs(TypedDict):
     """The validated stack config (with `datasets`)."""
     resource_group_name: pulumi.Input[str]
     """Where `create: true` datasets get their storage account."""
-    provider: k8s.Provider
-    """Kubernetes provider of the cluster."""
     namespace: str
     """The hub's namespace, where user pods run."""
     depends_on: list[pulumi.Resource]
@@ -33,23 +31,23 @@ class Datasets(pulumi.ComponentResource):
     def __init__(self, name: str, args: DatasetsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("binderhub-azure:datasets:Datasets", name, None, opts)
         cfg = args["config"]
-        on_cluster = pulumi.ResourceOptions(parent=self, provider=args["provider"], depends_on=args["depends_on"])
+        on_cluster = pulumi.ResourceOptions(parent=self, depends_on=args["depends_on"])  # provider: `providers=`
         for data in cfg.datasets:
             key = self._account_key(cfg, data, args["resource_group_name"])
             secret = k8s.core.v1.Secret(
-                dataset_spec.secret_name(data),
+                f"{name}-{data.name}-account",
                 metadata={"name": dataset_spec.secret_name(data), "namespace": args["namespace"]},
                 string_data={"azurestorageaccountname": data.storage_account, "azurestorageaccountkey": key},
                 opts=on_cluster,
             )
             pv = dataset_spec.persistent_volume(cfg, data, args["namespace"])
             volume = k8s.core.v1.PersistentVolume(
-                f"{dataset_spec.volume_name(data)}-volume", metadata=pv["metadata"], spec=pv["spec"],
+                f"{name}-{data.name}-volume", metadata=pv["metadata"], spec=pv["spec"],
                 opts=on_cluster.merge(pulumi.ResourceOptions(depends_on=[secret])),
             )
             pvc = dataset_spec.claim(cfg, data, args["namespace"])
             k8s.core.v1.PersistentVolumeClaim(
-                f"{dataset_spec.volume_name(data)}-claim", metadata=pvc["metadata"], spec=pvc["spec"],
+                f"{name}-{data.name}-claim", metadata=pvc["metadata"], spec=pvc["spec"],
                 opts=on_cluster.merge(pulumi.ResourceOptions(depends_on=[volume])),
             )
         self.register_outputs({})

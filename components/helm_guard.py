@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 PROJECT = "binderhub-azure"
 METADATA_IP = "169.254.169.254"
-# Address ranges user pods and builds must not reach (see hub_values.NON_PUBLIC_RANGES).
+# Address ranges user pods and builds must not reach (see hub_spec.NON_PUBLIC_RANGES).
 _NON_PUBLIC = [ipaddress.ip_network(n) for n in
                ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16")]
 

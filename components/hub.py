@@ -8,9 +8,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from . import charts, hub_values, practices_values
+from . import charts, hub_spec, naming, practices_spec
 from .config import StackConfig
-from .hub_values import HubSecrets, RegistryWiring
+from .hub_spec import HubSecrets, RegistryWiring
 from .release import helm_release
 
 # Installing the hub pulls large images and may wait for a new user node: be patient.
@@ -20,8 +20,6 @@ HUB_TIMEOUT = 1800  # seconds
 class HubArgs(TypedDict):
     config: StackConfig
     """The validated stack config."""
-    provider: k8s.Provider
-    """Kubernetes provider of the cluster."""
     registry: RegistryWiring | None
     """Where BinderHub pushes images (binderhub mode), None in jupyterhub mode."""
     auth_client_secret: pulumi.Input[str] | None
@@ -61,44 +59,44 @@ class Hub(pulumi.ComponentResource):
             build_token=token("build-token") if cfg.binder else None,
             auth_client_secret=args["auth_client_secret"],
         )
-        on_cluster = pulumi.ResourceOptions(parent=self, provider=args["provider"])
+        on_cluster = pulumi.ResourceOptions(parent=self)  # the cluster provider comes from `providers=`
         storage = k8s.storage.v1.StorageClass(
-            "hub-db-storage", **hub_values.hub_db_storage_class(),
+            f"{name}-db-storage", **hub_spec.hub_db_storage_class(),
             opts=on_cluster.merge(pulumi.ResourceOptions(protect=cfg.protect_resources)),
         )
-        values = hub_values.release_values(cfg, secrets, args["registry"])
+        values = hub_spec.release_values(cfg, secrets, args["registry"])
         chart = charts.BINDERHUB if cfg.binder else charts.JUPYTERHUB
         first: list[pulumi.Resource] = [*args["depends_on"], storage]
         if cfg.binder and cfg.binder_site.launch_events:
             # The binder pod mounts the launch-events claim, so claim (and namespace) come first.
             namespace = k8s.core.v1.Namespace(f"{name}-namespace", metadata={"name": cfg.mode}, opts=on_cluster)
-            claim = practices_values.events_claim(cfg.mode)
+            claim = practices_spec.events_claim(cfg.mode)
             first.append(k8s.core.v1.PersistentVolumeClaim(
-                "binder-events", metadata=claim["metadata"], spec=claim["spec"],
+                f"{name}-events-claim", metadata=claim["metadata"], spec=claim["spec"],
                 opts=on_cluster.merge(pulumi.ResourceOptions(depends_on=[namespace])),
             ))
-        release = helm_release(cfg.mode, chart, cfg.mode, values, parent=self, provider=args["provider"],
+        release = helm_release(f"{name}-release", cfg.mode, chart, cfg.mode, values, parent=self,
                                timeout=HUB_TIMEOUT, depends_on=first)
         if cfg.home_storage == "shared":
             # One NFS share for every home; user servers (not the release) mount it.
             home_class = k8s.storage.v1.StorageClass(
-                "home-nfs", **practices_values.home_storage_class(),
+                f"{name}-home-nfs", **practices_spec.home_storage_class(),
                 opts=on_cluster.merge(pulumi.ResourceOptions(protect=cfg.protect_resources)))
-            claim = practices_values.home_claim(cfg, cfg.mode)
+            claim = practices_spec.home_claim(cfg, cfg.mode)
             k8s.core.v1.PersistentVolumeClaim(
-                "home-nfs-claim", metadata=claim["metadata"], spec=claim["spec"],
+                f"{name}-home-nfs-claim", metadata=claim["metadata"], spec=claim["spec"],
                 opts=on_cluster.merge(pulumi.ResourceOptions(depends_on=[release, home_class],
                                                              protect=cfg.protect_resources)),
             )
         self.release = release
         self.namespace = cfg.mode
         if cfg.binder:
-            policy = hub_values.build_pod_network_policy(cfg, cfg.mode)
+            policy = hub_spec.build_pod_network_policy(cfg, cfg.mode)
             k8s.networking.v1.NetworkPolicy(
-                "binder-build-egress", metadata=policy["metadata"], spec=policy["spec"],
+                f"{name}-build-egress", metadata=policy["metadata"], spec=policy["spec"],
                 opts=on_cluster.merge(pulumi.ResourceOptions(depends_on=[release])),
             )
 
-        self.site_url = pulumi.Output.from_input(hub_values.site_url(cfg))
-        self.hub_url = pulumi.Output.from_input(hub_values.hub_url(cfg))
+        self.site_url = pulumi.Output.from_input(naming.site_url(cfg))
+        self.hub_url = pulumi.Output.from_input(naming.hub_url(cfg))
         self.register_outputs({"siteUrl": self.site_url, "hubUrl": self.hub_url})

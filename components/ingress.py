@@ -8,9 +8,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_azure_native import network
 
-from . import charts, ingress_values, naming, roles
-from .cluster_spec import tags
+from . import charts, ingress_spec, naming, roles
 from .config import StackConfig
+from .naming import tags
 from .release import helm_release
 
 
@@ -23,8 +23,6 @@ class IngressArgs(TypedDict):
     """Scope of the cluster identity's Network Contributor role."""
     cluster_principal_id: pulumi.Input[str]
     """The cluster's identity, which attaches the IP to its load balancer."""
-    provider: k8s.Provider
-    """Kubernetes provider of the cluster."""
     depends_on: NotRequired[list[pulumi.Resource]]
     """What the releases need first (the core priority class their pods use)."""
 
@@ -42,7 +40,6 @@ class Ingress(pulumi.ComponentResource):
     def __init__(self, name: str, args: IngressArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("binderhub-azure:ingress:Ingress", name, None, opts)
         cfg = args["config"]
-        provider = args["provider"]
 
         ip = network.PublicIPAddress(
             f"{name}-ip",
@@ -63,24 +60,24 @@ class Ingress(pulumi.ComponentResource):
         )
         first = list(args.get("depends_on", []))
         traefik = helm_release(
-            "traefik", charts.TRAEFIK, "traefik",
-            ingress_values.traefik_values(cfg, naming.public_ip(cfg), naming.resource_group(cfg)),
-            parent=self, provider=provider, depends_on=[ip, network_role, *first],
+            f"{name}-traefik", "traefik", charts.TRAEFIK, "traefik",
+            ingress_spec.traefik_values(cfg, naming.public_ip(cfg), naming.resource_group(cfg)),
+            parent=self, depends_on=[ip, network_role, *first],
         )
         self.ready: list[pulumi.Resource] = [*first, traefik]
         if cfg.https:
             cert_manager = helm_release(
-                "cert-manager", charts.CERT_MANAGER, "cert-manager", ingress_values.cert_manager_values(),
-                parent=self, provider=provider, depends_on=first,
+                f"{name}-cert-manager", "cert-manager", charts.CERT_MANAGER, "cert-manager",
+                ingress_spec.cert_manager_values(), parent=self, depends_on=first,
             )
-            for environment in ingress_values.LETS_ENCRYPT:
+            for environment in ingress_spec.LETS_ENCRYPT:
                 issuer = k8s.apiextensions.CustomResource(
-                    f"letsencrypt-{environment}",
+                    f"{name}-letsencrypt-{environment}",
                     api_version="cert-manager.io/v1",
                     kind="ClusterIssuer",
                     metadata={"name": f"letsencrypt-{environment}"},
-                    spec=ingress_values.cluster_issuer_spec(cfg, environment),
-                    opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[cert_manager]),
+                    spec=ingress_spec.cluster_issuer_spec(cfg, environment),
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[cert_manager]),
                 )
                 self.ready.append(issuer)
         self.ip_address = ip.ip_address.apply(lambda a: a or "")

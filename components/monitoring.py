@@ -8,7 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from . import charts, monitoring_values
+from . import charts, monitoring_spec
 from .config import StackConfig
 from .release import helm_release
 
@@ -16,8 +16,6 @@ from .release import helm_release
 class MonitoringArgs(TypedDict):
     config: StackConfig
     """The validated stack config (with monitoring enabled)."""
-    provider: k8s.Provider
-    """Kubernetes provider of the cluster."""
     depends_on: list[pulumi.Resource]
     """Ingress controller and issuers."""
 
@@ -32,22 +30,23 @@ class Monitoring(pulumi.ComponentResource):
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("binderhub-azure:monitoring:Monitoring", name, None, opts)
         cfg = args["config"]
-        on_cluster = pulumi.ResourceOptions(parent=self, provider=args["provider"])
+        on_cluster = pulumi.ResourceOptions(parent=self)  # the cluster provider comes from `providers=`
         namespace = k8s.core.v1.Namespace(
-            "monitoring-namespace", metadata={"name": monitoring_values.NAMESPACE}, opts=on_cluster)
+            f"{name}-namespace", metadata={"name": monitoring_spec.NAMESPACE}, opts=on_cluster)
         password = random.RandomPassword(f"{name}-grafana-admin", length=32, special=False,
                                          opts=pulumi.ResourceOptions(parent=self))
         self.grafana_admin_password = pulumi.Output.secret(password.result)
         admin = k8s.core.v1.Secret(
-            "grafana-admin",
-            metadata={"name": monitoring_values.ADMIN_SECRET, "namespace": monitoring_values.NAMESPACE},
+            f"{name}-grafana-admin-secret",
+            metadata={"name": monitoring_spec.ADMIN_SECRET, "namespace": monitoring_spec.NAMESPACE},
             string_data={"admin-user": "admin", "admin-password": self.grafana_admin_password},
             opts=on_cluster.merge(pulumi.ResourceOptions(depends_on=[namespace])),
         )
-        helm_release("prometheus", charts.PROMETHEUS, monitoring_values.NAMESPACE,
-                     monitoring_values.prometheus_values(cfg), parent=self, provider=args["provider"],
+        helm_release(f"{name}-prometheus", "prometheus", charts.PROMETHEUS, monitoring_spec.NAMESPACE,
+                     monitoring_spec.prometheus_values(cfg), parent=self,
                      depends_on=[namespace, *args["depends_on"]])
-        helm_release("grafana", charts.GRAFANA, monitoring_values.NAMESPACE, monitoring_values.grafana_values(cfg),
-                     parent=self, provider=args["provider"], depends_on=[namespace, admin, *args["depends_on"]])
-        self.grafana_url = pulumi.Output.from_input(monitoring_values.grafana_url(cfg))
+        helm_release(f"{name}-grafana", "grafana", charts.GRAFANA, monitoring_spec.NAMESPACE,
+                     monitoring_spec.grafana_values(cfg), parent=self,
+                     depends_on=[namespace, admin, *args["depends_on"]])
+        self.grafana_url = pulumi.Output.from_input(monitoring_spec.grafana_url(cfg))
         self.register_outputs({"grafanaUrl": self.grafana_url, "grafanaAdminPassword": self.grafana_admin_password})

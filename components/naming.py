@@ -11,6 +11,28 @@ import re
 
 from .config import StackConfig
 
+# Where BinderHub mounts its JupyterHub (one host name serves both).
+BINDER_HUB_PATH = "/jupyter/"
+
+
+def tags(cfg: StackConfig) -> dict[str, str]:
+    """Tags on every Azure resource, so costs can be told apart per institution."""
+    return {"app": "binderhub-azure", "institution": cfg.institution, "mode": cfg.mode}
+
+
+def hub_base_url(cfg: StackConfig) -> str:
+    return BINDER_HUB_PATH if cfg.binder else "/"
+
+
+def site_url(cfg: StackConfig) -> str:
+    """The address users open: BinderHub's front page, or JupyterHub's."""
+    return f"{cfg.scheme}://{cfg.host}/"
+
+
+def hub_url(cfg: StackConfig) -> str:
+    """JupyterHub's address (below /jupyter/ in binderhub mode)."""
+    return f"{cfg.scheme}://{cfg.host}{hub_base_url(cfg)}"
+
 
 def resource_group(cfg: StackConfig) -> str:
     return f"rg-{cfg.institution}-{cfg.mode}"

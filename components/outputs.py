@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .config import StackConfig
-from .hub_values import site_url
+from .naming import site_url
 
 
 def next_step(cfg: StackConfig, ip_address: str, fqdn: str) -> str:

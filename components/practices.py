@@ -7,14 +7,13 @@ from typing import TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from . import practices_values
+from . import practices_spec
 from .config import StackConfig
 from .release import helm_release
 
 
 class CorePriorityArgs(TypedDict):
-    provider: k8s.Provider
-    """Kubernetes provider of the cluster."""
+    """Nothing to set: the cluster provider comes from `providers=`."""
 
 
 class CorePriority(pulumi.ComponentResource):
@@ -25,8 +24,8 @@ class CorePriority(pulumi.ComponentResource):
     def __init__(self, name: str, args: CorePriorityArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("binderhub-azure:practices:CorePriority", name, None, opts)
         self.priority_class = k8s.scheduling.v1.PriorityClass(
-            f"{name}-class", **practices_values.core_priority_class(),
-            opts=pulumi.ResourceOptions(parent=self, provider=args["provider"]),
+            f"{name}-class", **practices_spec.core_priority_class(),
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs({"name": self.priority_class.metadata.apply(lambda m: m.name if m else "")})
 
@@ -34,8 +33,6 @@ class CorePriority(pulumi.ComponentResource):
 class CryptnonoArgs(TypedDict):
     config: StackConfig
     """The validated stack config (security.cryptnono on)."""
-    provider: k8s.Provider
-    """Kubernetes provider of the cluster."""
     depends_on: list[pulumi.Resource]
     """The core priority class."""
 
@@ -48,8 +45,8 @@ class Cryptnono(pulumi.ComponentResource):
     def __init__(self, name: str, args: CryptnonoArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("binderhub-azure:practices:Cryptnono", name, None, opts)
         self.release = helm_release(
-            "cryptnono", practices_values.CRYPTNONO, practices_values.CRYPTNONO_NAMESPACE,
-            practices_values.cryptnono_values(), parent=self, provider=args["provider"],
+            f"{name}-release", "cryptnono", practices_spec.CRYPTNONO, practices_spec.CRYPTNONO_NAMESPACE,
+            practices_spec.cryptnono_values(), parent=self,
             depends_on=args["depends_on"],
         )
         self.register_outputs({})

@@ -8,10 +8,10 @@ import pulumi
 import pulumi_random as random
 from pulumi_azure_native import containerregistry
 
-from . import hub_values, naming, practices_values, roles
-from .cluster_spec import tags
+from . import hub_spec, naming, practices_spec, roles
 from .config import StackConfig
-from .hub_values import RegistryWiring
+from .hub_spec import RegistryWiring
+from .naming import tags
 
 
 class ContainerRegistryArgs(TypedDict):
@@ -61,7 +61,7 @@ class ContainerRegistry(pulumi.ComponentResource):
                           scope=registry.id, parent=self)
 
         # Images of old commits are deleted on a timer (registry.retentionDays).
-        purge = practices_values.purge_task_args(cfg)
+        purge = practices_spec.purge_task_args(cfg)
         if purge is not None:
             containerregistry.Task(
                 f"{name}-purge", registry_name=registry.name, resource_group_name=args["resource_group_name"],
@@ -87,10 +87,10 @@ class ContainerRegistry(pulumi.ComponentResource):
 
     def binder_wiring(self) -> RegistryWiring:
         """How BinderHub pushes to this registry (URL, push credential, image prefix); no token
-        URL, BinderHub follows ACR's challenge (see `hub_values.acr_wiring`)."""
+        URL, BinderHub follows ACR's challenge (see `hub_spec.acr_wiring`)."""
         def part(field: str) -> pulumi.Output[str]:
             return self.login_server.apply(
-                lambda server: getattr(hub_values.acr_wiring(self._config, server, None, None), field))
+                lambda server: getattr(hub_spec.acr_wiring(self._config, server, None, None), field))
 
         return RegistryWiring(url=part("url"), username=self.push_username, password=self.push_password,
                               image_prefix=part("image_prefix"))

@@ -10,8 +10,8 @@ import pulumi_random as random
 from pulumi_azure_native import authorization, compute, keyvault, network
 
 from . import naming, roles, tljh_spec
-from .cluster_spec import tags
 from .config import StackConfig
+from .naming import tags
 
 
 class TljhServerArgs(TypedDict):

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from components.config import parse_config
-from components.mocks import PlanMocks, RecordingMonitor
-from components.plan import plan_document, run_program
+from components.config_load import parse_config
 from tests.helpers import raw_config
+from tools.mocks import PlanMocks, RecordingMonitor
+from tools.plan import plan_document, run_program
 
 _CACHE: dict[str, dict[str, Any]] = {}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from components.mocks import SECRET
+from tools.mocks import SECRET
 
 BASE: dict[str, Any] = {
     "azure-native:location": "westeurope",

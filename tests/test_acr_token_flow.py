@@ -43,8 +43,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from components import hub_values
-from tests.test_hub_values import SECRETS, cfg
+from components import hub_spec
+from tests.test_hub_spec import SECRETS, cfg
 
 LOGIN_SERVER = "testunibinderabc123.azurecr.io"
 USER, PASSWORD = "testunibinderabc123", "push-password"
@@ -179,7 +179,7 @@ def binderhub_manifest_lookup(registry_url: str, token_url: str, image: str, tag
 
 def _stack_lookup(acr: FakeAcr, image: str = IMAGE, tag: str = TAG) -> dict[str, Any] | None:
     """Look an image up with the token URL the stack's BinderHub values give (if any)."""
-    values = hub_values.release_values(cfg(), SECRETS, hub_values.acr_wiring(cfg(), LOGIN_SERVER, USER, PASSWORD))
+    values = hub_spec.release_values(cfg(), SECRETS, hub_spec.acr_wiring(cfg(), LOGIN_SERVER, USER, PASSWORD))
     token_url = values["config"].get("DockerRegistry", {}).get("token_url", "")
     assert values["registry"]["url"] == f"https://{LOGIN_SERVER}"
     # The fake stands in for https://<login server>.
@@ -187,7 +187,7 @@ def _stack_lookup(acr: FakeAcr, image: str = IMAGE, tag: str = TAG) -> dict[str,
 
 
 def test_stack_values_leave_token_url_unset():
-    values = hub_values.release_values(cfg(), SECRETS, hub_values.acr_wiring(cfg(), LOGIN_SERVER, USER, PASSWORD))
+    values = hub_spec.release_values(cfg(), SECRETS, hub_spec.acr_wiring(cfg(), LOGIN_SERVER, USER, PASSWORD))
     assert "DockerRegistry" not in values["config"]
 
 
@@ -224,10 +224,10 @@ def test_a_token_reads_only_its_own_repository(acr):
 
 
 def test_token_url_must_not_be_an_output():
-    wiring = hub_values.RegistryWiring(url="https://x", username="u", password="p", image_prefix="x/",
+    wiring = hub_spec.RegistryWiring(url="https://x", username="u", password="p", image_prefix="x/",
                                        token_url=object())  # type: ignore[arg-type]
     with pytest.raises(TypeError):
-        hub_values.binderhub_values(cfg(), SECRETS, wiring)
+        hub_spec.binderhub_values(cfg(), SECRETS, wiring)
 
 
 def test_known_limit_oci_manifests_through_the_challenge(acr):

@@ -8,7 +8,8 @@ import re
 import pytest
 
 from components import azure_names, naming
-from components.config import ConfigError, parse_config
+from components.config import ConfigError
+from components.config_load import parse_config
 from tests.helpers import raw_config, resources_of
 from tests.test_tljh import TLJH
 

@@ -7,7 +7,8 @@ import datetime
 import pytest
 
 from components.budget import budget_spec
-from components.config import ConfigError, parse_config
+from components.config import ConfigError
+from components.config_load import parse_config
 from tests.helpers import named, raw_config, resources_of
 
 BUDGET = {"monthlyAmount": 400, "contactEmails": ["rse@testuni.example"]}

@@ -6,8 +6,10 @@ import json
 
 import pytest
 
-from components.config import ConfigError, parse_config, reference_markdown
+from components.config import ConfigError
+from components.config_load import parse_config
 from tests.helpers import raw_config
+from tools.config_reference import reference_markdown
 
 
 def parse(secrets=None, **keys):

@@ -6,15 +6,16 @@ from __future__ import annotations
 import json
 import re
 from types import UnionType
-from typing import Any, Union, get_args, get_origin
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from components import config
-from components.config import AKS_VERSIONS, AZURE_REGIONS, ConfigError, StackConfig, parse_config
+from components import config, config_fields
+from components.config import AKS_VERSIONS, AZURE_REGIONS, ConfigError, StackConfig
+from components.config_load import parse_config
 from tests.helpers import raw_config
 
 
@@ -199,7 +200,7 @@ def test_ordinary_mount_paths_are_fine(mount):
 
 def test_the_data_files_carry_a_date_and_a_source():
     for name in ("azure_regions.json", "aks_versions.json"):
-        data = config._load_data(name)
+        data = config_fields._load_data(name)
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", data["date"]) and len(data["source"]) > 40
     assert {"westeurope", "uksouth", "eastus", "swedencentral"} <= AZURE_REGIONS
     assert "1.34" in AKS_VERSIONS  # the default
@@ -219,6 +220,8 @@ def _string_keys(model: type[BaseModel], prefix: str = "") -> list[tuple[str, An
         inner = annotation
         if get_origin(annotation) in (Union, UnionType):  # `X | None`
             inner = next(a for a in get_args(annotation) if a is not type(None))
+        if get_origin(inner) is Annotated:  # a validated type such as `Memory | None`
+            inner = get_args(inner)[0]
         if isinstance(inner, type) and issubclass(inner, BaseModel):
             if alias != "helmValues":
                 out += _string_keys(inner, f"{prefix}{alias}.")
@@ -288,7 +291,8 @@ def test_no_string_key_takes_a_newline_or_control_character(key, example, is_lis
     assert any(line.startswith(full_key(key)) for line in found), (key, found)
 
 
-PATTERNS = [value for value in vars(config).values() if isinstance(value, re.Pattern)]
+# The config's patterns live in config_fields (shared by every block).
+PATTERNS = [value for value in vars(config_fields).values() if isinstance(value, re.Pattern)]
 
 
 @pytest.mark.parametrize("pattern", PATTERNS, ids=[p.pattern[:30] for p in PATTERNS])

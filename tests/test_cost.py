@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from components import cost
-from components.config import parse_config
+from components.config_load import parse_config
 from tests.helpers import raw_config
+from tools import cost
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data" / "prices"
@@ -356,7 +356,7 @@ def test_default_public_binder_idle_is_complete_and_at_most_100():
 
 @pytest.mark.parametrize("example", sorted((ROOT / "examples").glob("Pulumi.*.yaml")), ids=lambda p: p.stem)
 def test_examples_have_no_unknown_item_offline(example):
-    from components.stackfile import read_stack_file
+    from tools.stackfile import read_stack_file
 
     raw, secret = read_stack_file(example)
     for name in ("authClientSecret", "dockerHubToken"):
@@ -613,7 +613,7 @@ def test_cli_missing_stack_exits_2(capsys):
 
 
 def test_module_runs_as_a_command():
-    proc = subprocess.run([sys.executable, "-m", "components.cost", "--stack", "dev", "--json", "--offline"],
+    proc = subprocess.run([sys.executable, "-m", "tools.cost", "--stack", "dev", "--json", "--offline"],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
@@ -622,7 +622,7 @@ def test_module_runs_as_a_command():
 
 def test_cost_needs_no_secrets(tmp_path, capsys):
     """An estimate comes before the OAuth app exists: missing secrets do not stop it."""
-    from components.cost import main as cost_main
+    from tools.cost import main as cost_main
 
     path = tmp_path / "Pulumi.hub.yaml"
     path.write_text(

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from components import charts
-from components.config import ConfigError, parse_config
+from components.config import ConfigError
+from components.config_load import parse_config
 from tests.helpers import SECRET, named, one, raw_config, release, resources_of
 
 BLOB = {"name": "census", "storageAccount": "uniresearchdata", "container": "census",
@@ -26,25 +27,25 @@ def test_datasets_are_mounted_read_only(render):
     assert storage["extraVolumeMounts"][1] == {
         "name": "dataset-climate", "mountPath": "/srv/data/climate", "readOnly": True}
 
-    blob_pv = named(plan, "dataset-census-volume")["inputs"]["spec"]
+    blob_pv = named(plan, "datasets-census-volume")["inputs"]["spec"]
     assert blob_pv["accessModes"] == ["ReadOnlyMany"]
     assert blob_pv["csi"]["driver"] == "blob.csi.azure.com" and blob_pv["csi"]["readOnly"] is True
     assert blob_pv["csi"]["volumeHandle"] == "uniresearchdata_census"
     assert blob_pv["csi"]["nodeStageSecretRef"] == {"name": "dataset-census-account", "namespace": "binderhub"}
-    file_pv = named(plan, "dataset-climate-volume")["inputs"]["spec"]
+    file_pv = named(plan, "datasets-climate-volume")["inputs"]["spec"]
     assert file_pv["csi"]["driver"] == "file.csi.azure.com"
     assert file_pv["csi"]["volumeAttributes"]["shareName"] == "climate"
-    claim_resource = named(plan, "dataset-census-claim")
-    assert {"binderhub", "dataset-census-volume"} <= set(claim_resource["dependsOn"])
+    claim_resource = named(plan, "datasets-census-claim")
+    assert {"hub-release", "datasets-census-volume"} <= set(claim_resource["dependsOn"])
     claim = claim_resource["inputs"]
     assert claim["metadata"] == {"name": "dataset-census", "namespace": "binderhub"}
     assert claim["spec"]["accessModes"] == ["ReadOnlyMany"]
-    assert claim["spec"]["volumeName"] == named(plan, "dataset-census-volume")["inputs"]["metadata"]["name"]
+    assert claim["spec"]["volumeName"] == named(plan, "datasets-census-volume")["inputs"]["metadata"]["name"]
 
 
 def test_account_keys_stay_secret(render):
     plan = render(datasets=[BLOB, FILES])
-    secret = named(plan, "dataset-census-account")["inputs"]
+    secret = named(plan, "datasets-census-account")["inputs"]
     assert secret["stringData"] == SECRET  # the Kubernetes SDK keeps a Secret's whole data secret
     assert secret["metadata"] == {"name": "dataset-census-account", "namespace": "binderhub"}
     assert "mocksecret-" not in json.dumps(plan)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from components import charts
-from components.config import ConfigError, parse_config
+from components.config import ConfigError
+from components.config_load import parse_config
 from tests.helpers import named, one, raw_config, release, resources_of
 
 GITHUB = {"type": "github", "clientId": "c", "allowedUsers": ["alice"]}

@@ -7,10 +7,11 @@ import json
 
 import pytest
 
-from components import charts, cluster_spec, hub_values, ingress_values
-from components.config import ConfigError, parse_config
+from components import charts, cluster_spec, hub_spec, ingress_spec
+from components.config import ConfigError
+from components.config_load import parse_config
 from tests.helpers import SECRET, named, raw_config, release, resources_of
-from tests.test_hub_values import SECRETS
+from tests.test_hub_spec import SECRETS
 
 POOL = "azure-native:containerservice:AgentPool"
 SPOT = {"userPool": {"spot": True, "maxCount": 5}}
@@ -73,11 +74,11 @@ def test_build_pool_is_opt_in_without_spot_and_binderhub_only(render):
 def test_placeholders_turn_on_pod_priority(mode):
     extra = {k: v for k, v in HUB.items() if k != "secrets"} if mode == "jupyterhub" else {}
     secrets = HUB["secrets"] if mode == "jupyterhub" else None
-    wiring = hub_values.dockerhub_wiring(cfg(), "t")
+    wiring = hub_spec.dockerhub_wiring(cfg(), "t")
 
     def jh(placeholders):
         c = cfg(secrets=secrets, speed={"placeholders": placeholders}, **extra)
-        values = hub_values.release_values(c, SECRETS, wiring if c.binder else None)
+        values = hub_spec.release_values(c, SECRETS, wiring if c.binder else None)
         return values["jupyterhub"] if c.binder else values
 
     on = jh(2)["scheduling"]
@@ -134,7 +135,7 @@ def test_a_version_bump_upgrades_every_pool(render):
 # ---- builds that finish ----
 
 def test_dind_and_repo2docker_pinned_to_what_mybinder_runs_and_overridable():
-    values = hub_values.release_values(cfg(), SECRETS, hub_values.dockerhub_wiring(cfg(), "t"))
+    values = hub_spec.release_values(cfg(), SECRETS, hub_spec.dockerhub_wiring(cfg(), "t"))
     assert values["dind"]["daemonset"]["image"]["tag"] == "27.5.1-dind"
     assert values["config"]["KubernetesBuildExecutor"]["build_image"] == (
         "quay.io/jupyterhub/repo2docker:2026.4.1.dev44-g97bb4e45a")
@@ -143,7 +144,7 @@ def test_dind_and_repo2docker_pinned_to_what_mybinder_runs_and_overridable():
     custom = cfg(helmValues={"binderhub": {
         "dind": {"daemonset": {"image": {"tag": "27.5.0-dind"}}},
         "config": {"KubernetesBuildExecutor": {"build_image": "quay.io/jupyterhub/repo2docker:2025.1.0"}}}})
-    overridden = hub_values.release_values(custom, SECRETS, hub_values.dockerhub_wiring(custom, "t"))
+    overridden = hub_spec.release_values(custom, SECRETS, hub_spec.dockerhub_wiring(custom, "t"))
     assert overridden["dind"]["daemonset"]["image"]["tag"] == "27.5.0-dind"
     assert overridden["config"]["KubernetesBuildExecutor"]["build_image"].endswith(":2025.1.0")
     assert overridden["config"]["KubernetesBuildExecutor"]["resources"]  # merged, not replaced
@@ -154,7 +155,7 @@ def test_dind_and_repo2docker_pinned_to_what_mybinder_runs_and_overridable():
 @pytest.mark.parametrize("https", [True, False])
 def test_traefik_timeouts_and_service_spec(https):
     keys = {} if https else {"https": False, "contactEmail": None}
-    values = ingress_values.traefik_values(cfg(**keys), "pip-testuni-ingress", "rg-testuni-binderhub")
+    values = ingress_spec.traefik_values(cfg(**keys), "pip-testuni-ingress", "rg-testuni-binderhub")
     timeouts = values["ports"]["websecure"]["transport"]["respondingTimeouts"]
     assert timeouts == {"readTimeout": 600, "idleTimeout": 600}
     if not https:  # the site is then served on `web`
@@ -179,7 +180,7 @@ def test_dockerhub_user_pods_pull_with_the_token_as_a_secret(render):
     assert "imagePullSecret" not in release(render(), "binderhub")["values"]["jupyterhub"]
     # The values pass the bundled JupyterHub chart's schema (create: true needs all three).
     c = cfg(registry={"type": "dockerhub", "username": "testuni"}, secrets={"dockerHubToken": "t"})
-    plain = hub_values.release_values(c, SECRETS, hub_values.dockerhub_wiring(c, "t"))
+    plain = hub_spec.release_values(c, SECRETS, hub_spec.dockerhub_wiring(c, "t"))
     assert charts.schema_errors(charts.BINDERHUB, plain) == []
 
 
@@ -200,7 +201,7 @@ def test_example_stacks_avoid_regions_with_aks_capacity_refusals():
 
 
 def test_build_pool_is_costed_from_zero():
-    from components import cost
+    from tools import cost
 
     doc = cost.estimate(cfg(cluster=SPOT), offline=True)
     build = [row for row in doc["items"] if row["name"].startswith("Build nodes")]

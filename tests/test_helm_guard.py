@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 from components import helm_guard
-from components.config import ConfigError, parse_config
-from components.plan import build_plan
+from components.config import ConfigError
+from components.config_load import parse_config
 from tests.helpers import raw_config, release
+from tools.plan import build_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 GITHUB = {"type": "github", "clientId": "c", "allowedUsers": ["alice"]}

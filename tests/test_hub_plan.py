@@ -7,9 +7,9 @@ import json
 import pytest
 
 from components import charts
-from components.mocks import CLUSTER_PRINCIPAL_ID, PUBLIC_IP, fake_secret, kubeconfig, registry_password
-from components.plan import build_plan
 from tests.helpers import SECRET, named, one, raw_config, release, resources_of
+from tools.mocks import CLUSTER_PRINCIPAL_ID, PUBLIC_IP, fake_secret, kubeconfig, registry_password
+from tools.plan import build_plan
 
 PINNED = {c.name: c for c in (charts.TRAEFIK, charts.CERT_MANAGER)}
 
@@ -168,12 +168,12 @@ def test_public_address_with_domain(render):
 def test_cluster_issuers(render):
     plan = render()
     issuers = resources_of(plan, "kubernetes:cert-manager.io/v1:ClusterIssuer")
-    assert {i["name"] for i in issuers} == {"letsencrypt-production", "letsencrypt-staging"}
+    assert {i["name"] for i in issuers} == {"ingress-letsencrypt-production", "ingress-letsencrypt-staging"}
     for issuer in issuers:
-        assert "cert-manager" in issuer["dependsOn"]
+        assert "ingress-cert-manager" in issuer["dependsOn"]
         assert issuer["inputs"]["spec"]["acme"]["email"] == "rse@testuni.example"
-    hub = named(plan, "binderhub")
-    assert {"traefik", "letsencrypt-production", "letsencrypt-staging"} <= set(hub["dependsOn"])
+    hub = named(plan, "hub-release")
+    assert {"ingress-traefik", "ingress-letsencrypt-production", "ingress-letsencrypt-staging"} <= set(hub["dependsOn"])
     assert not resources_of(render(**STACKS["binder-http"]), "kubernetes:cert-manager.io/v1:ClusterIssuer")
 
 

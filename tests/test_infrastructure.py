@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from components.mocks import KUBELET_OBJECT_ID, SUBSCRIPTION
 from components.roles import ACR_PULL as ACR_PULL_ROLE
 from tests.helpers import SECRET, named, one, resources_of
+from tools.mocks import KUBELET_OBJECT_ID, SUBSCRIPTION
 
 CLUSTER = "azure-native:containerservice:ManagedCluster"
 POOL = "azure-native:containerservice:AgentPool"

@@ -35,11 +35,12 @@ def test_prometheus_and_grafana(render):
     source = values["datasources"]["datasources.yaml"]["datasources"][0]
     assert source["url"] == "http://prometheus-server.monitoring.svc"
 
-    admin = named(plan, "grafana-admin")
+    admin = named(plan, "monitoring-grafana-admin-secret")
     assert admin["inputs"]["stringData"] == SECRET
     assert plan["outputs"]["grafanaUrl"] == f"https://{host}/grafana/"
     assert plan["outputs"]["grafanaAdminPassword"] == SECRET
-    assert {"monitoring-namespace", "grafana-admin"} <= set(named(plan, "grafana")["dependsOn"])
+    grafana = named(plan, "monitoring-grafana")
+    assert {"monitoring-namespace", "monitoring-grafana-admin-secret"} <= set(grafana["dependsOn"])
 
 
 def test_hub_metrics_are_readable_by_prometheus(render):

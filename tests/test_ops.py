@@ -1,4 +1,4 @@
-"""Day-two commands (`python -m components.ops`) against a fake cluster and a fake Pulumi CLI.
+"""Day-two commands (`./run python -m tools.ops`) against a fake cluster and a fake Pulumi CLI.
 
 Nothing here reaches Azure or a real cluster: the Pulumi runner and the Kubernetes API
 factory are replaced by fakes that return the client's own model objects (`V1Pod`, ...).
@@ -23,7 +23,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config import ConfigException
 
-from components import ops
+from tools import ops
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "kube-token-0123456789abcdef0123456789abcdef"
@@ -337,7 +337,7 @@ def test_crash_looping_hub_exits_1_with_restart_count():
     assert "CrashLoopBackOff (last exit: Error, code 1)" in hub_line
     assert "NOT READY: hub: 1 pod(s) not ready (CrashLoopBackOff (last exit: Error, code 1), 7 restarts)" \
         in result.out
-    assert "python -m components.ops logs hub --previous" in result.out
+    assert "./run python -m tools.ops logs hub --previous" in result.out
 
 
 def test_pending_certificate_shows_its_message_and_the_challenge():
@@ -823,13 +823,13 @@ def test_real_runner_without_pulumi_on_path(monkeypatch, tmp_path):
 
 
 def test_command_line_entry_point(tmp_path):
-    """`python -m components.ops` as a user runs it: exit status and one line, no traceback."""
+    """`./run python -m tools.ops` as a user runs it: exit status and one line, no traceback."""
     outputs = write_outputs(tmp_path)
-    ok = subprocess.run([sys.executable, "-m", "components.ops", "info", "--outputs-json", str(outputs)],
+    ok = subprocess.run([sys.executable, "-m", "tools.ops", "info", "--outputs-json", str(outputs)],
                         cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0 and SITE in ok.stdout and TOKEN not in ok.stdout
     empty = write_outputs(tmp_path, {})
-    bad = subprocess.run([sys.executable, "-m", "components.ops", "status", "--outputs-json", str(empty)],
+    bad = subprocess.run([sys.executable, "-m", "tools.ops", "status", "--outputs-json", str(empty)],
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr == "error: the selected stack has no outputs: it has not been deployed yet (run `pulumi up`)\n"

@@ -10,12 +10,14 @@ import json
 
 import pytest
 
-from components import charts, cost, hub_values, ingress_values, launches, monitoring_values, ops
-from components import practices_values as pv
-from components.config import ConfigError, parse_config
-from components.hub_values import HubSecrets
+from components import charts, hub_spec, ingress_spec, monitoring_spec
+from components import practices_spec as pv
+from components.config import ConfigError
+from components.config_load import parse_config
+from components.hub_spec import HubSecrets
 from tests.helpers import named, raw_config, release, resources_of
 from tests.test_ops import BINDER_OUTPUTS, Pulumi, binderhub_cluster, jupyterhub_cluster
+from tools import cost, launches, ops
 
 SECRETS = HubSecrets(proxy_token="p" * 64, cookie_secret="c" * 64, crypt_key="k" * 64,
                      binder_api_token="b" * 64, build_token="t" * 64, auth_client_secret="oauth-secret")
@@ -36,12 +38,12 @@ def problems(secrets=None, **keys) -> list[str]:
 
 def binder_values(**keys):
     c = cfg(**keys)
-    wiring = hub_values.acr_wiring(c, "testunibinderabc123.azurecr.io", "testunibinderabc123", "pw")
-    return hub_values.release_values(c, SECRETS, wiring)
+    wiring = hub_spec.acr_wiring(c, "testunibinderabc123.azurecr.io", "testunibinderabc123", "pw")
+    return hub_spec.release_values(c, SECRETS, wiring)
 
 
 def hub_mode_values(**keys):
-    return hub_values.release_values(cfg(**{**HUB, **keys}), SECRETS, None)
+    return hub_spec.release_values(cfg(**{**HUB, **keys}), SECRETS, None)
 
 
 # ------------------------------------------------------------------ core before users
@@ -71,28 +73,28 @@ def test_every_core_pod_gets_the_class_and_resources():
     # User servers and placeholders keep z2jh's own priorities.
     assert "extraPodSpec" not in jh["singleuser"] and "extraPodSpec" not in jh["scheduling"]["userPlaceholder"]
     c = cfg()
-    assert ingress_values.traefik_values(c, "ip", "rg")["priorityClassName"] == pv.CORE_PRIORITY_CLASS
-    manager = ingress_values.cert_manager_values()
+    assert ingress_spec.traefik_values(c, "ip", "rg")["priorityClassName"] == pv.CORE_PRIORITY_CLASS
+    manager = ingress_spec.cert_manager_values()
     assert manager["global"]["priorityClassName"] == pv.CORE_PRIORITY_CLASS
     assert manager["crds"] == {"enabled": True, "keep": True}  # the existing values survive the merge
-    assert monitoring_values.prometheus_values(c)["server"]["priorityClassName"] == pv.CORE_PRIORITY_CLASS
-    assert monitoring_values.prometheus_values(c)["server"]["retention"] == "15d"
-    assert monitoring_values.grafana_values(c)["priorityClassName"] == pv.CORE_PRIORITY_CLASS
+    assert monitoring_spec.prometheus_values(c)["server"]["priorityClassName"] == pv.CORE_PRIORITY_CLASS
+    assert monitoring_spec.prometheus_values(c)["server"]["retention"] == "15d"
+    assert monitoring_spec.grafana_values(c)["priorityClassName"] == pv.CORE_PRIORITY_CLASS
     for resources in (pv.HUB_RESOURCES, pv.PROXY_RESOURCES, pv.BINDER_RESOURCES, pv.PROMETHEUS_RESOURCES):
         assert resources["requests"]["memory"] == resources["limits"]["memory"]
 
 
 def test_traefik_and_cert_manager_values_pass_their_schemas():
     c = cfg()
-    assert charts.schema_errors(charts.TRAEFIK, ingress_values.traefik_values(c, "ip", "rg")) == []
-    assert charts.schema_errors(charts.CERT_MANAGER, ingress_values.cert_manager_values()) == []
+    assert charts.schema_errors(charts.TRAEFIK, ingress_spec.traefik_values(c, "ip", "rg")) == []
+    assert charts.schema_errors(charts.CERT_MANAGER, ingress_spec.cert_manager_values()) == []
 
 
 def test_plan_creates_the_class_before_the_releases_that_use_it(render):
     plan = render()
     klass = named(plan, "core-priority-class")
     assert klass["inputs"]["metadata"]["name"] == pv.CORE_PRIORITY_CLASS and klass["inputs"]["value"] == 10000
-    for name in ("traefik", "cert-manager", "binderhub"):
+    for name in ("ingress-traefik", "ingress-cert-manager", "hub-release"):
         res = named(plan, name)
         assert "core-priority-class" in res["dependsOn"], name
 
@@ -265,12 +267,12 @@ def test_binder_homes_must_be_none():
 
 def test_plan_creates_the_share_claim_in_jupyterhub_mode(render):
     plan = render(**HUB)
-    klass = named(plan, "home-nfs")
+    klass = named(plan, "hub-home-nfs")
     assert klass["inputs"]["provisioner"] == "file.csi.azure.com"
-    claim = named(plan, "home-nfs-claim")
+    claim = named(plan, "hub-home-nfs-claim")
     assert claim["inputs"]["metadata"] == {"name": pv.HOME_CLAIM, "namespace": "jupyterhub"}
-    assert "jupyterhub" in claim["dependsOn"]
-    assert not [r for r in render(storage={"type": "perUserDisk"}, **HUB)["resources"] if r["name"] == "home-nfs"]
+    assert "hub-release" in claim["dependsOn"]
+    assert not [r for r in render(storage={"type": "perUserDisk"}, **HUB)["resources"] if r["name"] == "hub-home-nfs"]
 
 
 # ---------------------------------------------------------------------- launch events
@@ -285,9 +287,9 @@ def test_launch_events_go_to_a_file_on_a_claim_the_binder_pod_mounts(render):
     assert values["extraVolumeMounts"] == [{"name": "launch-events", "mountPath": pv.EVENTS_DIR}]
     compile(values["extraConfig"]["10-launch-events"], "extraConfig", "exec")
     plan = render()
-    claim = named(plan, "binder-events")
+    claim = named(plan, "hub-events-claim")
     assert claim["inputs"]["spec"]["accessModes"] == ["ReadWriteMany"]
-    assert "binder-events" in named(plan, "binderhub")["dependsOn"]
+    assert "hub-events-claim" in named(plan, "hub-release")["dependsOn"]
     off = binder_values(binderSite={"launchEvents": False})
     assert "extraVolumes" not in off and "10-launch-events" not in off.get("extraConfig", {})
 

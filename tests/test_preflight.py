@@ -1,4 +1,4 @@
-"""The subscription pre-flight check (`components/preflight.py`), offline.
+"""The subscription pre-flight check (`tools/preflight.py`), offline.
 
 No Azure account is involved: the responses in tests/data/azure are crafted in the documented
 REST shapes (see its README). The pure checks read them directly; the CLI gets fake clients
@@ -32,10 +32,10 @@ from azure.mgmt.compute.models import ResourceSku
 from azure.mgmt.compute.models import Usage as SdkUsage
 from azure.mgmt.resource.resources.models import Provider
 
-from components import preflight
-from components.config import parse_config
-from components.preflight import Check, Clients, Pool
+from components.config_load import parse_config
 from tests.helpers import raw_config
+from tools import preflight
+from tools.preflight import Check, Clients, Pool
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data" / "azure"
@@ -540,7 +540,7 @@ def test_command_line_without_credentials_no_traceback(tmp_path):
     the network."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "ARM_", "MSI_", "IDENTITY_"))}
     env["AZURE_TOKEN_CREDENTIALS"] = "environmentcredential"
-    proc = subprocess.run([sys.executable, "-m", "components.preflight", "--config-file", stack_file(tmp_path),
+    proc = subprocess.run([sys.executable, "-m", "tools.preflight", "--config-file", stack_file(tmp_path),
                            "--subscription", SUB], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr == preflight.NO_CREDENTIALS + "\n"
@@ -550,7 +550,7 @@ def test_command_line_without_credentials_no_traceback(tmp_path):
 def test_command_line_bad_config_no_traceback(tmp_path):
     path = tmp_path / "Pulumi.bad.yaml"
     path.write_text("config:\n  binderhub-azure:institution: demo\n")
-    proc = subprocess.run([sys.executable, "-m", "components.preflight", "--config-file", str(path)],
+    proc = subprocess.run([sys.executable, "-m", "tools.preflight", "--config-file", str(path)],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "azure-native:location is required" in proc.stderr and "Traceback" not in proc.stderr
@@ -590,7 +590,7 @@ class TestDuringPulumi:
         return parse_config(*raw_config(**keys))
 
     def test_skipped_without_credentials_or_when_turned_off(self, monkeypatch):
-        from components import preflight
+        from tools import preflight
 
         warnings: list[str] = []
         monkeypatch.setattr(preflight, "should_run_in_pulumi_up", lambda: False)
@@ -600,7 +600,7 @@ class TestDuringPulumi:
         assert warnings == []
 
     def test_problems_become_warnings(self, monkeypatch):
-        from components import preflight
+        from tools import preflight
 
         warnings: list[str] = []
         monkeypatch.setattr(preflight, "should_run_in_pulumi_up", lambda: True)
@@ -614,7 +614,7 @@ class TestDuringPulumi:
         assert "needs 14 vCPUs, 4 free" in warnings[0] and "preflight false" in warnings[0]
 
     def test_a_check_that_cannot_run_never_blocks(self, monkeypatch):
-        from components import preflight
+        from tools import preflight
 
         warnings: list[str] = []
         monkeypatch.setattr(preflight, "should_run_in_pulumi_up", lambda: True)
@@ -628,7 +628,7 @@ class TestDuringPulumi:
         assert warnings and warnings[0].startswith("pre-flight checks skipped")
 
     def test_the_offline_plan_never_runs_it(self, monkeypatch):
-        from components import plan, preflight
+        from tools import plan, preflight
 
         monkeypatch.delenv("BINDERHUB_AZURE_SKIP_PREFLIGHT", raising=False)
         monkeypatch.setenv("AZURE_CLIENT_ID", "x")  # credentials that would make it run

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from pulumi.runtime import rpc
 
-from components.config import parse_config
-from components.mocks import PlanMocks, RecordingMonitor
-from components.plan import read_stack_file, run_program
+from components.config_load import parse_config
 from tests.helpers import raw_config
+from tools.mocks import PlanMocks, RecordingMonitor
+from tools.plan import read_stack_file, run_program
 
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = [ROOT / "Pulumi.dev.yaml", *sorted((ROOT / "examples").glob("Pulumi.*.yaml"))]

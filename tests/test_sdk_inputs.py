@@ -20,8 +20,8 @@ import pulumi
 import pytest
 from pulumi import _types
 
-from components.mocks import Registration
 from tests.test_preview import STACKS, run
+from tools.mocks import Registration
 
 
 def _candidates(typ: Any) -> list[Any]:

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components import cluster_spec, plan
+from components import cluster_spec
 from tests.helpers import SECRET, named, one, release, resources_of
 from tests.test_config import BAD_CONFIG_IDS, BAD_CONFIGS
+from tools import plan
 
 ENTRA_ADMINS = {"entraAdminGroupIds": ["12345678-1234-1234-1234-123456789012"]}
 GITHUB = {"type": "github", "clientId": "c", "allowedUsers": ["alice"]}
@@ -64,9 +65,9 @@ def test_user_pods_cannot_reach_cloud_metadata_or_private_ranges(render, mode):
 
 
 def test_build_pods_egress_policy(render):
-    policy = named(render(), "binder-build-egress")
+    policy = named(render(), "hub-build-egress")
     assert policy["type"] == "kubernetes:networking.k8s.io/v1:NetworkPolicy"
-    assert "binderhub" in policy["dependsOn"]
+    assert "hub-release" in policy["dependsOn"]
     spec = policy["inputs"]["spec"]
     selector = spec["podSelector"]["matchExpressions"][0]
     assert selector["key"] == "component" and {"binderhub-build", "image-builder"} <= set(selector["values"])
@@ -77,7 +78,7 @@ def test_build_pods_egress_policy(render):
     assert block["cidr"] == "0.0.0.0/0"
     assert {"169.254.0.0/16", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"} <= set(block["except"])
     assert sorted(p["port"] for p in internet["ports"]) == [80, 443]
-    custom = named(render(security={"buildEgressPorts": [443, 9418]}), "binder-build-egress")
+    custom = named(render(security={"buildEgressPorts": [443, 9418]}), "hub-build-egress")
     assert sorted(p["port"] for p in custom["inputs"]["spec"]["egress"][1]["ports"]) == [443, 9418]
 
 

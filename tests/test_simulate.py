@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
-from components import cost, simulate, usage
-from components.config import ConfigError, parse_config
-from components.simulate import Pool, Settings, simulate_pool
+from components.config import ConfigError
+from components.config_load import parse_config
 from tests.helpers import raw_config
+from tools import cost, simulate, usage
+from tools.simulate import Pool, Settings, simulate_pool
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("Pulumi.*.yaml"))

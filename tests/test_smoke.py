@@ -1,4 +1,4 @@
-"""The post-deploy smoke test (`components/smoke.py`) against fake BinderHub and JupyterHub servers.
+"""The post-deploy smoke test (`tools/smoke.py`) against fake BinderHub and JupyterHub servers.
 
 Nothing here leaves this machine: the fake servers listen on 127.0.0.1 only, answer a bounded
 number of requests, and stop by themselves after a few seconds if a test forgets to. The TLS
@@ -24,8 +24,8 @@ from typing import Any, ClassVar
 
 import pytest
 
-from components import smoke
-from components.ops import OpsError
+from tools import smoke
+from tools.ops import OpsError
 
 TLS = Path(__file__).resolve().parent / "data" / "tls"
 SPEC = smoke.DEFAULT_REPO
@@ -745,7 +745,7 @@ def test_report_layout():
 def test_ops_check_runs_the_smoke_test(tmp_path):
     import io
 
-    from components import ops
+    from tools import ops
 
     outputs = tmp_path / "outputs.json"
     outputs.write_text("{}")

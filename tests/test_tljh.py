@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from components import tljh_spec
-from components.config import ConfigError, parse_config
+from components.config import ConfigError
+from components.config_load import parse_config
 from tests.helpers import SECRET, named, one, raw_config, resources_of
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGm0b2NrS2V5Rm9yVGVzdHNPbmx5 rse@testuni"

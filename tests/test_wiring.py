@@ -1,7 +1,7 @@
 """How resources connect: which principal gets which role where, which secret reaches which
 input, which resource waits for which, which kubeconfig the provider gets.
 
-The mocks give every identity, credential and key its own value (components/mocks.py), so
+The mocks give every identity, credential and key its own value (tools/mocks.py), so
 each test names the one source a value must come from, not only that it is set or masked.
 """
 
@@ -14,8 +14,10 @@ import pulumi
 import pytest
 import yaml
 
-from components import cluster_spec, plan, preflight, roles, tljh_spec
-from components.mocks import (
+from components import cluster_spec, roles, tljh_spec
+from tests.helpers import named, raw_config
+from tools import plan, preflight
+from tools.mocks import (
     CLUSTER_PRINCIPAL_ID,
     DEPLOYER_OBJECT_ID,
     KUBELET_OBJECT_ID,
@@ -29,8 +31,7 @@ from components.mocks import (
     registry_password,
     storage_key,
 )
-from components.plan import run_program
-from tests.helpers import named, raw_config
+from tools.plan import run_program
 
 GITHUB = {"type": "github", "clientId": "gh-client", "allowedOrganizations": ["testuni"], "admins": ["alice"]}
 ENTRA_ADMINS = ["12345678-1234-1234-1234-123456789012"]
@@ -116,7 +117,7 @@ def test_budget_scope_is_the_stack_resource_group(program):
 def test_registry_push_credential_reaches_binderhub(program):
     run = program()
     name = reg(run, "registry-acr").inputs["registryName"]
-    values = reg(run, "binderhub").revealed["values"]
+    values = reg(run, "hub-release").revealed["values"]
     assert values["registry"]["username"] == name  # ACR's admin user is named after the registry
     assert values["registry"]["password"] == registry_password(name, 0)
     assert values["registry"]["url"] == f"https://{name}.azurecr.io"
@@ -124,12 +125,12 @@ def test_registry_push_credential_reaches_binderhub(program):
 
 def test_dockerhub_token_reaches_binderhub(program):
     run = program(registry={"type": "dockerhub", "username": "testuni"}, secrets={"dockerHubToken": DOCKER_TOKEN})
-    values = reg(run, "binderhub").revealed["values"]
+    values = reg(run, "hub-release").revealed["values"]
     assert values["registry"] == {"username": "testuni", "password": DOCKER_TOKEN}
 
 
 def test_generated_tokens_reach_their_chart_values(program):
-    values = reg(program(), "binderhub").revealed["values"]
+    values = reg(program(), "hub-release").revealed["values"]
     hub = values["jupyterhub"]["hub"]
     assert values["jupyterhub"]["proxy"]["secretToken"] == fake_secret("hub-proxy-token")
     assert hub["cookieSecret"] == fake_secret("hub-cookie-secret")
@@ -141,7 +142,7 @@ def test_generated_tokens_reach_their_chart_values(program):
 @pytest.mark.parametrize("mode", ["binderhub", "jupyterhub"])
 def test_auth_client_secret_reaches_the_authenticator(program, mode):
     run = program(mode=mode, auth=GITHUB, secrets={"authClientSecret": OAUTH})
-    values = reg(run, mode).revealed["values"]
+    values = reg(run, "hub-release").revealed["values"]
     hub = (values["jupyterhub"] if mode == "binderhub" else values)["hub"]
     assert hub["config"]["GitHubOAuthenticator"]["client_secret"] == OAUTH
     assert hub["config"]["GitHubOAuthenticator"]["client_id"] == "gh-client"
@@ -151,14 +152,14 @@ def test_each_dataset_secret_holds_its_own_account_key(program):
     run = program(datasets=[BLOB, FILES])
     # A referenced account is read in its own resource group; a created one in the stack's.
     for data, group in ((BLOB, "rg-research-data"), (FILES, "rg-testuni-binderhub")):
-        secret = reg(run, f"dataset-{data['name']}-account").revealed
+        secret = reg(run, f"datasets-{data['name']}-account").revealed
         assert secret["stringData"] == {"azurestorageaccountname": data["storageAccount"],
                                         "azurestorageaccountkey": storage_key(group, data["storageAccount"], 0)}
 
 
 def test_grafana_admin_password_reaches_its_secret(program):
     run = program(monitoring={"enabled": True})
-    data = reg(run, "grafana-admin").revealed["stringData"]
+    data = reg(run, "monitoring-grafana-admin-secret").revealed["stringData"]
     assert data == {"admin-user": "admin", "admin-password": fake_secret("monitoring-grafana-admin")}
 
 
@@ -222,7 +223,7 @@ def test_provider_deletes_unreachable_objects(program):
 
 
 def test_hub_release_waits_half_an_hour(program):
-    assert reg(program(), "binderhub").inputs["timeout"] == 1800
+    assert reg(program(), "hub-release").inputs["timeout"] == 1800
 
 
 def test_tljh_vm_disks_vault_and_outputs(program, render):
@@ -291,19 +292,19 @@ def depends(plan: dict, name: str) -> set[str]:
 
 
 def test_traefik_waits_for_its_ip_and_the_network_role(render):
-    assert {"ingress-ip", "ingress-network-contributor"} <= depends(render(), "traefik")
+    assert {"ingress-ip", "ingress-network-contributor"} <= depends(render(), "ingress-traefik")
 
 
 def test_hub_waits_for_ingress_issuers_and_its_disk_class(render):
-    assert {"traefik", "letsencrypt-production", "letsencrypt-staging", "hub-db-storage"} <= depends(
-        render(), "binderhub")
-    assert {"traefik", "hub-db-storage"} <= depends(render(https=False, contactEmail=None), "binderhub")
+    assert {"ingress-traefik", "ingress-letsencrypt-production", "ingress-letsencrypt-staging",
+            "hub-db-storage"} <= depends(render(), "hub-release")
+    assert {"ingress-traefik", "hub-db-storage"} <= depends(render(https=False, contactEmail=None), "hub-release")
 
 
 def test_issuers_wait_for_cert_manager(render):
     plan = render()
     for env in ("production", "staging"):
-        assert "cert-manager" in depends(plan, f"letsencrypt-{env}")
+        assert "ingress-cert-manager" in depends(plan, f"ingress-letsencrypt-{env}")
 
 
 def test_tljh_vm_waits_for_its_key_vault_secret(render):
@@ -313,19 +314,20 @@ def test_tljh_vm_waits_for_its_key_vault_secret(render):
 
 def test_dataset_objects_wait_for_the_hub_and_each_other(render):
     plan = render(datasets=[BLOB])
-    assert "binderhub" in depends(plan, "dataset-census-account")
-    assert {"binderhub", "dataset-census-account"} <= depends(plan, "dataset-census-volume")
-    assert {"binderhub", "dataset-census-volume"} <= depends(plan, "dataset-census-claim")
+    assert "hub-release" in depends(plan, "datasets-census-account")
+    assert {"hub-release", "datasets-census-account"} <= depends(plan, "datasets-census-volume")
+    assert {"hub-release", "datasets-census-volume"} <= depends(plan, "datasets-census-claim")
 
 
 def test_grafana_waits_for_the_ingress_and_its_admin_secret(render):
     plan = render(monitoring={"enabled": True})
-    assert {"traefik", "letsencrypt-production", "grafana-admin", "monitoring-namespace"} <= depends(plan, "grafana")
-    assert "monitoring-namespace" in depends(plan, "prometheus")
+    assert {"ingress-traefik", "ingress-letsencrypt-production", "monitoring-grafana-admin-secret",
+            "monitoring-namespace"} <= depends(plan, "monitoring-grafana")
+    assert "monitoring-namespace" in depends(plan, "monitoring-prometheus")
 
 
 def test_build_policy_waits_for_the_hub(render):
-    assert "binderhub" in depends(render(), "binder-build-egress")
+    assert "hub-release" in depends(render(), "hub-build-egress")
 
 
 # --- the pre-flight: under `pulumi up`, never in the offline plan ----------------------------------

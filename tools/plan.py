@@ -1,7 +1,7 @@
 """Offline plan: what `pulumi up` would create for a stack, without Azure or the Pulumi CLI.
 
-    python -m components.plan --stack dev [--json]
-    python -m components.plan --config-file path/to/Pulumi.myuni.yaml [--json]
+    ./run plan --stack dev [--json]
+    ./run plan --config-file path/to/Pulumi.myuni.yaml [--json]
 
 Runs the real `__main__.py` under Pulumi's mocks with the stack's config. Secret
 config (`secure:` entries, whose plaintext is unknown offline), generated passwords
@@ -19,8 +19,11 @@ import runpy
 import sys
 from typing import TYPE_CHECKING, Any
 
+from components.config import PROJECT, ConfigError
+from components.config_load import parse_config
+
 from . import cost
-from .config import PROJECT, ConfigError, parse_config
+from .outputs import unexpected
 from .stackfile import ROOT, SECRET, PlanError, add_stack_arguments, read_stack_file, stack_from_args
 
 __all__ = ["ROOT", "PlanError", "build_plan", "main", "read_stack_file", "run_program", "summary"]
@@ -164,7 +167,7 @@ def summary(plan: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m components.plan", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="./run plan", description=__doc__.split("\n")[0])
     add_stack_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the plan as one JSON document")
     args = parser.parse_args(argv)
@@ -180,11 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         print(str(err), file=sys.stderr)
         return 2
     except Exception as err:  # a bug, not bad input: say so in one line, traceback on request
-        if os.environ.get("BINDERHUB_AZURE_DEBUG"):
-            raise
-        print(f"error: the offline plan failed: {type(err).__name__}: {err} "
-              "(set BINDERHUB_AZURE_DEBUG=1 for a traceback)", file=sys.stderr)
-        return 1
+        return unexpected(err, doing="the offline plan failed")
     print(json.dumps(plan, indent=2, sort_keys=True) if args.json else summary(plan))
     return 0
 

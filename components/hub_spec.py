@@ -14,15 +14,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import charts, practices_values
+from . import charts, practices_spec
 from .charts import merge
 from .cluster_spec import BUILD_NODES, GPU_LABEL, GPU_TOLERATION, NODE_PURPOSE, SPOT_TOLERATION, USER_TOLERATIONS
 from .dataset_spec import user_pod_storage
+from .ingress_spec import INGRESS_CLASS
+from .naming import BINDER_HUB_PATH, hub_base_url, hub_url, site_url
 
 if TYPE_CHECKING:
     from .config import StackConfig
 
-INGRESS_CLASS = "traefik"
 CLOUD_METADATA_IP = "169.254.169.254"
 # Address ranges no untrusted pod may reach: link-local (cloud metadata), the private
 # ranges (cluster, VNet, other tenants' services) and carrier-grade NAT.
@@ -32,7 +33,6 @@ AZURE_PLATFORM_IP = "168.63.129.16/32"
 HUB_DB_STORAGE_CLASS = "hub-db-retain"
 # Pods that run untrusted build steps: repo2docker's build pods and the dind daemons.
 BUILD_POD_COMPONENTS = ["binderhub-build", "image-builder", "dind"]
-BINDER_HUB_PATH = "/jupyter/"
 # In-cluster address of JupyterHub's proxy Service (z2jh names it proxy-public).
 PROXY_SERVICE = "http://proxy-public"
 BINDER_OAUTH_CLIENT = "service-binderhub"
@@ -73,18 +73,6 @@ def issuer_name(cfg: StackConfig) -> str:
 
 def tls_secret_name(cfg: StackConfig) -> str:
     return f"{cfg.institution}-tls"
-
-
-def hub_base_url(cfg: StackConfig) -> str:
-    return BINDER_HUB_PATH if cfg.binder else "/"
-
-
-def site_url(cfg: StackConfig) -> str:
-    return f"{cfg.scheme}://{cfg.host}/"
-
-
-def hub_url(cfg: StackConfig) -> str:
-    return f"{cfg.scheme}://{cfg.host}{hub_base_url(cfg)}"
 
 
 def acr_wiring(cfg: StackConfig, login_server: str, username: Any, password: Any) -> RegistryWiring:
@@ -227,7 +215,7 @@ def jupyterhub_values(cfg: StackConfig, secrets: HubSecrets) -> dict[str, Any]:
             values = merge(values, _binder_auth_jupyterhub(cfg))
     # Core priority and resources, kernel culling, pod hardening, home storage.
     chart = charts.BINDERHUB_JUPYTERHUB if cfg.binder else charts.JUPYTERHUB
-    values = merge(values, practices_values.jupyterhub_practices(cfg, chart))
+    values = merge(values, practices_spec.jupyterhub_practices(cfg, chart))
     return values
 
 
@@ -355,7 +343,7 @@ def binderhub_values(cfg: StackConfig, secrets: HubSecrets, registry: RegistryWi
         "jupyterhub": jupyterhub_values(cfg, secrets),
     }
     # Core priority, site texts, build timeout, image cleaner thresholds, launch events.
-    values = merge(values, practices_values.binderhub_practices(cfg))
+    values = merge(values, practices_spec.binderhub_practices(cfg))
     if cfg.uses_dockerhub:
         values["jupyterhub"]["imagePullSecret"] = dockerhub_pull_secret(registry)
     return values

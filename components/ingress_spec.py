@@ -7,8 +7,10 @@ from typing import Any
 from .charts import merge
 from .cluster_spec import NODE_PURPOSE
 from .config import StackConfig
-from .hub_values import INGRESS_CLASS
-from .practices_values import cert_manager_core_values, traefik_core_values
+from .practices_spec import cert_manager_core_values, traefik_core_values
+
+# The one ingress class: Traefik's, which every Ingress of the stack (hub, Grafana, ACME solver) names.
+INGRESS_CLASS = "traefik"
 
 LETS_ENCRYPT = {
     "production": "https://acme-v02.api.letsencrypt.org/directory",

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from components import charts, hub_values, ingress_values
-from components.config import parse_config
-from components.hub_values import HubSecrets
+from components import charts, hub_spec, ingress_spec
+from components.config_load import parse_config
+from components.hub_spec import HubSecrets
 from tests.helpers import raw_config
 
 SECRETS = HubSecrets(proxy_token="p" * 64, cookie_secret="c" * 64, crypt_key="k" * 64,
@@ -23,14 +23,14 @@ def cfg(secrets=None, **keys):
 
 
 def hub_mode_values(auth):
-    return hub_values.release_values(cfg(mode="jupyterhub", auth=auth, secrets={"authClientSecret": "s"}),
+    return hub_spec.release_values(cfg(mode="jupyterhub", auth=auth, secrets={"authClientSecret": "s"}),
                                      SECRETS, None)
 
 
 def binder_values(**keys):
     c = cfg(**keys)
-    wiring = hub_values.acr_wiring(c, "testunibinderabc123.azurecr.io", "testunibinderabc123", "pw")
-    return hub_values.release_values(c, SECRETS, wiring)
+    wiring = hub_spec.acr_wiring(c, "testunibinderabc123.azurecr.io", "testunibinderabc123", "pw")
+    return hub_spec.release_values(c, SECRETS, wiring)
 
 
 CASES = {
@@ -38,10 +38,10 @@ CASES = {
     "binder-github": lambda: binder_values(auth=GITHUB, secrets={"authClientSecret": "s"}),
     "binder-entra-domain": lambda: binder_values(auth=ENTRA, domain="binder.testuni.example",
                                                  secrets={"authClientSecret": "s"}),
-    "binder-dockerhub-spot": lambda: hub_values.release_values(
+    "binder-dockerhub-spot": lambda: hub_spec.release_values(
         c := cfg(registry={"type": "dockerhub", "username": "testuni"}, secrets={"dockerHubToken": "t"},
                  cluster={"userPool": {"spot": True}}),
-        SECRETS, hub_values.dockerhub_wiring(c, "dckr-token")),
+        SECRETS, hub_spec.dockerhub_wiring(c, "dckr-token")),
     "binder-http-only": lambda: binder_values(https=False, contactEmail=None),
     "hub-github": lambda: hub_mode_values(GITHUB),
     "hub-entra": lambda: hub_mode_values(ENTRA),
@@ -197,17 +197,17 @@ def test_merge_follows_helm():
 
 def test_ingress_values():
     c = cfg()
-    traefik = ingress_values.traefik_values(c, "pip-testuni-ingress", "rg-testuni-binderhub")
+    traefik = ingress_spec.traefik_values(c, "pip-testuni-ingress", "rg-testuni-binderhub")
     annotations = traefik["service"]["annotations"]
     assert annotations["service.beta.kubernetes.io/azure-pip-name"] == "pip-testuni-ingress"
     assert annotations["service.beta.kubernetes.io/azure-load-balancer-resource-group"] == "rg-testuni-binderhub"
-    assert traefik["ingressClass"]["name"] == hub_values.INGRESS_CLASS
+    assert traefik["ingressClass"]["name"] == ingress_spec.INGRESS_CLASS
     assert traefik["ports"]["web"]["http"]["redirections"]["entryPoint"]["to"] == "websecure"
     assert traefik["ports"]["web"]["allowACMEByPass"] is True
-    plain_http = ingress_values.traefik_values(cfg(https=False, contactEmail=None), "p", "g")
+    plain_http = ingress_spec.traefik_values(cfg(https=False, contactEmail=None), "p", "g")
     assert "redirections" not in json.dumps(plain_http["ports"])  # no redirect to HTTPS without HTTPS
-    assert ingress_values.cert_manager_values()["crds"]["enabled"] is True
-    issuer = ingress_values.cluster_issuer_spec(c, "staging")["acme"]
+    assert ingress_spec.cert_manager_values()["crds"]["enabled"] is True
+    issuer = ingress_spec.cluster_issuer_spec(c, "staging")["acme"]
     assert issuer["server"] == "https://acme-staging-v02.api.letsencrypt.org/directory"
     assert issuer["email"] == "rse@testuni.example"
     assert issuer["solvers"] == [{"http01": {"ingress": {"ingressClassName": "traefik"}}}]

@@ -1,9 +1,9 @@
 """Count Binder launches per repository from BinderHub's launch events.
 
 The binder pod appends one JSON line per launch to a file on its launch-events share
-(`binderSite.launchEvents`, see practices_values.py): BinderHub's launch schema
+(`binderSite.launchEvents`, see practices_spec.py): BinderHub's launch schema
 (binderhub/event-schemas/launch.json at the pinned chart's commit) in a capsule with
-`timestamp`, `schema` and `version`. `python -m components.ops launches` reads that file
+`timestamp`, `schema` and `version`. `./run python -m tools.ops launches` reads that file
 from the running binder pod and prints the last week's launches per repository.
 
 Pure functions (`parse_events`, `repository`, `count_launches`, `render_launches`) do the
@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .practices_values import EVENTS_FILE
+from components.practices_spec import EVENTS_FILE
 
 LAUNCH_SCHEMA = "binderhub.jupyter.org/launch"
 # Providers whose spec is "<repository>/<ref>": the repository is everything before the last '/'.

@@ -1,7 +1,7 @@
 """Pre-flight check: can this Azure subscription hold the stack, before `pulumi up` tries?
 
-    python -m components.preflight --stack NAME [--subscription ID] [--json]
-    python -m components.preflight --config-file path/to/Pulumi.myuni.yaml [--subscription ID] [--json]
+    ./run python -m tools.preflight --stack NAME [--subscription ID] [--json]
+    ./run python -m tools.preflight --config-file path/to/Pulumi.myuni.yaml [--subscription ID] [--json]
 
 A first `pulumi up` that runs into a missing quota fails after many minutes, half-way through,
 with an error about a node pool. This command asks Azure the same questions up front, with
@@ -72,327 +72,65 @@ import argparse
 import json
 import logging
 import os
-import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError, ServiceRequestError
 
-from .config import ConfigError, StackConfig, parse_config
+from components.config import ConfigError, StackConfig
+from components.config_fields import GUID
+from components.config_load import parse_config
+
+from .outputs import unexpected
+from .preflight_checks import (
+    Check,
+    Clients,
+    Pool,
+    ProviderState,
+    Usage,
+    VmSku,
+    check_providers,
+    check_quotas,
+    check_vm_size,
+    index_skus,
+    parse_provider,
+    parse_sku,
+    parse_usage,
+    pools_of,
+    render_report,
+    report_json,
+    required_providers,
+)
 from .stackfile import SECRET, PlanError, add_stack_arguments, read_stack_file, stack_from_args
+
+# Re-exported: callers (and the tests) use this module as the command's public face.
+__all__ = [
+    "Check",
+    "Clients",
+    "Pool",
+    "ProviderState",
+    "Usage",
+    "VmSku",
+    "check_providers",
+    "check_quotas",
+    "check_vm_size",
+    "index_skus",
+    "parse_provider",
+    "parse_sku",
+    "parse_usage",
+    "pools_of",
+    "required_providers",
+]
 
 SKIP_ENV = "BINDERHUB_AZURE_SKIP_PREFLIGHT"
 SUBSCRIPTION_KEY = "azure-native:subscriptionId"
 SUBSCRIPTION_ENV = ("AZURE_SUBSCRIPTION_ID", "ARM_SUBSCRIPTION_ID")
 NO_CREDENTIALS = ("no Azure credentials: run az login (or set AZURE_CLIENT_ID, AZURE_TENANT_ID and "
                   "AZURE_CLIENT_SECRET for a service principal, or run where a managed identity is available)")
-FREE_TRIAL_NOTE = "Free Trial subscriptions are limited to 4 vCPUs per region: upgrade to pay-as-you-go first"
-
-# Resource providers the stack's resources belong to. Authorization: role assignments (AcrPull,
-# cluster admin, Key Vault); ManagedIdentity: the cluster's kubelet identity; Storage: the
-# datasets' storage accounts.
-KUBERNETES_PROVIDERS = ("Microsoft.ContainerService", "Microsoft.Network", "Microsoft.Compute", "Microsoft.Storage",
-                        "Microsoft.Authorization", "Microsoft.ManagedIdentity")
-TLJH_PROVIDERS = ("Microsoft.Compute", "Microsoft.Network", "Microsoft.KeyVault", "Microsoft.Authorization")
-
-_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-# Usage names of the two regional quotas (the rest are per-family, named as the SKU's `family`).
-CORES = "cores"
-SPOT_CORES = "lowPriorityCores"
-
-
-@dataclass(frozen=True)
-class Check:
-    """One line of the report. `detail` may hold more lines: how to fix a failure."""
-
-    name: str
-    ok: bool
-    detail: str
-
-
-@dataclass(frozen=True)
-class Pool:
-    """A set of VMs the stack may run: `nodes` is the most it can have at once."""
-
-    name: str
-    vm_size: str
-    nodes: int
-    spot: bool = False
-
-
-@dataclass(frozen=True)
-class ProviderState:
-    namespace: str
-    state: str
-
-
-@dataclass(frozen=True)
-class Restriction:
-    type: str  # "Location" or "Zone"
-    reason_code: str  # "NotAvailableForSubscription" or "QuotaId"
-    locations: tuple[str, ...]
-    zones: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class VmSku:
-    name: str
-    family: str
-    vcpus: int | None
-    low_priority_capable: bool | None
-    restrictions: tuple[Restriction, ...]
-
-
-@dataclass(frozen=True)
-class Usage:
-    name: str
-    current: int
-    limit: int
-
-
-@dataclass(frozen=True)
-class Clients:
-    """What `run_checks` calls: `resources.providers.list()`, `compute.resource_skus.list(filter=...)`
-    and `compute.usage.list(location)`, as on the SDK's ResourceManagementClient and
-    ComputeManagementClient."""
-
-    subscription_id: str
-    resources: Any
-    compute: Any
-    credential: Any = None
-
-
-# ---------------------------------------------------------------------------
-# What the stack needs (pure)
-# ---------------------------------------------------------------------------
-
-
-def required_providers(cfg: StackConfig) -> list[str]:
-    """Resource provider namespaces the stack's resources belong to."""
-    needed = list(TLJH_PROVIDERS if cfg.tljh else KUBERNETES_PROVIDERS)
-    if cfg.uses_acr:
-        needed.insert(1, "Microsoft.ContainerRegistry")
-    if cfg.budget is not None:
-        needed.append("Microsoft.Consumption")  # the cost budget
-    return needed
-
-
-def pools_of(cfg: StackConfig) -> list[Pool]:
-    """The stack's VMs, each pool at the most nodes it may have."""
-    if cfg.tljh:
-        return [Pool("vm", cfg.vm.size, 1)]
-    cluster = cfg.cluster
-    pools = [Pool("system", cluster.system_pool.vm_size, cluster.system_pool.node_count),
-             Pool("user", cluster.user_pool.vm_size, cluster.user_pool.max_count, spot=cluster.user_pool.spot)]
-    if cluster.gpu_pool is not None:
-        pools.append(Pool("gpu", cluster.gpu_pool.vm_size, cluster.gpu_pool.max_count))
-    if cfg.build_pool is not None:
-        pools.append(Pool("build", cfg.build_pool.vm_size, cfg.build_pool.max_count))
-    return pools
-
-
-# ---------------------------------------------------------------------------
-# Reading the responses (pure). Each takes one item of a list response, in its REST JSON shape.
-# ---------------------------------------------------------------------------
-
-
-def _str(value: Any) -> str:
-    # The SDK hands back some enum fields as str-based enums; their value is the REST string.
-    return str(getattr(value, "value", value) or "")
-
-
-def parse_provider(item: Mapping[str, Any]) -> ProviderState:
-    """An item of `GET /subscriptions/{id}/providers`."""
-    return ProviderState(_str(item.get("namespace")), _str(item.get("registrationState")))
-
-
-def parse_sku(item: Mapping[str, Any]) -> VmSku | None:
-    """An item of `GET .../providers/Microsoft.Compute/skus`; None unless it is a VM size."""
-    if _str(item.get("resourceType")).lower() != "virtualmachines":
-        return None
-    capabilities = {_str(c.get("name")): _str(c.get("value")) for c in item.get("capabilities") or []}
-    try:
-        vcpus: int | None = int(capabilities["vCPUs"])
-    except (KeyError, ValueError):
-        vcpus = None
-    capable = capabilities.get("LowPriorityCapable")
-    restrictions = []
-    for r in item.get("restrictions") or []:
-        info = r.get("restrictionInfo") or {}
-        # For a Location restriction `values` lists the locations; restrictionInfo repeats them.
-        locations = {*(info.get("locations") or []), *(r.get("values") if _str(r.get("type")) == "Location" else [])}
-        restrictions.append(Restriction(_str(r.get("type")), _str(r.get("reasonCode")),
-                                        tuple(sorted(str(x) for x in locations)),
-                                        tuple(str(z) for z in info.get("zones") or [])))
-    return VmSku(name=_str(item.get("name")), family=_str(item.get("family")), vcpus=vcpus,
-                 low_priority_capable=None if capable is None else capable.lower() == "true",
-                 restrictions=tuple(restrictions))
-
-
-def parse_usage(item: Mapping[str, Any]) -> Usage:
-    """An item of `GET .../providers/Microsoft.Compute/locations/{location}/usages`."""
-    name = item.get("name") or {}
-    return Usage(_str(name.get("value")), int(item.get("currentValue") or 0), int(item.get("limit") or 0))
-
-
-def index_skus(skus: Iterable[VmSku | None]) -> dict[str, VmSku]:
-    """VM sizes by lower-cased name (Azure compares size names case-insensitively)."""
-    return {sku.name.lower(): sku for sku in skus if sku is not None}
-
-
-# ---------------------------------------------------------------------------
-# The checks (pure)
-# ---------------------------------------------------------------------------
-
-
-def check_providers(providers: Iterable[ProviderState], required: Sequence[str]) -> list[Check]:
-    states = {p.namespace.lower(): p.state for p in providers}
-    checks = []
-    for namespace in required:
-        state = states.get(namespace.lower())
-        if state == "Registered":
-            checks.append(Check(f"provider {namespace}", True, "Registered"))
-        elif state is None:
-            checks.append(Check(f"provider {namespace}", False,
-                                "not offered to this subscription (not in its provider list)"))
-        else:
-            wait = " (under way: wait a few minutes and run again)" if state == "Registering" else ""
-            checks.append(Check(f"provider {namespace}", False,
-                                f"{state}{wait}\nfix: az provider register --namespace {namespace}"))
-    return checks
-
-
-def _blocking(sku: VmSku, location: str) -> Restriction | None:
-    """A restriction that stops the size being deployed in the region at all. Zone restrictions
-    do not: the stack's pools and VM use no availability zones, so Azure picks any zone."""
-    for r in sku.restrictions:
-        if r.type == "Location" and (not r.locations or location.lower() in {x.lower() for x in r.locations}):
-            return r
-    return None
-
-
-def check_vm_size(pool: Pool, skus: Mapping[str, VmSku], location: str) -> Check:
-    name = f"vm size {pool.name}"
-    sku = skus.get(pool.vm_size.lower())
-    other = f"pick another size or region (az vm list-skus --location {location} --resource-type virtualMachines " \
-            "--output table lists them)"
-    if sku is None:
-        return Check(name, False, f"{pool.vm_size} is not offered in {location}\nfix: {other}")
-    restriction = _blocking(sku, location)
-    if restriction is not None:
-        if restriction.reason_code == "QuotaId":
-            why = "not available to this subscription's offer type (reasonCode QuotaId; e.g. Free Trial or student)"
-            fix = f"{other}, or use a pay-as-you-go subscription"
-        else:
-            why = f"restricted for this subscription (reasonCode {restriction.reason_code or 'unknown'})"
-            fix = f"{other}, or ask for access: Help + support > Create a support request (Service and " \
-                  "subscription limits (quotas))"
-        return Check(name, False, f"{pool.vm_size} is {why} in {location}\nfix: {fix}")
-    if sku.vcpus is None:
-        return Check(name, False, f"{pool.vm_size}: its SKU has no vCPUs capability, so its quota cannot be counted")
-    if pool.spot and sku.low_priority_capable is False:
-        return Check(name, False, f"{pool.vm_size} cannot run as Spot (LowPriorityCapable is False)\n"
-                                  "fix: pick another size, or set cluster.userPool.spot false")
-    kind = "Spot " if pool.spot else ""
-    return Check(name, True, f"{pool.vm_size}: {sku.vcpus} vCPUs, family {sku.family or '(none)'}; "
-                             f"up to {pool.nodes} {kind}node{'s' if pool.nodes != 1 else ''}")
-
-
-def _breakdown(parts: list[tuple[Pool, int]]) -> str:
-    terms = " + ".join(f"{pool.name} {pool.nodes} x {pool.vm_size} ({vcpus})" for pool, vcpus in parts)
-    return f"{terms} = {sum(pool.nodes * vcpus for pool, vcpus in parts)}"
-
-
-def _raise_quota(usage_name: str, limit: int, location: str, subscription_id: str, resource_type: str) -> str:
-    """How to get a higher limit: the CLI's quota extension, the portal, or a support request."""
-    scope = f"/subscriptions/{subscription_id}/providers/Microsoft.Compute/locations/{location}"
-    return (f"fix: az quota update --resource-name {usage_name} --scope {scope} --limit-object value={limit} "
-            f"--resource-type {resource_type}\n"
-            f"     or the portal's Quotas page (Compute, {location}), or Help + support > Create a support request. "
-            + FREE_TRIAL_NOTE)
-
-
-def _quota_check(usage_name: str, label: str, parts: list[tuple[Pool, int]], usages: Mapping[str, Usage],
-                 location: str, subscription_id: str, *, resource_type: str, note: str = "") -> Check:
-    needed = sum(pool.nodes * vcpus for pool, vcpus in parts)
-    name = f"quota {usage_name}"
-    usage = usages.get(usage_name.lower())
-    if usage is None:
-        return Check(name, False, f"{label}: {needed} vCPUs needed, but {location} lists no such quota for this "
-                                  f"subscription\nneeded: {_breakdown(parts)}\n"
-                                  + _raise_quota(usage_name, needed, location, subscription_id, resource_type))
-    free = usage.limit - usage.current
-    numbers = f"{needed} vCPUs needed, {max(free, 0)} free (limit {usage.limit} - {usage.current} in use)"
-    if needed <= free:
-        return Check(name, True, f"{label}: {numbers}{note}")
-    return Check(name, False, f"{label}: {numbers}, short by {needed - free}{note}\n"
-                              f"needed: {_breakdown(parts)}\n"
-                              + _raise_quota(usage_name, usage.current + needed, location, subscription_id,
-                                             resource_type))
-
-
-def check_quotas(pools: Sequence[Pool], skus: Mapping[str, VmSku], usages: Iterable[Usage], location: str,
-                 subscription_id: str) -> list[Check]:
-    """Regional, per-family and Spot vCPU quotas against the pools at their maximum."""
-    by_name = {u.name.lower(): u for u in usages}
-    on_demand: list[tuple[Pool, int]] = []
-    spot: list[tuple[Pool, int]] = []
-    families: dict[str, list[tuple[Pool, int]]] = {}
-    uncounted = []
-    for pool in pools:
-        sku = skus.get(pool.vm_size.lower())
-        if sku is None or sku.vcpus is None or _blocking(sku, location) is not None:
-            uncounted.append(pool.vm_size)  # already a FAIL of its vm size check
-            continue
-        if pool.spot:
-            spot.append((pool, sku.vcpus))
-        else:
-            on_demand.append((pool, sku.vcpus))
-            families.setdefault(sku.family, []).append((pool, sku.vcpus))
-    note = f" (not counted: {', '.join(uncounted)}, see its vm size check)" if uncounted else ""
-    checks = []
-    if on_demand:
-        checks.append(_quota_check(CORES, "regional vCPUs", on_demand, by_name, location, subscription_id,
-                                   resource_type="dedicated", note=note))
-    for family, parts in families.items():
-        if not family:
-            continue  # a SKU without a family: only the regional quota applies
-        checks.append(_quota_check(family, "family vCPUs", parts, by_name, location, subscription_id,
-                                   resource_type="dedicated"))
-    if spot:
-        checks.append(_quota_check(SPOT_CORES, "Spot vCPUs", spot, by_name, location, subscription_id,
-                                   resource_type="lowPriority"))
-    return checks
-
-
-# ---------------------------------------------------------------------------
-# Report (pure)
-# ---------------------------------------------------------------------------
-
-
-def render_report(checks: Sequence[Check], subscription_id: str, source: str, location: str) -> str:
-    lines = [f"Pre-flight check of subscription {subscription_id} ({source}) for region {location}", ""]
-    width = max((len(c.name) for c in checks), default=0)
-    for c in checks:
-        first, *rest = c.detail.split("\n")
-        lines.append(f"  {'OK' if c.ok else 'FAIL':<4}  {c.name:<{width}}  {first}")
-        lines.extend(f"        {' ' * width}  {line}" for line in rest)
-    failed = sum(not c.ok for c in checks)
-    lines += ["", f"{failed} of {len(checks)} checks failed." if failed else f"All {len(checks)} checks passed."]
-    return "\n".join(lines)
-
-
-def report_json(checks: Sequence[Check], subscription_id: str, location: str) -> dict[str, Any]:
-    return {"subscription": subscription_id, "location": location,
-            "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks],
-            "ok": all(c.ok for c in checks)}
-
-
 # ---------------------------------------------------------------------------
 # Credentials and subscription
 # ---------------------------------------------------------------------------
@@ -548,7 +286,7 @@ def main(argv: Sequence[str] | None = None, *, clients: Clients | None = None,
          out: TextIO | None = None, err: TextIO | None = None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
-    parser = argparse.ArgumentParser(prog="python -m components.preflight", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="./run python -m tools.preflight", description=__doc__.split("\n")[0])
     add_stack_arguments(parser)
     parser.add_argument("--subscription", help="subscription ID; default: AZURE_SUBSCRIPTION_ID, ARM_SUBSCRIPTION_ID, "
                         "the stack's azure-native:subscriptionId, then az account show")
@@ -563,11 +301,7 @@ def main(argv: Sequence[str] | None = None, *, clients: Clients | None = None,
         print(str(exc), file=err)
         return 2
     except Exception as exc:  # a bug, not bad input: one line, traceback on request
-        if os.environ.get("BINDERHUB_AZURE_DEBUG"):
-            raise
-        print(_one_line(f"error: the stack config could not be checked: {type(exc).__name__}: {exc} "
-                        "(set BINDERHUB_AZURE_DEBUG=1 for a traceback)"), file=err)
-        return 2
+        return unexpected(exc, doing="the stack config could not be checked", stream=err, status=2)
 
     if clients is not None:
         subscription, where = clients.subscription_id, "as given"
@@ -578,7 +312,7 @@ def main(argv: Sequence[str] | None = None, *, clients: Clients | None = None,
                   file=err)
             return 2
         subscription, where = found
-        if not _GUID.fullmatch(subscription):
+        if not GUID.fullmatch(subscription):
             print(f"the subscription ID must be a GUID (got {subscription!r} {where})", file=err)
             return 2
     built = clients is None

@@ -12,9 +12,9 @@ from typing import Any
 
 from .charts import merge
 from .config import StackConfig
-from .hub_values import INGRESS_CLASS, issuer_name
-from .ingress_values import CORE_NODES
-from .practices_values import grafana_core_values, prometheus_core_values
+from .hub_spec import issuer_name
+from .ingress_spec import CORE_NODES, INGRESS_CLASS
+from .practices_spec import grafana_core_values, prometheus_core_values
 
 NAMESPACE = "monitoring"
 GRAFANA_PATH = "/grafana"

@@ -32,7 +32,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .config import StackConfig
+    from components.config import StackConfig
+
     from .usage import Profile
 
 HOURS_PER_WEEK = 168

@@ -25,7 +25,8 @@ from google.protobuf import struct_pb2
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
 
-from .cluster_spec import AKS_ENTRA_SERVER_ID
+from components.cluster_spec import AKS_ENTRA_SERVER_ID
+
 from .stackfile import SECRET
 
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"

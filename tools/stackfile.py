@@ -17,7 +17,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .config import PROJECT
+from components.config import PROJECT
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "[secret]"

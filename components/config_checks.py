@@ -1,0 +1,250 @@
+"""Rules that involve more than one config key (or the values builders) and so cannot live
+inside one block's model. Each problem is one line naming a key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic.alias_generators import to_camel
+
+from .azure_names import name_problems
+from .config import StackConfig
+from .config_fields import (
+    _ACR_PREFIX,
+    _DOCKERHUB_PREFIX,
+    GUID,
+    PROJECT,
+    memory_bytes,
+)
+from .helm_guard import helm_values_problems
+from .vm_sizes import SIZES, ephemeral_os_problem
+
+
+def cross_checks(cfg: StackConfig) -> list[str]:
+    """Rules that involve more than one key. Each problem is one line naming a key."""
+    p = PROJECT
+    problems: list[str] = []
+    user = cfg.cluster.user_pool
+    system = cfg.cluster.system_pool
+    if system.os_disk_type == "Ephemeral":
+        why = ephemeral_os_problem(system.vm_size, system.os_disk_size_gb)
+        if why:
+            problems.append(f"{p}:cluster.systemPool.osDiskType Ephemeral is not possible: {why}")
+    if user.max_count < user.min_count:
+        problems.append(
+            f"{p}:cluster.userPool.maxCount must be >= minCount (got {user.max_count} < {user.min_count})"
+        )
+    if cfg.https and not cfg.contact_email:
+        problems.append(
+            f"{p}:contactEmail is required when https is on (Let's Encrypt account email), "
+            "or set https: false"
+        )
+    if cfg.domain and cfg.dns_label:
+        problems.append(f"{p}:dnsLabel is only used without domain; remove one of domain and dnsLabel")
+    auth = cfg.auth
+    if auth.type == "none":
+        if not cfg.binder:
+            problems.append(
+                f"{p}:auth.type must be 'github' or 'entra' when mode is {cfg.mode} "
+                "(a JupyterHub without login would be open to anyone)"
+            )
+        for name, value in (("clientId", auth.client_id), ("tenantId", auth.tenant_id),
+                            ("allowedUsers", auth.allowed_users),
+                            ("allowedOrganizations", auth.allowed_organizations), ("admins", auth.admins)):
+            if value:
+                problems.append(f"{p}:auth.{name} is set but auth.type is 'none'; set auth.type to github or entra")
+    else:
+        if not auth.client_id:
+            problems.append(f"{p}:auth.clientId is required when auth.type is {auth.type!r}")
+        if "authClientSecret" not in cfg.secrets_set:
+            problems.append(
+                f"{p}:authClientSecret is required when auth.type is {auth.type!r}: "
+                "pulumi config set --secret authClientSecret <client secret>"
+            )
+    if auth.type == "entra":
+        if not auth.tenant_id:
+            problems.append(f"{p}:auth.tenantId is required when auth.type is 'entra'")
+        elif not GUID.fullmatch(auth.tenant_id):
+            problems.append(f"{p}:auth.tenantId must be a GUID such as "
+                            f"'00000000-0000-0000-0000-000000000000' (got {auth.tenant_id!r})")
+        if auth.allowed_organizations:
+            problems.append(f"{p}:auth.allowedOrganizations is only for auth.type 'github'")
+    if auth.type == "github":
+        if auth.tenant_id:
+            problems.append(f"{p}:auth.tenantId is only for auth.type 'entra'")
+        if not (auth.allowed_users or auth.allowed_organizations or cfg.allow_all):
+            problems.append(
+                f"{p}:auth.allowedUsers or auth.allowedOrganizations must list who may log in with "
+                "GitHub (or set auth.allowAll: true to admit every GitHub user)"
+            )
+    if cfg.cluster.disable_local_accounts and not cfg.cluster.entra_admin_group_ids:
+        problems.append(
+            f"{p}:cluster.disableLocalAccounts needs cluster.entraAdminGroupIds (without Entra ID "
+            "integration nobody could reach the cluster)"
+        )
+    reg = cfg.registry
+    if cfg.binder and reg.type == "dockerhub":
+        if not reg.username:
+            problems.append(f"{p}:registry.username is required when registry.type is 'dockerhub'")
+        if "dockerHubToken" not in cfg.secrets_set:
+            problems.append(
+                f"{p}:dockerHubToken is required when registry.type is 'dockerhub': "
+                "pulumi config set --secret dockerHubToken <Docker Hub access token>"
+            )
+        if reg.image_prefix is not None and not _DOCKERHUB_PREFIX.fullmatch(reg.image_prefix):
+            problems.append(f"{p}:registry.imagePrefix must look like '<user-or-org>/<name>-' for Docker Hub "
+                            f"(got {reg.image_prefix!r})")
+    if reg.type == "acr" and reg.image_prefix is not None and not _ACR_PREFIX.fullmatch(reg.image_prefix):
+        problems.append(f"{p}:registry.imagePrefix must be a lowercase repository path such as 'binder/myuni-' "
+                        f"(got {reg.image_prefix!r})")
+    if reg.type == "acr" and reg.username:
+        problems.append(f"{p}:registry.username is only for registry.type 'dockerhub'")
+    gpu = cfg.cluster.gpu_pool
+    if gpu and gpu.max_count < gpu.min_count:
+        problems.append(
+            f"{p}:cluster.gpuPool.maxCount must be >= minCount (got {gpu.max_count} < {gpu.min_count})"
+        )
+    registry_values: Any = cfg.helm_values.binderhub.get("config")
+    for key in ("DockerRegistry", "token_url"):
+        registry_values = registry_values.get(key) if isinstance(registry_values, dict) else None
+    if cfg.uses_acr and registry_values:
+        problems.append(f"{p}:helmValues.binderhub.config.DockerRegistry.token_url must be left out with ACR: "
+                        "BinderHub then follows ACR's token challenge; a token URL makes every launch rebuild "
+                        "(jupyterhub/binderhub#1620)")
+    if cfg.cluster.build_pool is not None and not cfg.binder:
+        problems.append(f"{p}:cluster.buildPool is only used when mode is binderhub (image builds)")
+    if cfg.profiles and cfg.binder:
+        problems.append(f"{p}:profiles is only used when mode is jupyterhub (Binder launches the repository's "
+                        "own image)")
+    if sum(profile.default for profile in cfg.profiles) > 1:
+        problems.append(f"{p}:profiles may mark at most one entry default: true")
+    for i, profile in enumerate(cfg.profiles):
+        if profile.gpu and not gpu:
+            problems.append(f"{p}:profiles[{i}].gpu needs cluster.gpuPool")
+    seen: set[str] = set()
+    for i, data in enumerate(cfg.datasets):
+        key = f"{p}:datasets[{i}]"
+        if (data.container is None) == (data.share is None):
+            problems.append(f"{key} needs exactly one of container (Blob) and share (Azure Files)")
+        if not data.create and not data.resource_group:
+            problems.append(f"{key}.resourceGroup is required for an existing storage account (or set create: true)")
+        if data.create and data.resource_group:
+            problems.append(f"{key}.resourceGroup must be left out with create: true (the stack's group is used)")
+        if data.name in seen:
+            problems.append(f"{key}.name {data.name!r} is used twice")
+        seen.add(data.name)
+    problems.extend(_tljh_checks(cfg) if cfg.tljh else _vm_unused(cfg))
+    if not cfg.binder and cfg.helm_values.binderhub:
+        problems.append(f"{p}:helmValues.binderhub is only used when mode is binderhub")
+    if auth.type == "entra" and auth.allow_all is False and not (auth.allowed_users or auth.admins):
+        problems.append(f"{p}:auth.allowAll is false but neither auth.allowedUsers nor auth.admins names anyone, "
+                        "so nobody could log in: list users, or set allowAll: true to admit the whole tenant")
+    problems.extend(_binder_only(cfg))
+    problems.extend(_memory_fits(cfg))
+
+    problems.extend(helm_values_problems(cfg))
+    problems.extend(_practice_checks(cfg))
+
+    problems.extend(name_problems(cfg, p))
+    return problems
+
+
+def _practice_checks(cfg: StackConfig) -> list[str]:
+    """Rules of the binderSite, storage and registry retention keys."""
+    p = PROJECT
+    problems = []
+    site = cfg.binder_site
+    if "binder_site" in cfg.model_fields_set and cfg.mode == "jupyterhub":
+        problems.append(f"{p}:binderSite is only used when mode is binderhub")
+    if site.image_cleaner_low_gi >= site.image_cleaner_high_gi:
+        problems.append(f"{p}:binderSite.imageCleanerLowGi must be below imageCleanerHighGi "
+                        f"(got {site.image_cleaner_low_gi} >= {site.image_cleaner_high_gi})")
+    if cfg.binder and cfg.storage.type not in (None, "none"):
+        problems.append(f"{p}:storage.type must be 'none' when mode is binderhub (Binder servers are "
+                        f"temporary) (got {cfg.storage.type!r})")
+    if cfg.security.cryptnono and cfg.mode == "jupyterhub":
+        problems.append(f"{p}:security.cryptnono is only used when mode is binderhub")
+    if cfg.registry.type == "dockerhub" and "retention_days" in cfg.registry.model_fields_set:
+        problems.append(f"{p}:registry.retentionDays is only for registry.type 'acr' (Docker Hub has its own "
+                        "retention policy)")
+    return problems
+
+
+# Keys that only BinderHub reads: (block, field names), as model attribute names.
+_BINDER_ONLY = (
+    ("limits", ("total_quota", "per_repo_quota", "build_memory")),
+    ("security", ("banned_repos", "allowed_repos", "build_egress_ports")),
+)
+
+
+def _binder_only(cfg: StackConfig) -> list[str]:
+    """BinderHub-only keys set in jupyterhub or tljh mode would silently do nothing."""
+    if cfg.binder:
+        return []
+    p = PROJECT
+    problems = []
+    if "registry" in cfg.model_fields_set and not cfg.tljh:  # tljh reports the whole block
+        problems.append(f"{p}:registry is only used when mode is binderhub (it is where Binder pushes images)")
+    for block, names in _BINDER_ONLY:
+        if block not in cfg.model_fields_set or (cfg.tljh and block == "security"):
+            continue
+        sub = getattr(cfg, block)
+        for name in names:
+            if name in sub.model_fields_set:
+                problems.append(f"{p}:{block}.{to_camel(name)} is only used when mode is binderhub "
+                                f"(this stack is {cfg.mode})")
+    return problems
+
+
+def _memory_fits(cfg: StackConfig) -> list[str]:
+    """A memory limit larger than the node that would run it: no server could ever start."""
+
+    VM_SIZES = {name: (s.vcpus, s.memory_gib) for name, s in SIZES.items()}  # noqa: N806
+
+    p = PROJECT
+    problems = []
+    size = cfg.vm.size if cfg.tljh else cfg.cluster.user_pool.vm_size
+    node = VM_SIZES.get(size)
+    where = "vm.size" if cfg.tljh else "cluster.userPool.vmSize"
+    if node and memory_bytes(cfg.limits.memory) > node[1] * 1024**3:
+        problems.append(f"{p}:limits.memory {cfg.limits.memory} is more than a {size} node has ({node[1]:g} GiB, "
+                        f"{where}); no server could start")
+    gpu = cfg.cluster.gpu_pool
+    for i, profile in enumerate(cfg.profiles):
+        pool_size = gpu.vm_size if (profile.gpu and gpu) else size
+        pool_node = VM_SIZES.get(pool_size)
+        if profile.memory and pool_node and memory_bytes(profile.memory) > pool_node[1] * 1024**3:
+            problems.append(f"{p}:profiles[{i}].memory {profile.memory} is more than a {pool_size} node has "
+                            f"({pool_node[1]:g} GiB); no server could start")
+    return problems
+
+
+# Keys that configure the Kubernetes modes and mean nothing for a single TLJH VM.
+_KUBERNETES_ONLY = ("cluster", "registry", "speed", "profiles", "datasets", "monitoring", "helm_values", "security",
+                    "binder_site", "storage")
+
+
+def _tljh_checks(cfg: StackConfig) -> list[str]:
+    p = PROJECT
+    problems = [
+        f"{p}:{to_camel(name)} is not used when mode is tljh (it configures the Kubernetes modes)"
+        for name in _KUBERNETES_ONLY if name in cfg.model_fields_set
+    ]
+    if not cfg.vm.ssh_public_key:
+        problems.append(f"{p}:vm.sshPublicKey is required when mode is tljh (the VM allows SSH keys only): "
+                        "pulumi config set --path vm.sshPublicKey \"$(cat ~/.ssh/id_ed25519.pub)\"")
+    if not cfg.auth.admins:
+        problems.append(f"{p}:auth.admins must name at least one JupyterHub admin when mode is tljh")
+    return problems
+
+
+def _vm_unused(cfg: StackConfig) -> list[str]:
+    if "vm" in cfg.model_fields_set:
+        return [f"{PROJECT}:vm is only used when mode is tljh"]
+    return []
+
+
+# ---------------------------------------------------------------------------
+# Reference documentation generated from the model
+# ---------------------------------------------------------------------------

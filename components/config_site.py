@@ -1,0 +1,301 @@
+"""Config blocks of the site around the hub: security, datasets, monitoring, the TLJH VM,
+the budget, the Binder front page, storage and extra Helm values.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from .config_fields import (
+    _EMAIL,
+    _KEEP_DIRS,
+    _SSH_KEY,
+    _SYSTEM_DIRS,
+    Cidrs,
+    VmSize,
+    _Model,
+)
+
+
+class SecurityConfig(_Model):
+    """Defences of a public service. The defaults are the safe ones."""
+
+    build_egress_ports: list[int] = Field(
+        default_factory=lambda: [80, 443],
+        description="TCP ports Binder image builds may reach on the public internet (DNS is always "
+        "allowed; the cloud metadata address and private ranges never are).",
+        examples=[[80, 443, 9418]],
+    )
+    block_cloud_metadata: bool = Field(
+        True,
+        description="Keep user servers and image builds away from the Azure instance metadata service "
+        "(169.254.169.254), which hands out the node's credentials.",
+        examples=[True],
+    )
+    banned_repos: list[str] = Field(
+        default_factory=list,
+        description="Regular expressions of Binder specs that may not be launched (binderhub only).",
+        examples=[["^evil-org/.*"]],
+    )
+    allowed_repos: list[str] = Field(
+        default_factory=list,
+        description="If set, only Binder specs matching one of these regular expressions may be launched "
+        "(binderhub only).",
+        examples=[["^my-university/.*"]],
+    )
+
+    pod_hardening: bool = Field(
+        True,
+        description="What mybinder.org sets on user servers: no privilege escalation, no Kubernetes service "
+        "links (environment variables naming every Service), and no container restarts (a crashed server "
+        "stays stopped, for the user to start again). Costs nothing, needs no privileges.",
+        examples=[True],
+    )
+    cryptnono: bool = Field(
+        False,
+        description="Install cryptnono (the crypto-mining detector mybinder.org runs): a privileged DaemonSet "
+        "on every node that kills processes matching known miners (binderhub only; off by default because "
+        "it needs privileged pods).",
+        examples=[True],
+    )
+    egress_bandwidth: str | None = Field(
+        None,
+        description="Per-pod egress bandwidth limit for user servers, as the `kubernetes.io/egress-bandwidth` "
+        "annotation (e.g. '10M'). Only enforced where the network plugin runs a bandwidth manager; AKS's "
+        "managed Cilium does not expose one, so on AKS it is recorded on the pod but not enforced.",
+        examples=["10M"],
+    )
+
+    @field_validator("egress_bandwidth")
+    @classmethod
+    def _bandwidth(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[1-9][0-9]*[KMG]", value):
+            raise ValueError(f"must be a rate such as '10M' (bits per second, K/M/G suffix) (got {value!r})")
+        return value
+
+    @field_validator("build_egress_ports")
+    @classmethod
+    def _ports(cls, values: list[int]) -> list[int]:
+        for i, port in enumerate(values):
+            if not 1 <= port <= 65535:
+                raise ValueError(f"item {i} must be a TCP port from 1 to 65535 (got {port!r})")
+        return values
+
+    @field_validator("banned_repos", "allowed_repos")
+    @classmethod
+    def _regexes(cls, values: list[str]) -> list[str]:
+        for i, value in enumerate(values):
+            try:
+                re.compile(value)
+            except re.error as err:
+                raise ValueError(f"item {i} must be a regular expression ({err}) (got {value!r})") from None
+        return values
+
+
+class DatasetConfig(_Model):
+    """A read-only dataset in Azure Blob storage or Azure Files, mounted into every user server."""
+
+    name: str = Field(description="Short name, [a-z0-9-]; names the Kubernetes volume.", examples=["census"])
+    storage_account: str = Field(description="Storage account name (3-24 lowercase letters and digits).",
+                                 examples=["myunidatasets"])
+    container: str | None = Field(None, description="Blob container to mount (or set share).", examples=["census"])
+    share: str | None = Field(None, description="Azure Files share to mount (or set container).", examples=["census"])
+    mount_path: str = Field(description="Where it appears in user servers.", examples=["/home/jovyan/data/census"])
+    resource_group: str | None = Field(
+        None, description="Resource group of an existing storage account (required unless create is true).",
+        examples=["rg-research-data"],
+    )
+    create: bool = Field(
+        False, description="Create the account and the container or share in the stack's resource group "
+        "(then upload the data yourself).",
+        examples=[False],
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z][a-z0-9-]{0,30}[a-z0-9]", value):
+            raise ValueError(f"must be 2-32 characters of [a-z0-9-], starting with a letter (got {value!r})")
+        return value
+
+    @field_validator("storage_account")
+    @classmethod
+    def _account(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z0-9]{3,24}", value):
+            raise ValueError(f"must be 3-24 lowercase letters and digits (got {value!r})")
+        return value
+
+    @field_validator("mount_path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        parts = value.split("/")
+        if not value.startswith("/") or value.endswith("/") or any(p in ("", ".", "..") for p in parts[1:]) \
+                or not re.fullmatch(r"[A-Za-z0-9._/-]+", value):
+            raise ValueError(f"must be an absolute path without '..', '.', '//' or a trailing '/', such as "
+                             f"'/home/jovyan/data/census' (got {value!r})")
+        if value in _KEEP_DIRS or any(value == d or value.startswith(d + "/") for d in _SYSTEM_DIRS):
+            raise ValueError(f"must not replace a system or home directory ({', '.join(_SYSTEM_DIRS[:6])}, "
+                             f"... or {', '.join(_KEEP_DIRS)} itself); use e.g. '/home/jovyan/data/<name>' "
+                             f"(got {value!r})")
+        return value
+
+
+class MonitoringConfig(_Model):
+    """Prometheus (metrics of JupyterHub, BinderHub and the cluster) and Grafana dashboards."""
+
+    enabled: bool = Field(
+        False, description="Install Prometheus and Grafana; Grafana is served at <site>/grafana/ behind "
+        "its own login (user admin, password in the `grafanaAdminPassword` secret output).",
+        examples=[True],
+    )
+    retention_days: int = Field(15, ge=1, le=365, description="How long Prometheus keeps metrics.", examples=[30])
+
+
+class VmConfig(_Model):
+    """The single VM of `mode: tljh`."""
+
+    size: VmSize = Field("Standard_D4s_v5", description="VM size (4 vCPU / 16 GiB serves a class of a few dozen).",
+                      examples=["Standard_E4s_v5"])
+    disk_size_gb: int = Field(
+        128, ge=16, le=4096,
+        description="Size of the managed data disk mounted at /home; it is kept when the VM is replaced.",
+        examples=[256],
+    )
+    admin_username: str = Field("tljhadmin", description="Linux administrator account (SSH key login only).",
+                                examples=["tljhadmin"])
+    ssh_public_key: str | None = Field(
+        None, description="OpenSSH public key of the administrator (required in tljh mode).",
+        examples=["ssh-ed25519 AAAAC3... rse@myuni"],
+    )
+    ssh_allowed_cidrs: Cidrs = Field(
+        default_factory=list,
+        description="Addresses allowed to SSH in (port 22); empty keeps SSH closed.",
+        examples=[["203.0.113.0/24"]],
+    )
+
+
+    @field_validator("admin_username")
+    @classmethod
+    def _admin(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", value) or value in ("root", "admin", "jovyan"):
+            raise ValueError(f"must be a Linux user name ([a-z_][a-z0-9_-], not root/admin) (got {value!r})")
+        return value
+
+    @field_validator("ssh_public_key")
+    @classmethod
+    def _key(cls, value: str | None) -> str | None:
+        if value is not None and not _SSH_KEY.fullmatch(value):
+            raise ValueError("must be an OpenSSH public key line such as 'ssh-ed25519 AAAA... you@host' "
+                             "(the .pub file, not the private key)")
+        return value
+
+
+
+class BudgetConfig(_Model):
+    """A monthly Azure budget on the stack's resource group, with email alerts."""
+
+    monthly_amount: float = Field(
+        gt=0, le=10_000_000,
+        description="Budget per month in the billing currency; alerts at 80 % and 100 % of actual spend. "
+        "`./run python -m tools.cost` suggests a value.",
+        examples=[400],
+    )
+    contact_emails: list[str] = Field(
+        min_length=1, description="Who gets the alerts.", examples=[["rse-team@myuni.example"]]
+    )
+
+    @field_validator("contact_emails")
+    @classmethod
+    def _emails(cls, values: list[str]) -> list[str]:
+        for i, value in enumerate(values):
+            if not _EMAIL.fullmatch(value):
+                raise ValueError(f"item {i} must be an email address (got {value!r})")
+        return values
+
+
+class BinderSiteConfig(_Model):
+    """The Binder site: what its pages say, how builds behave, what it records (binderhub only)."""
+
+    banner_message: str = Field(
+        "", description="HTML shown at the top of every Binder page, e.g. where to get help.",
+        examples=["Help: <a href=\"mailto:rse@myuni.example\">rse@myuni.example</a>"],
+    )
+    about_message: str = Field(
+        "", description="HTML of the Binder about page, e.g. who runs the service and its terms of use.",
+        examples=["Run by MyUni RSE. Terms: https://myuni.example/binder-terms"],
+    )
+    build_timeout_minutes: int = Field(
+        60, ge=5, le=1440,
+        description="Image builds still running after this long are stopped (BinderHub's build cleaner).",
+        examples=[60],
+    )
+    require_environment: bool = Field(
+        False,
+        description="Refuse to build repositories without an environment file (requirements.txt, "
+        "environment.yml, ...), as mybinder.org does; false builds them with repo2docker's default "
+        "Python environment.",
+        examples=[True],
+    )
+    image_cleaner_high_gi: int = Field(
+        40, ge=5, le=4000,
+        description="When built images on a build node exceed this many GiB, the image cleaner deletes the "
+        "oldest (an absolute threshold, as mybinder.org uses).",
+        examples=[40],
+    )
+    image_cleaner_low_gi: int = Field(
+        10, ge=1, le=4000,
+        description="The image cleaner deletes images until this many GiB are left.",
+        examples=[10],
+    )
+    launch_events: bool = Field(
+        True,
+        description="Write BinderHub's launch events (one JSON line per launch: repository, ref, status) to a "
+        "file on a small Azure Files share mounted in the binder pod; `./run python -m tools.ops launches` "
+        "counts them.",
+        examples=[True],
+    )
+
+
+class StorageConfig(_Model):
+    """Users' home directories (jupyterhub mode)."""
+
+    type: Literal["shared", "perUserDisk", "none"] | None = Field(
+        None,
+        description="'shared': one Azure Files NFS share (Premium) for every home, a directory per user (what "
+        "2i2c runs); 'perUserDisk': an Azure managed disk per user (z2jh's default; at most as many users per "
+        "node as the VM size may attach data disks); 'none': no persistent home. Default 'shared' in "
+        "jupyterhub mode, 'none' in binderhub mode (the only choice there).",
+        examples=["shared"],
+    )
+    size_gi: int = Field(
+        100, ge=100, le=102400,
+        description="shared: provisioned size of the share in GiB (Premium Azure Files bills the provisioned "
+        "size; 100 is the minimum).",
+        examples=[200],
+    )
+    per_user_gi: int = Field(
+        10, ge=1, le=4096, description="perUserDisk: size of each user's disk in GiB.", examples=[10],
+    )
+    expected_users: int = Field(
+        100, ge=0, le=1000000,
+        description="Users expected to log in over the stack's life (registered, not concurrent): the cost "
+        "estimate counts one disk each with perUserDisk.",
+        examples=[250],
+    )
+
+
+class HelmValuesConfig(_Model):
+    """Raw chart values, deep-merged last over what the product renders (power users)."""
+
+    jupyterhub: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Merged into the JupyterHub chart values (in binderhub mode: its `jupyterhub:` block).",
+        examples=[{"singleuser": {"image": {"name": "quay.io/jupyter/scipy-notebook"}}}],
+    )
+    binderhub: dict[str, Any] = Field(
+        default_factory=dict, description="Merged into the BinderHub chart values (binderhub mode only).",
+        examples=[{"config": {"BinderHub": {"banner_message": "Hello"}}}],
+    )
