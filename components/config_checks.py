@@ -57,11 +57,7 @@ def cross_checks(cfg: StackConfig) -> list[str]:
     else:
         if not auth.client_id:
             problems.append(f"{p}:auth.clientId is required when auth.type is {auth.type!r}")
-        if "authClientSecret" not in cfg.secrets_set:
-            problems.append(
-                f"{p}:authClientSecret is required when auth.type is {auth.type!r}: "
-                "pulumi config set --secret authClientSecret <client secret>"
-            )
+        problems.extend(_missing_secret(cfg, "authClientSecret", f"auth.type is {auth.type!r}", "client secret"))
     if auth.type == "entra":
         if not auth.tenant_id:
             problems.append(f"{p}:auth.tenantId is required when auth.type is 'entra'")
@@ -87,11 +83,8 @@ def cross_checks(cfg: StackConfig) -> list[str]:
     if cfg.binder and reg.type == "dockerhub":
         if not reg.username:
             problems.append(f"{p}:registry.username is required when registry.type is 'dockerhub'")
-        if "dockerHubToken" not in cfg.secrets_set:
-            problems.append(
-                f"{p}:dockerHubToken is required when registry.type is 'dockerhub': "
-                "pulumi config set --secret dockerHubToken <Docker Hub access token>"
-            )
+        problems.extend(_missing_secret(cfg, "dockerHubToken", "registry.type is 'dockerhub'",
+                                        "Docker Hub access token"))
         if reg.image_prefix is not None and not _DOCKERHUB_PREFIX.fullmatch(reg.image_prefix):
             problems.append(f"{p}:registry.imagePrefix must look like '<user-or-org>/<name>-' for Docker Hub "
                             f"(got {reg.image_prefix!r})")
@@ -248,3 +241,10 @@ def _vm_unused(cfg: StackConfig) -> list[str]:
 # ---------------------------------------------------------------------------
 # Reference documentation generated from the model
 # ---------------------------------------------------------------------------
+
+
+def _missing_secret(cfg: StackConfig, key: str, when: str, what: str) -> list[str]:
+    """A secret the stack needs, with the command that sets it."""
+    if key in cfg.secrets_set:
+        return []
+    return [f"{PROJECT}:{key} is required when {when}: pulumi config set --secret {key} <{what}>"]

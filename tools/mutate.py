@@ -29,23 +29,26 @@ PYTEST = f"{sys.executable} -m pytest -x -q -p no:cacheprovider -p no:randomly"
 SELECTION: dict[str, tuple[list[str], str]] = {
     "components/roles.py": (["tests/test_wiring.py"], "roles or deployer or vault_reads or budget_scope"),
     "components/budget.py": (["tests/test_budget.py", "tests/test_wiring.py"], "budget"),
-    "components/registry.py": (["tests/test_wiring.py", "tests/test_infrastructure.py", "tests/test_hub_plan.py"],
-                               "binderhub_roles or registry or acr or suffix"),
+    "components/registry.py": (["tests/test_wiring.py", "tests/test_infrastructure.py", "tests/test_hub_plan.py",
+                                "tests/test_practices.py"],
+                               "binderhub_roles or registry or acr or suffix or purge_task"),
     "components/ingress.py": (["tests/test_wiring.py", "tests/test_hub_plan.py"],
                               "binderhub_roles or traefik or hub_waits or issuers or public_address or grafana_waits"),
     "components/cluster.py": (["tests/test_wiring.py", "tests/test_infrastructure.py", "tests/test_features.py",
                                "tests/test_security.py"],
                               "kubeconfig or provider or deployer or binderhub_roles or cluster or pool or gpu "
                               "or protect or entra"),
-    "components/hub.py": (["tests/test_wiring.py", "tests/test_hub_plan.py", "tests/test_security.py"],
+    "components/hub.py": (["tests/test_wiring.py", "tests/test_hub_plan.py", "tests/test_security.py",
+                           "tests/test_practices.py"],
                           "tokens or push_credential or dockerhub or auth_client or hub_waits or build_policy "
-                          "or generated or releases or build_pods or database or dataset_objects or hub_release"),
+                          "or generated or releases or build_pods or database or dataset_objects or hub_release "
+                          "or launch_events or share_claim"),
     "components/datasets.py": (["tests/test_wiring.py", "tests/test_datasets.py"], "dataset or storage"),
     "components/tljh.py": (["tests/test_wiring.py", "tests/test_tljh.py"], "tljh or suffix"),
     "__main__.py": (["tests/test_wiring.py", "tests/test_infrastructure.py", "tests/test_monitoring.py",
-                     "tests/test_hub_plan.py", "tests/test_budget.py"],
-                    "roles or preflight or provider or grafana or monitoring or outputs or parent or dataset "
-                    "or public_address or dockerhub or budget or tljh or auth_client or next_step"),
+                     "tests/test_hub_plan.py", "tests/test_budget.py", "tests/test_practices.py"],
+                    "cryptnono or roles or preflight or provider or grafana or monitoring or outputs or parent "
+                    "or dataset or public_address or dockerhub or budget or tljh or auth_client or next_step"),
 }
 
 
