@@ -273,6 +273,8 @@ def test_plan_creates_the_share_claim_in_jupyterhub_mode(render):
     assert claim["inputs"]["metadata"] == {"name": pv.HOME_CLAIM, "namespace": "jupyterhub"}
     assert "hub-release" in claim["dependsOn"]
     assert not [r for r in render(storage={"type": "perUserDisk"}, **HUB)["resources"] if r["name"] == "hub-home-nfs"]
+    # Launch events are BinderHub's: a JupyterHub stack has no events claim or extra namespace.
+    assert not [r for r in plan["resources"] if r["name"] in ("hub-events-claim", "hub-namespace")]
 
 
 # ---------------------------------------------------------------------- launch events
