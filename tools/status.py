@@ -9,29 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from .outputs import (  # noqa: F401  (re-exported: ops is the tools' public face)
-    MODES,
-    PROJECT_DIR,
-    PUBLIC_OUTPUTS,
-    PULUMI_SECRET_PLACEHOLDER,
-    PULUMI_TIMEOUT,
-    OpsError,
-    Runner,
-    _stack_label,
-    exported_mode,
-    https_hint,
-    hub_namespace,
-    kubeconfig_file,
-    kubeconfig_text,
-    mode_hint,
-    parse_outputs,
-    pulumi_command,
-    read_outputs,
-    redact,
-    run_pulumi,
-    secret_fragments,
-    unexpected,
-)
+from .outputs import MODES, OpsError
 
 CERT_GROUP, CERT_VERSION, CERT_PLURAL = "cert-manager.io", "v1", "certificates"
 ACME_GROUP, ACME_VERSION, CHALLENGE_PLURAL = "acme.cert-manager.io", "v1", "challenges"
