@@ -22,7 +22,6 @@ from typing import Any
 from jsonschema import validators
 
 DATA = Path(__file__).resolve().parent / "chart_data"
-JUPYTER_REPO = "https://jupyterhub.github.io/helm-chart/"
 
 
 @dataclass(frozen=True)
@@ -34,31 +33,44 @@ class Chart:
     repo: str
 
 
-JUPYTERHUB = Chart("jupyterhub", "4.4.0", JUPYTER_REPO)
-BINDERHUB = Chart("binderhub", "1.0.0-0.dev.git.3958.haf9ca8b1", JUPYTER_REPO)
+# Every chart and image version lives in pins.json with its source, date and refresh rule
+# (`./run python -m tools.refresh` updates and reports them); nothing here restates a version.
+PINS_FILE = Path(__file__).resolve().parent / "pins.json"
+PINS: dict[str, Any] = json.loads(PINS_FILE.read_text())
+
+
+def pinned_chart(key: str) -> Chart:
+    """The chart pinned under `charts.<key>` in pins.json."""
+    pin = PINS["charts"][key]
+    return Chart(pin.get("name", key), pin["version"], pin["repo"])
+
+
+def pinned_image(key: str) -> str:
+    """`image:tag` of the image pinned under `images.<key>` in pins.json."""
+    pin = PINS["images"][key]
+    return f"{pin['image']}:{pin['tag']}"
+
+
+JUPYTERHUB = pinned_chart("jupyterhub")
+BINDERHUB = pinned_chart("binderhub")
 # The JupyterHub chart that this BinderHub chart bundles (its `jupyterhub:` block).
-BINDERHUB_JUPYTERHUB = Chart("jupyterhub", "4.2.0", JUPYTER_REPO)
-# What mybinder.org runs (jupyterhub/mybinder.org-deploy, mybinder/values.yaml at commit
-# 95860dbcba2031b930020dbd856e76cd37ba34c8, August 2026), instead of the pinned BinderHub's own
-# defaults (chart dind tag 28.3.3-dind; code build_image repo2docker:2024.07.0):
-# - the dind daemon stays on Docker 27.5.1: with 28.x builds hang after the push
-#   (mybinder.org-deploy#3387, PR #3413);
-# - the repo2docker build image is the 2026 release mybinder.org builds with.
+BINDERHUB_JUPYTERHUB = pinned_chart("binderhub-jupyterhub")
+# What mybinder.org runs instead of the pinned BinderHub's own defaults (chart dind tag
+# 28.3.3-dind; code build_image repo2docker:2024.07.0); the reasons are in pins.json.
 # Both are overridable through `helmValues.binderhub` (`dind.daemonset.image.tag`,
 # `config.KubernetesBuildExecutor.build_image`).
-DIND_IMAGE_TAG = "27.5.1-dind"
-REPO2DOCKER_IMAGE = "quay.io/jupyterhub/repo2docker:2026.4.1.dev44-g97bb4e45a"
-# Traefik chart 41.3.0 (Traefik v3.7), traefik/traefik-helm-chart tag v41.3.0.
-TRAEFIK = Chart("traefik", "41.3.0", "https://traefik.github.io/charts")
-# cert-manager v1.21.1; chart versions carry the "v". The HTTP repository gets each release
-# a few hours after the OCI one.
-CERT_MANAGER = Chart("cert-manager", "v1.21.1", "https://charts.jetstack.io")
-# NVIDIA's device plugin (AKS installs only the driver), tag v0.20.0.
-NVIDIA_DEVICE_PLUGIN = Chart("nvidia-device-plugin", "0.20.0", "https://nvidia.github.io/k8s-device-plugin")
+DIND_IMAGE_TAG = PINS["images"]["dind"]["tag"]
+REPO2DOCKER_IMAGE = pinned_image("repo2docker")
+TRAEFIK = pinned_chart("traefik")
+# The HTTP repository gets each cert-manager release a few hours after the OCI one.
+CERT_MANAGER = pinned_chart("cert-manager")
+# NVIDIA's device plugin (AKS installs only the driver).
+NVIDIA_DEVICE_PLUGIN = pinned_chart("nvidia-device-plugin")
 # prometheus-community's plain Prometheus chart scrapes `prometheus.io/scrape` annotations.
-PROMETHEUS = Chart("prometheus", "29.27.0", "https://prometheus-community.github.io/helm-charts")
-# Grafana's chart moved to the grafana-community repository in 2026.
-GRAFANA = Chart("grafana", "12.11.1", "https://grafana-community.github.io/helm-charts")
+PROMETHEUS = pinned_chart("prometheus")
+GRAFANA = pinned_chart("grafana")
+# cryptnono, the crypto-mining detector mybinder.org runs.
+CRYPTNONO = pinned_chart("cryptnono")
 
 
 def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

@@ -308,7 +308,7 @@ def home_storage_values(cfg: StackConfig, chart: charts.Chart) -> dict[str, Any]
 
 # ------------------------------------------------------------------------------- cryptnono
 
-CRYPTNONO = charts.Chart("cryptnono", "0.3.2-0.dev.git.267.h766bf8f", "https://cryptnono.github.io/cryptnono/")
+CRYPTNONO = charts.CRYPTNONO
 CRYPTNONO_NAMESPACE = "cryptnono"
 # AKS nodes run containerd at its default socket; the dind build daemon's socket is where
 # the BinderHub chart puts it (dind.hostSocketDir /var/run/dind).
