@@ -7,7 +7,7 @@ components for the chosen mode, export what the user needs next.
 import pulumi
 from pulumi_azure_native import resources
 
-from components import hub_spec, naming
+from components import aks_versions, hub_spec, naming
 from components.budget import CostBudget
 from components.cluster import AksCluster
 from components.config import StackConfig
@@ -16,6 +16,7 @@ from components.datasets import Datasets
 from components.hub import Hub
 from components.ingress import Ingress
 from components.monitoring import Monitoring
+from components.notes import stack_notes
 from components.outputs import next_step
 from components.practices import CorePriority, Cryptnono
 from components.registry import ContainerRegistry
@@ -75,6 +76,8 @@ def on_one_vm(cfg: StackConfig, group: resources.ResourceGroup) -> dict:
 
 
 cfg = load_from_pulumi()
+for note in stack_notes(cfg, aks_versions.today()):
+    pulumi.log.warn(note)
 if cfg.preflight:
     from tools.preflight import check_during_pulumi
 

@@ -36,6 +36,28 @@ BUILD_NODES = {NODE_PURPOSE: "build"}
 POD_CIDR = "10.244.0.0/16"
 
 
+# How a `kubernetesVersion` bump reaches every node (decided from AKS's rules and reports):
+# - Through the managed-cluster API, AKS takes pools' `orchestratorVersion` "all specified or all
+#   unspecified; if all specified, unchanged or the same as the control plane" (its error
+#   NotAllAgentPoolOrchestratorVersionSpecifiedAndUnchanged, pulumi/pulumi-azure-native#2094).
+# - Left unspecified, a pool stays behind when only `kubernetesVersion` changes: the inline system
+#   pool did with `orchestrator_version = null` (Azure/terraform-azurerm-aks#301), and every pool
+#   did in Azure/ARO-HCP (commit 8f2e93f7, July 2026), which now runs `az aks upgrade` separately.
+# - Microsoft's verified module sets every pool to `kubernetes_version`
+#   (Azure/terraform-azurerm-avm-res-containerservice-managedcluster#267, July 2026).
+# So every pool carries the same minor version as the control plane: the cluster's PUT upgrades
+# the control plane and the system pool together ("the same as the control plane"), then each
+# separate pool's own PUT upgrades it (they depend on the cluster). A minor alias ("1.36") never
+# fights the patch channel: AKS does not treat the same minor as a change. And no stack ever
+# declares a version past end of life (config), so AKS's forced upgrade of such a cluster is never
+# undone by a PUT that asks for the old version.
+
+
+def orchestrator_version(cfg: StackConfig) -> str:
+    """The version every node pool runs: the control plane's minor version."""
+    return cfg.cluster.kubernetes_version
+
+
 def system_pool_profile(cfg: StackConfig) -> dict[str, Any]:
     """The system pool, inline in the cluster. Never autoscaled, never spot: AKS requires
     a system pool to exist at all times, and changing it in place later is limited."""
@@ -43,6 +65,7 @@ def system_pool_profile(cfg: StackConfig) -> dict[str, Any]:
     return {
         "name": naming.SYSTEM_POOL,
         "mode": "System",
+        "orchestrator_version": orchestrator_version(cfg),
         "vm_size": pool.vm_size,
         "count": pool.node_count,
         "os_disk_size_gb": pool.os_disk_size_gb,
@@ -54,14 +77,13 @@ def system_pool_profile(cfg: StackConfig) -> dict[str, Any]:
 
 
 def _autoscaled_pool(name: str, pool: UserPool | GpuPool, labels: dict[str, str], taints: list[str],
-                     cfg_version: str) -> dict[str, Any]:
+                     cfg: StackConfig) -> dict[str, Any]:
     """A User-mode pool the cluster autoscaler sizes between min and max, created at min."""
     return {
         "agent_pool_name": name,
         "mode": "User",
-        # Separate pools do not follow the cluster's version by themselves: without this a
-        # `kubernetesVersion` bump upgrades the control plane and leaves these nodes behind.
-        "orchestrator_version": cfg_version,
+        # Separate pools do not follow the cluster's version by themselves (see above).
+        "orchestrator_version": orchestrator_version(cfg),
         "vm_size": pool.vm_size,
         "os_type": "Linux",
         "type": "VirtualMachineScaleSets",
@@ -78,8 +100,7 @@ def user_pool_args(cfg: StackConfig) -> dict[str, Any]:
     """The autoscaled user pool, a separate AgentPool resource so that the autoscaler's
     count changes never show up as drift on the cluster."""
     pool = cfg.cluster.user_pool
-    args = _autoscaled_pool(naming.USER_POOL, pool, {NODE_PURPOSE: "user"}, [USER_TAINT],
-                            cfg.cluster.kubernetes_version)
+    args = _autoscaled_pool(naming.USER_POOL, pool, {NODE_PURPOSE: "user"}, [USER_TAINT], cfg)
     if pool.spot:
         args |= {
             "scale_set_priority": "Spot",
@@ -94,8 +115,7 @@ def gpu_pool_args(cfg: StackConfig) -> dict[str, Any] | None:
     pool = cfg.cluster.gpu_pool
     if pool is None:
         return None
-    args = _autoscaled_pool(naming.GPU_POOL, pool, {NODE_PURPOSE: "user", **GPU_LABEL}, [USER_TAINT, GPU_TAINT],
-                            cfg.cluster.kubernetes_version)
+    args = _autoscaled_pool(naming.GPU_POOL, pool, {NODE_PURPOSE: "user", **GPU_LABEL}, [USER_TAINT, GPU_TAINT], cfg)
     # AKS installs the NVIDIA driver; the device plugin comes from its own chart.
     args["gpu_profile"] = {"driver": "Install"}
     return args
@@ -114,7 +134,7 @@ def build_pool_args(cfg: StackConfig) -> dict[str, Any] | None:
     return {
         "agent_pool_name": naming.BUILD_POOL,
         "mode": "User",
-        "orchestrator_version": cfg.cluster.kubernetes_version,
+        "orchestrator_version": orchestrator_version(cfg),
         "vm_size": pool.vm_size,
         "os_type": "Linux",
         "type": "VirtualMachineScaleSets",

@@ -40,7 +40,6 @@ from .config_fields import (
     _HOST_LABEL,
     _REGION,
     _SLUG,
-    AKS_VERSIONS,
     AZURE_REGIONS,
     LOCATION_KEY,
     MAX_MEMORY_BYTES,
@@ -292,7 +291,6 @@ class StackConfig(_Model):
 
 
 __all__ = [
-    "AKS_VERSIONS",
     "AZURE_REGIONS",
     "LOCATION_KEY",
     "MAX_MEMORY_BYTES",

@@ -9,9 +9,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from . import aks_versions
 from .config_fields import (
     _K8S_VERSION,
-    AKS_VERSIONS,
     GUID,
     Cidrs,
     Memory,
@@ -102,10 +102,12 @@ class ClusterConfig(_Model):
     """The AKS cluster."""
 
     kubernetes_version: str = Field(
-        "1.34",
-        description="Kubernetes minor version ('1.34' style); patch releases arrive through the "
-        "cluster's automatic 'patch' upgrade channel. Check `az aks get-versions -l <region>`.",
-        examples=["1.34"],
+        aks_versions.DEFAULT,
+        description="Kubernetes minor version ('1.36' style) of the control plane and every node pool; patch "
+        "releases arrive through the cluster's automatic 'patch' upgrade channel. Versions past AKS's end of "
+        "life (components/aks_versions.json) are refused; a version newer than that file is accepted and "
+        "checked against the region by the pre-flight. Raise it one minor at a time.",
+        examples=[aks_versions.DEFAULT],
     )
     system_pool: SystemPool = Field(default_factory=SystemPool, description="System node pool.")
     user_pool: UserPool = Field(default_factory=UserPool, description="Autoscaled user node pool.")
@@ -163,12 +165,12 @@ class ClusterConfig(_Model):
     def _k8s(cls, value: str) -> str:
         if not _K8S_VERSION.fullmatch(value):
             raise ValueError(
-                f"must be a Kubernetes minor version such as '1.34', without the patch "
+                f"must be a Kubernetes minor version such as '{aks_versions.DEFAULT}', without the patch "
                 f"(got {value!r})"
             )
-        if value not in AKS_VERSIONS:
-            raise ValueError(f"must be a version AKS supports: {', '.join(AKS_VERSIONS)} (components/"
-                             f"aks_versions.json; check `az aks get-versions -l <region>`) (got {value!r})")
+        problem = aks_versions.problem(value, aks_versions.today())
+        if problem:
+            raise ValueError(problem)
         return value
 
 

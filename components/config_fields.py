@@ -50,13 +50,12 @@ _DATA_DIR = Path(__file__).resolve().parent
 
 
 def _load_data(name: str) -> dict[str, Any]:
-    """A dated data file shipped next to this module (regions, AKS versions)."""
+    """A dated data file shipped next to this module (regions)."""
     data: dict[str, Any] = json.loads((_DATA_DIR / name).read_text())
     return data
 
 
 AZURE_REGIONS: frozenset[str] = frozenset(_load_data("azure_regions.json")["regions"])
-AKS_VERSIONS: tuple[str, ...] = tuple(_load_data("aks_versions.json")["supported"])
 
 # Memory a user server may be given: below this a Jupyter server does not start; above it
 # no Azure VM size has the memory (the largest M-series sizes have about 30 TiB).

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+# When the sizes below were last checked against Azure's size pages. `./run python -m tools.refresh`
+# reads the live list (resource SKUs) and reports sizes the stack uses that this table lacks.
+RECORDED = "2026-11-29"
+
 
 class VmSize(NamedTuple):
     vcpus: int

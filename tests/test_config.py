@@ -133,7 +133,7 @@ BAD_CONFIGS = [
         ({"binderhub-azuer:auth": {"type": "github"}}, "binderhub-azuer:auth is in an unknown namespace"),
         ({"location": "northeurope"}, "binderhub-azure:location is not a key of this stack"),
         ({"azure-native:location": "westeurop"}, "azure-native:location is not an Azure region: did you mean"),
-        ({"cluster": {"kubernetesVersion": "1.27"}}, "binderhub-azure:cluster.kubernetesVersion must be a version"),
+        ({"cluster": {"kubernetesVersion": "1.27"}}, "binderhub-azure:cluster.kubernetesVersion is 1.27, older"),
         ({"limits": {"memory": "0G"}}, "binderhub-azure:limits.memory must be from 128M to 32T"),
         ({"limits": {"maxAgeHours": 0.0001}}, "binderhub-azure:limits.maxAgeHours must be 0 (never) or at least"),
         ({"defaultUrl": "//evil.example"}, "binderhub-azure:defaultUrl must be a path on the server"),

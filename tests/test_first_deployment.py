@@ -128,8 +128,10 @@ def test_a_version_bump_upgrades_every_pool(render):
         strip = {k: v for k, v in new[name]["inputs"].items() if k != "orchestratorVersion"}
         assert json.dumps(strip, sort_keys=True) == json.dumps(
             {k: v for k, v in old[name]["inputs"].items() if k != "orchestratorVersion"}, sort_keys=True)
-    # The inline system pool follows the cluster's version (AKS), without its own pin.
-    assert "orchestratorVersion" not in new_cluster["inputs"]["agentPoolProfiles"][0]
+    # The inline system pool carries the same version, so the cluster's own PUT upgrades it with
+    # the control plane (AKS: all pools specified and equal to the control plane).
+    assert old_cluster["inputs"]["agentPoolProfiles"][0]["orchestratorVersion"] == "1.35"
+    assert new_cluster["inputs"]["agentPoolProfiles"][0]["orchestratorVersion"] == "1.36"
 
 
 # ---- builds that finish ----

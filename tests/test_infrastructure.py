@@ -25,13 +25,13 @@ def test_resource_group_cluster_and_pools(render):
     inputs = cluster["inputs"]
     assert cluster["parent"] == "cluster" and cluster["protect"] is True
     assert inputs["identity"] == {"type": "SystemAssigned"}
-    assert inputs["kubernetesVersion"] == "1.34"
+    assert inputs["kubernetesVersion"] == "1.36"
     assert inputs["autoUpgradeProfile"]["upgradeChannel"] == "patch"
     assert inputs["networkProfile"]["networkPolicy"] == "cilium"
     assert inputs["networkProfile"]["networkDataplane"] == "cilium"
     (system,) = inputs["agentPoolProfiles"]
     assert system["mode"] == "System" and system["count"] == 1
-    assert "orchestratorVersion" not in system
+    assert system["orchestratorVersion"] == "1.36"  # every pool the control plane's minor
     assert "group" not in cluster["dependsOn"] and "resource-group" in cluster["dependsOn"]
 
     pool = one(plan, POOL)

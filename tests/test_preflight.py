@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -32,10 +33,12 @@ from azure.mgmt.compute.models import ResourceSku
 from azure.mgmt.compute.models import Usage as SdkUsage
 from azure.mgmt.resource.resources.models import Provider
 
+from components import aks_versions
 from components.config_load import parse_config
 from tests.helpers import raw_config
 from tools import preflight
 from tools.preflight import Check, Clients, Pool
+from tools.preflight_checks import RunningCluster
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data" / "azure"
@@ -319,14 +322,31 @@ class FakeList:
         return iter(self.items)
 
 
+class FakeAks:
+    """The two AKS reads, answering from the recorded files."""
+
+    def __init__(self, cluster: dict[str, Any] | None = None):
+        self.cluster = cluster
+        self.calls: list[tuple[str, ...]] = []
+
+    def kubernetes_versions(self, location: str) -> dict[str, Any]:
+        self.calls.append(("versions", location))
+        return load("aks_kubernetes_versions_westeurope")  # the crafted list stands for every region
+
+    def managed_cluster(self, resource_group: str, name: str) -> dict[str, Any] | None:
+        self.calls.append(("cluster", resource_group, name))
+        return self.cluster
+
+
 def fake_clients(providers: dict[str, Any] | None = None, usages: str = "usages_westeurope",
-                 error: Exception | None = None) -> Clients:
+                 error: Exception | None = None, cluster: dict[str, Any] | None = None) -> Clients:
     providers = providers if providers is not None else providers_doc()
     return Clients(
         SUB,
         SimpleNamespace(providers=FakeList([Provider(p) for p in providers["value"]], error)),
         SimpleNamespace(resource_skus=FakeList([ResourceSku(s) for s in load("resource_skus_westeurope")["value"]]),
                         usage=FakeList([SdkUsage(u) for u in load(usages)["value"]])),
+        aks=FakeAks(cluster),
     )
 
 
@@ -342,7 +362,10 @@ def test_cli_all_ok(tmp_path, capsys):
     clients = fake_clients()
     assert preflight.main(["--config-file", stack_file(tmp_path)], clients=clients) == 0
     out = capsys.readouterr().out
-    assert f"subscription {SUB}" in out and "All 12 checks passed." in out
+    assert f"subscription {SUB}" in out and "All 14 checks passed." in out
+    assert "OK    kubernetes version" in out and "1.36 is offered in westeurope (newest patch 1.36.6)" in out
+    assert "no cluster yet: pulumi up creates it at 1.36" in out
+    assert clients.aks.calls == [("versions", "westeurope"), ("cluster", "rg-testuni-binderhub", "aks-testuni")]
     assert "FAIL" not in out
     for line in ("OK    subscription", "OK    provider Microsoft.ContainerRegistry", "OK    vm size system",
                  "OK    quota standardDSv5Family"):
@@ -359,7 +382,7 @@ def test_cli_free_trial_shortfall_exits_1_with_numbers(tmp_path, capsys):
     assert "FAIL  quota cores" in out and "14 vCPUs needed, 4 free (limit 4 - 0 in use), short by 10" in out
     assert "az provider register --namespace Microsoft.ContainerService" in out
     assert "Free Trial subscriptions are limited to 4 vCPUs" in out
-    assert "3 of 12 checks failed." in out
+    assert "3 of 14 checks failed." in out
     assert len(out.splitlines()) < 40  # one screen
 
 
@@ -371,7 +394,7 @@ def test_cli_json_shape(tmp_path, capsys):
     assert set(doc) == {"subscription", "location", "checks", "ok"}
     assert (doc["subscription"], doc["location"], doc["ok"]) == (SUB, "westeurope", False)
     for check in doc["checks"]:
-        assert set(check) == {"name", "ok", "detail"}
+        assert set(check) == {"name", "ok", "warning", "detail"}
         assert isinstance(check["ok"], bool) and isinstance(check["detail"], str)
     assert [c["name"] for c in doc["checks"] if not c["ok"]] == ["quota cores", "quota standardDSv5Family"]
 
@@ -482,6 +505,8 @@ ROUTES = {
     f"/subscriptions/{SUB}/providers": (200, providers_doc()),
     "/providers/Microsoft.Compute/skus": (200, load("resource_skus_westeurope")),
     "/providers/Microsoft.Compute/locations/westeurope/usages": (200, load("usages_westeurope")),
+    "/locations/westeurope/kubernetesVersions": (200, load("aks_kubernetes_versions_westeurope")),
+    "/managedClusters/aks-testuni": (404, {"error": {"code": "ResourceNotFound", "message": "not found"}}),
 }
 
 
@@ -489,11 +514,15 @@ def test_real_sdk_clients_over_recorded_http(tmp_path, capsys):
     clients, adapter = sdk_clients(ROUTES)
     assert preflight.main(["--config-file", stack_file(tmp_path), "--json"], clients=clients) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["ok"] is True and len(doc["checks"]) == 12
+    assert doc["ok"] is True and len(doc["checks"]) == 14
     assert [urlsplit(r.url).path for r in adapter.seen] == [
         f"/subscriptions/{SUB}/providers",
         f"/subscriptions/{SUB}/providers/Microsoft.Compute/skus",
-        f"/subscriptions/{SUB}/providers/Microsoft.Compute/locations/westeurope/usages"]
+        f"/subscriptions/{SUB}/providers/Microsoft.Compute/locations/westeurope/usages",
+        f"/subscriptions/{SUB}/providers/Microsoft.ContainerService/locations/westeurope/kubernetesVersions",
+        f"/subscriptions/{SUB}/resourceGroups/rg-testuni-binderhub/providers/Microsoft.ContainerService/"
+        "managedClusters/aks-testuni"]
+    assert parse_qs(urlsplit(adapter.seen[3].url).query)["api-version"] == [preflight.AKS_API_VERSION]
     assert parse_qs(urlsplit(adapter.seen[1].url).query)["$filter"] == ["location eq 'westeurope'"]
     assert all(r.headers["Authorization"] == "Bearer fake-token" for r in adapter.seen)
 
@@ -638,3 +667,92 @@ class TestDuringPulumi:
 
         plan.build_plan(*raw_config(), "test")
         assert calls == []
+
+
+# --------------------------------------------------------------------------- Kubernetes versions
+
+
+OFFERED = preflight.parse_kubernetes_versions(load("aks_kubernetes_versions_westeurope"))
+RUNNING = preflight.parse_cluster(load("aks_managed_cluster_1_35"))
+DEC_2026 = date(2026, 12, 5)
+
+
+def test_offered_versions_read_preview_and_support_plan():
+    assert OFFERED["1.36"].patches == ("1.36.4", "1.36.6") and not OFFERED["1.36"].preview
+    assert OFFERED["1.38"].preview and not OFFERED["1.34"].official
+    assert OFFERED["1.35"].patches[-1] == "1.35.10"  # numeric order, not text order
+
+
+@pytest.mark.parametrize(("version", "ok", "expected"), [
+    ("1.36", True, "1.36 is offered in westeurope (newest patch 1.36.6)"),
+    ("1.38", False, "1.38 is offered only as a preview in westeurope; it offers 1.35, 1.36, 1.37"),
+    ("1.34", False, "1.34 is offered only with long-term support (Premium tier)"),
+    ("1.39", False, "1.39 is offered not in westeurope"),
+])
+def test_kubernetes_version_against_the_region(version, ok, expected):
+    check = preflight.check_kubernetes_version(version, OFFERED, "westeurope")
+    assert check.ok is ok and expected in check.detail
+    assert check.stops_up is (not ok)
+    if not ok:
+        assert "fix: set binderhub-azure:cluster.kubernetesVersion" in check.detail
+
+
+def test_a_running_cluster_newer_than_the_config_is_a_downgrade_that_stops_up():
+    (check,) = [c for c in preflight.check_running_cluster("1.34", RUNNING, DEC_2026) if c.name == "cluster version"]
+    assert not check.ok and check.stops_up
+    assert "runs 1.35.10" in check.detail and "downgrade" in check.detail
+    assert check.detail.endswith("set binderhub-azure:cluster.kubernetesVersion to 1.35")
+
+
+def test_the_next_minor_is_an_upgrade_two_is_refused():
+    checks = {c.name: c for c in preflight.check_running_cluster("1.36", RUNNING, DEC_2026)}
+    assert checks["cluster version"].ok and "upgrades the control plane and system pool to 1.36" in \
+        checks["cluster version"].detail
+    jump = {c.name: c for c in preflight.check_running_cluster("1.37", RUNNING, DEC_2026)}["cluster version"]
+    assert not jump.ok and jump.stops_up and "set binderhub-azure:cluster.kubernetesVersion to 1.36" in jump.detail
+
+
+def test_a_pool_behind_the_control_plane_is_a_warning_that_up_fixes():
+    checks = {c.name: c for c in preflight.check_running_cluster("1.35", RUNNING, DEC_2026)}
+    pools = checks["pool versions"]
+    assert pools.ok and pools.warning and "user (1.34.12)" in pools.detail and "system" not in pools.detail
+
+
+def test_a_running_version_near_its_end_of_life_warns_with_the_date_and_way_up():
+    checks = {c.name: c for c in preflight.check_running_cluster("1.35", RUNNING, date(2027, 2, 20))}
+    support = checks["cluster support"]
+    assert support.ok and support.warning
+    assert "1.35 leaves AKS support on 2027-03-31" in support.detail
+    assert "set binderhub-azure:cluster.kubernetesVersion to 1.36" in support.detail
+    assert "cluster support" not in {c.name for c in preflight.check_running_cluster("1.35", RUNNING, DEC_2026)}
+
+
+def test_a_cluster_past_end_of_life_may_jump_to_the_lowest_supported():
+    """AKS lets an unsupported version go straight to the lowest supported one (AKS docs FAQ)."""
+    old = RunningCluster("1.33.9", (("system", "1.33.9"),))
+    checks = {c.name: c for c in preflight.check_running_cluster("1.35", old, DEC_2026)}
+    assert checks["cluster version"].ok and "upgrades the control plane and system pool to 1.35" in \
+        checks["cluster version"].detail
+    support = checks["cluster support"]
+    assert support.warning and "1.33 left AKS support on 2026-07-31" in support.detail
+
+
+def test_warnings_show_as_warn_and_do_not_fail(tmp_path, capsys):
+    clients = fake_clients(cluster=load("aks_managed_cluster_1_35"))
+    assert preflight.main(["--config-file", stack_file(tmp_path)], clients=clients) == 0
+    out = capsys.readouterr().out
+    assert "WARN  pool versions" in out and "OK    cluster version" in out
+
+
+def test_during_pulumi_up_a_certain_refusal_stops_the_program(monkeypatch):
+    import pulumi
+
+    warnings: list[str] = []
+    monkeypatch.setattr(preflight, "should_run_in_pulumi_up", lambda: True)
+    monkeypatch.setattr(preflight, "build_clients", lambda sub: fake_clients(cluster=load("aks_managed_cluster_1_35")))
+    monkeypatch.setattr(aks_versions, "today", lambda: date(2026, 11, 1))  # 1.34 still in the file's window
+    cfg = cfg_of(cluster={"kubernetesVersion": "1.34"})
+    raw = {"azure-native:subscriptionId": SUB}
+    with pytest.raises(pulumi.RunError) as err:
+        preflight.check_during_pulumi(cfg, raw, warnings.append)
+    assert "cluster version: the cluster runs 1.35.10" in str(err.value) and warnings

@@ -19,8 +19,10 @@ import runpy
 import sys
 from typing import TYPE_CHECKING, Any
 
+from components import aks_versions
 from components.config import PROJECT, ConfigError
 from components.config_load import parse_config
+from components.notes import stack_notes
 
 from . import cost
 from .outputs import unexpected
@@ -127,6 +129,8 @@ def plan_document(cfg: Any, monitor: RecordingMonitor, stack: str) -> dict[str, 
     return {
         "project": PROJECT,
         "stack": stack,
+        # What to know before deploying (not errors): see components/notes.py.
+        "notes": stack_notes(cfg, aks_versions.today()),
         # Offline prices only: the plan never touches the network.
         "costEstimate": cost.estimate(cfg, offline=True),
         "resources": resources,
@@ -158,6 +162,8 @@ def summary(plan: dict[str, Any]) -> str:
     for rel in plan["helmReleases"]:
         lines.append(f"  {rel['name']}: {rel['chart']} {rel['version']} from {rel['repository']} "
                      f"in namespace {rel['namespace']}")
+    if plan["notes"]:
+        lines += ["", "Notes:", *(f"  - {note}" for note in plan["notes"])]
     lines += ["", "Outputs:"]
     for key, value in plan["outputs"].items():
         lines.append(f"  {key}: {value if isinstance(value, str) else json.dumps(value)}")

@@ -19,6 +19,12 @@ read-only calls, and prints one line per check, OK or FAIL, with what to do unde
   quota cores           the regional vCPU quota covers every on-demand pool at its maximum
   quota <family>        each VM family's vCPU quota covers that family's pools at their maximum
   quota lowPriorityCores  the regional Spot vCPU quota covers a Spot user pool at its maximum
+  kubernetes version    the region offers cluster.kubernetesVersion for new clusters (not only
+                        as a preview), as `az aks get-versions -l <region>` lists them
+  cluster version       when the stack's cluster exists: it runs cluster.kubernetesVersion or
+                        the minor before it (a lower config asks for a downgrade; a jump of two
+                        minors is refused by AKS); WARN when the version it runs is near or past
+                        AKS's end of life (with the way up), or a pool lags the control plane
 
 When Microsoft.Compute itself is not registered, its SKU and usage APIs cannot be asked: one
 FAIL line, `vm sizes and quotas`, says so instead of the size and quota lines.
@@ -41,7 +47,7 @@ Credentials: `azure.identity.DefaultAzureCredential`, which tries, among others,
 variables (AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET or a certificate, or
 workload identity), a managed identity and the Azure CLI's `az login`.
 
-Exit status: 0 when every check is OK; 1 when any check FAILs (the report says why); 2 with
+Exit status: 0 when every check is OK or WARN; 1 when any check FAILs (the report says why); 2 with
 one line on stderr when the checks cannot run: bad stack config, no subscription, no
 credentials, or an Azure request failing for another reason (HTTP or network error).
 `--json` prints `{"subscription", "location", "checks": [{"name", "ok", "detail"}], "ok"}`.
@@ -81,6 +87,7 @@ from typing import Any, TextIO
 
 from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError, ServiceRequestError
 
+from components import aks_versions, naming
 from components.config import ConfigError, StackConfig
 from components.config_fields import GUID
 from components.config_load import parse_config
@@ -93,10 +100,14 @@ from .preflight_checks import (
     ProviderState,
     Usage,
     VmSku,
+    check_kubernetes_version,
     check_providers,
     check_quotas,
+    check_running_cluster,
     check_vm_size,
     index_skus,
+    parse_cluster,
+    parse_kubernetes_versions,
     parse_provider,
     parse_sku,
     parse_usage,
@@ -195,6 +206,41 @@ def should_run_in_pulumi_up(environ: Mapping[str, str] | None = None) -> bool:
     return not env.get(SKIP_ENV) and credentials_look_present(env)
 
 
+# The managed clusters API version pulumi-azure-native 3.29 uses (its ManagedCluster resource).
+AKS_API_VERSION = "2025-09-01"
+
+
+class AksApi:
+    """The two AKS reads, as REST calls through the resource client's pipeline (its credential,
+    retries and transport): no AKS management package is needed for them."""
+
+    def __init__(self, resources: Any, subscription_id: str):
+        self.resources = resources
+        self.base = f"/subscriptions/{subscription_id}"
+
+    def _get(self, path: str) -> dict[str, Any] | None:
+        from azure.core.rest import HttpRequest
+
+        response = self.resources.send_request(HttpRequest("GET", f"{self.base}{path}",
+                                                           params={"api-version": AKS_API_VERSION}))
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 400:
+            body = response.json() if response.text() else {}
+            error = (body or {}).get("error") or {}
+            raise HttpResponseError(message=f"{error.get('code', '')}: {error.get('message', '')}".strip(": "),
+                                    response=response)
+        doc: dict[str, Any] = response.json()
+        return doc
+
+    def kubernetes_versions(self, location: str) -> dict[str, Any]:
+        return self._get(f"/providers/Microsoft.ContainerService/locations/{location}/kubernetesVersions") or {}
+
+    def managed_cluster(self, resource_group: str, name: str) -> dict[str, Any] | None:
+        path = f"/resourceGroups/{resource_group}/providers/Microsoft.ContainerService/managedClusters/{name}"
+        return self._get(path)
+
+
 def build_clients(subscription_id: str, credential: Any = None, **client_kwargs: Any) -> Clients:
     """The SDK clients, with DefaultAzureCredential unless a credential is given. Nothing is
     called yet: the credential fetches a token on the first request. `client_kwargs` go to both
@@ -204,8 +250,9 @@ def build_clients(subscription_id: str, credential: Any = None, **client_kwargs:
     from azure.mgmt.resource.resources import ResourceManagementClient
 
     credential = credential or DefaultAzureCredential()
-    return Clients(subscription_id, ResourceManagementClient(credential, subscription_id, **client_kwargs),
-                   ComputeManagementClient(credential, subscription_id, **client_kwargs), credential)
+    resources = ResourceManagementClient(credential, subscription_id, **client_kwargs)
+    return Clients(subscription_id, resources, ComputeManagementClient(credential, subscription_id, **client_kwargs),
+                   credential, AksApi(resources, subscription_id))
 
 
 def _one_line(text: str) -> str:
@@ -272,7 +319,18 @@ def run_checks(cfg: StackConfig, clients: Clients) -> list[Check]:
     checks += [check_vm_size(pool, skus, cfg.location) for pool in pools]
     usages = [parse_usage(u) for u in clients.compute.usage.list(cfg.location)]
     checks += check_quotas(pools, skus, usages, cfg.location, subscription)
+    if not cfg.tljh and clients.aks is not None:
+        checks += kubernetes_checks(cfg, clients.aks)
     return checks
+
+
+def kubernetes_checks(cfg: StackConfig, aks: Any) -> list[Check]:
+    """The configured version against the region's list, and against the cluster if it exists."""
+    version = cfg.cluster.kubernetes_version
+    offered = parse_kubernetes_versions(aks.kubernetes_versions(cfg.location))
+    running = aks.managed_cluster(naming.resource_group(cfg), naming.cluster(cfg))
+    checks = [check_kubernetes_version(version, offered, cfg.location)]
+    return checks + check_running_cluster(version, parse_cluster(running) if running else None, aks_versions.today())
 
 
 def _close(clients: Clients) -> None:
@@ -372,7 +430,13 @@ def check_during_pulumi(cfg: StackConfig, raw_config: Mapping[str, str],
     finally:
         if clients is not None:
             _close(clients)
-    if not all(c.ok for c in checks):
+    if not all(c.ok and not c.warning for c in checks):
         warn(render_report(checks, subscription, source, cfg.location)
              + "\n(set binderhub-azure:preflight false to skip these checks)")
+    stops = [c for c in checks if not c.ok and c.stops_up]
+    if stops:
+        import pulumi
+
+        raise pulumi.RunError("pre-flight: Azure would refuse this:\n" + "\n".join(
+            f"{c.name}: {' '.join(c.detail.split(chr(10)))}" for c in stops))
     return checks

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
+from components import aks_versions
 from components.config import StackConfig
 
 FREE_TRIAL_NOTE = "Free Trial subscriptions are limited to 4 vCPUs per region: upgrade to pay-as-you-go first"
@@ -27,11 +29,15 @@ SPOT_CORES = "lowPriorityCores"
 
 @dataclass(frozen=True)
 class Check:
-    """One line of the report. `detail` may hold more lines: how to fix a failure."""
+    """One line of the report. `detail` may hold more lines: how to fix a failure. A `warning`
+    passes (ok) but is shown as WARN. A failed check with `stops_up` also stops `pulumi up`
+    (where the pre-flight otherwise only warns): Azure would refuse the change for certain."""
 
     name: str
     ok: bool
     detail: str
+    warning: bool = False
+    stops_up: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,12 +84,33 @@ class Usage:
 class Clients:
     """What `run_checks` calls: `resources.providers.list()`, `compute.resource_skus.list(filter=...)`
     and `compute.usage.list(location)`, as on the SDK's ResourceManagementClient and
-    ComputeManagementClient."""
+    ComputeManagementClient; and `aks.kubernetes_versions(location)` and
+    `aks.managed_cluster(resource_group, name)` (REST JSON, None for a cluster that does not exist)."""
 
     subscription_id: str
     resources: Any
     compute: Any
     credential: Any = None
+    aks: Any = None
+
+
+@dataclass(frozen=True)
+class OfferedVersion:
+    """A Kubernetes minor version a region offers for new clusters."""
+
+    minor: str
+    preview: bool
+    patches: tuple[str, ...]
+    # Offered with AKS's standard support plan; False: only with long-term support (Premium tier).
+    official: bool = True
+
+
+@dataclass(frozen=True)
+class RunningCluster:
+    """The stack's cluster as Azure runs it now: its version and each pool's."""
+
+    version: str  # currentKubernetesVersion, e.g. "1.35.7"
+    pools: tuple[tuple[str, str], ...]  # (pool name, its current version)
 
 
 # ---------------------------------------------------------------------------
@@ -290,6 +317,94 @@ def check_quotas(pools: Sequence[Pool], skus: Mapping[str, VmSku], usages: Itera
 
 
 # ---------------------------------------------------------------------------
+# Kubernetes versions (pure): offered in the region, and the running cluster against the config
+# ---------------------------------------------------------------------------
+
+
+def _minor_of(version: str) -> str:
+    """'1.35.7' or '1.35' -> '1.35'."""
+    return ".".join(version.split(".")[:2])
+
+
+def parse_kubernetes_versions(doc: Mapping[str, Any]) -> dict[str, OfferedVersion]:
+    """`GET .../providers/Microsoft.ContainerService/locations/{location}/kubernetesVersions`."""
+    offered = {}
+    for item in doc.get("values") or []:
+        minor = _str(item.get("version"))
+        plans = (item.get("capabilities") or {}).get("supportPlan")
+        offered[minor] = OfferedVersion(minor, bool(item.get("isPreview")),
+                                        tuple(sorted((item.get("patchVersions") or {}), key=_patch_key)),
+                                        plans is None or "KubernetesOfficial" in plans)
+    return offered
+
+
+def _patch_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".") if part.isdigit())
+
+
+def parse_cluster(doc: Mapping[str, Any]) -> RunningCluster:
+    """`GET .../Microsoft.ContainerService/managedClusters/{name}`: every pool is listed there,
+    also those made as separate agent pool resources."""
+    props = doc.get("properties") or {}
+    pools = tuple((_str(p.get("name")), _str(p.get("currentOrchestratorVersion") or p.get("orchestratorVersion")))
+                  for p in props.get("agentPoolProfiles") or [])
+    return RunningCluster(_str(props.get("currentKubernetesVersion") or props.get("kubernetesVersion")), pools)
+
+
+def check_kubernetes_version(version: str, offered: Mapping[str, OfferedVersion], location: str) -> Check:
+    """The configured minor version is one the region offers for new clusters, not as a preview."""
+    name = "kubernetes version"
+    ga = sorted((v.minor for v in offered.values() if not v.preview and v.official), key=_patch_key)
+    found = offered.get(version)
+    if found is not None and not found.preview and found.official:
+        newest = found.patches[-1] if found.patches else version
+        return Check(name, True, f"{version} is offered in {location} (newest patch {newest})")
+    why = ("only as a preview" if found.preview else "only with long-term support (Premium tier)") if found else "not"
+    return Check(name, False, f"{version} is offered {why} in {location}; it offers {', '.join(ga) or 'none'}\n"
+                 "fix: set binderhub-azure:cluster.kubernetesVersion to one of those", stops_up=True)
+
+
+def check_running_cluster(version: str, running: RunningCluster | None, on: date) -> list[Check]:
+    """The stack's cluster, if it exists: the configured version must be the one it runs or the
+    next minor (AKS upgrades one minor at a time and refuses downgrades); a running version near
+    or past its end of life, or a pool behind the control plane, is a warning with the way up."""
+    name = "cluster version"
+    if running is None:
+        return [Check(name, True, f"no cluster yet: pulumi up creates it at {version}")]
+    current = _minor_of(running.version)
+    target, now = aks_versions.minor(version), aks_versions.minor(current)
+    checks = []
+    if target < now:
+        checks.append(Check(name, False, f"the cluster runs {running.version} (AKS upgraded it, or someone did); "
+                            f"cluster.kubernetesVersion {version} would ask AKS for a downgrade, which it refuses\n"
+                            f"fix: set binderhub-azure:cluster.kubernetesVersion to {current}", stops_up=True))
+    elif target > now + 1 and aks_versions.problem(current, on) is None:
+        path = aks_versions.upgrade_path(current, version)
+        checks.append(Check(name, False, f"the cluster runs {running.version}; AKS upgrades a supported version one "
+                            f"minor at a time\nfix: set binderhub-azure:cluster.kubernetesVersion to {path[0]}, "
+                            f"pulumi up, then each of {', '.join(path[1:])} in turn", stops_up=True))
+    elif target > now:  # the next minor, or a version past its end of life to the lowest supported
+        checks.append(Check(name, True, f"the cluster runs {running.version}: pulumi up upgrades the control plane "
+                            f"and system pool to {version}, then each other pool"))
+    else:
+        checks.append(Check(name, True, f"the cluster runs {running.version}"))
+    known = aks_versions.VERSIONS.get(current)
+    if known is not None and known.end_of_life - on <= aks_versions.NEAR_END:
+        left = "left" if known.end_of_life < on else "leaves"
+        up = aks_versions.name_of(now + 1)
+        checks.append(Check("cluster support", True, f"{current} {left} AKS support on {known.end_of_life.isoformat()} "
+                            f"(AKS upgrades clusters that fall further behind)\nway up: set "
+                            f"binderhub-azure:cluster.kubernetesVersion to {up} and pulumi up, one minor version "
+                            "at a time; every pool follows", warning=True))
+    behind = [f"{pool} ({pool_version})" for pool, pool_version in running.pools
+              if pool_version and _patch_key(_minor_of(pool_version)) < _patch_key(current)]
+    if behind:
+        checks.append(Check("pool versions", True, f"behind the control plane ({running.version}): {', '.join(behind)}"
+                            f"\npulumi up sets every pool to cluster.kubernetesVersion ({version})", warning=True))
+    return checks
+
+
+# ---------------------------------------------------------------------------
 # Report (pure)
 # ---------------------------------------------------------------------------
 
@@ -299,7 +414,8 @@ def render_report(checks: Sequence[Check], subscription_id: str, source: str, lo
     width = max((len(c.name) for c in checks), default=0)
     for c in checks:
         first, *rest = c.detail.split("\n")
-        lines.append(f"  {'OK' if c.ok else 'FAIL':<4}  {c.name:<{width}}  {first}")
+        status = "FAIL" if not c.ok else "WARN" if c.warning else "OK"
+        lines.append(f"  {status:<4}  {c.name:<{width}}  {first}")
         lines.extend(f"        {' ' * width}  {line}" for line in rest)
     failed = sum(not c.ok for c in checks)
     lines += ["", f"{failed} of {len(checks)} checks failed." if failed else f"All {len(checks)} checks passed."]
@@ -308,5 +424,5 @@ def render_report(checks: Sequence[Check], subscription_id: str, source: str, lo
 
 def report_json(checks: Sequence[Check], subscription_id: str, location: str) -> dict[str, Any]:
     return {"subscription": subscription_id, "location": location,
-            "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks],
+            "checks": [{"name": c.name, "ok": c.ok, "warning": c.warning, "detail": c.detail} for c in checks],
             "ok": all(c.ok for c in checks)}

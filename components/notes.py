@@ -1,0 +1,40 @@
+"""What an operator should know about a valid stack before deploying it (pure).
+
+Notes never block: a config that fails a rule raises a ConfigError instead. The offline plan
+prints them under "Notes", and `pulumi preview`/`up` show them as warnings.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from . import aks_versions, vm_sizes
+from .config import StackConfig
+
+
+def _vm_sizes(cfg: StackConfig) -> list[tuple[str, str]]:
+    """(config key, VM size) of every VM the stack makes."""
+    if cfg.tljh:
+        return [("vm.size", cfg.vm.size)]
+    cluster = cfg.cluster
+    sizes = [("cluster.systemPool.vmSize", cluster.system_pool.vm_size),
+             ("cluster.userPool.vmSize", cluster.user_pool.vm_size)]
+    if cluster.gpu_pool is not None:
+        sizes.append(("cluster.gpuPool.vmSize", cluster.gpu_pool.vm_size))
+    if cfg.build_pool is not None:
+        sizes.append(("cluster.buildPool.vmSize", cfg.build_pool.vm_size))
+    return sizes
+
+
+def stack_notes(cfg: StackConfig, on: date) -> list[str]:
+    """One line each, in config order."""
+    notes = []
+    if not cfg.tljh:
+        note = aks_versions.note(cfg.cluster.kubernetes_version, on)
+        if note:
+            notes.append(note)
+    for key, size in _vm_sizes(cfg):
+        if size not in vm_sizes.SIZES:
+            notes.append(f"{key} {size} is not in components/vm_sizes.py ({vm_sizes.RECORDED}): its vCPUs, memory "
+                         "and price are unknown offline; the pre-flight asks Azure whether the region offers it")
+    return notes
