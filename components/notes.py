@@ -35,6 +35,6 @@ def stack_notes(cfg: StackConfig, on: date) -> list[str]:
             notes.append(note)
     for key, size in _vm_sizes(cfg):
         if size not in vm_sizes.SIZES:
-            notes.append(f"{key} {size} is not in components/vm_sizes.py ({vm_sizes.RECORDED}): its vCPUs, memory "
+            notes.append(f"{key} {size} is not in components/vm_sizes.json ({vm_sizes.RECORDED}): its vCPUs, memory "
                          "and price are unknown offline; the pre-flight asks Azure whether the region offers it")
     return notes

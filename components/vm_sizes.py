@@ -1,4 +1,5 @@
-"""Published facts of the Azure VM sizes the defaults, the README and the examples use (pure data).
+"""Published facts of the Azure VM sizes the defaults, the README and the examples use (pure;
+the numbers are in vm_sizes.json, with their source and date).
 
 vCPUs and memory come from Azure's size pages (learn.microsoft.com/azure/virtual-machines/sizes);
 `local_disk_gib` is the larger of the size's cache and temp disk, the most an ephemeral OS disk
@@ -8,11 +9,9 @@ here is reported as unknown where these facts matter, never estimated from its n
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import NamedTuple
-
-# When the sizes below were last checked against Azure's size pages. `./run python -m tools.refresh`
-# reads the live list (resource SKUs) and reports sizes the stack uses that this table lacks.
-RECORDED = "2026-11-29"
 
 
 class VmSize(NamedTuple):
@@ -21,36 +20,12 @@ class VmSize(NamedTuple):
     local_disk_gib: int
 
 
+DATA_FILE = Path(__file__).resolve().parent / "vm_sizes.json"
+_DOC = json.loads(DATA_FILE.read_text())
+# When the sizes were last checked against Azure's size pages (or the Resource SKUs API).
+RECORDED: str = _DOC["date"]
 SIZES: dict[str, VmSize] = {
-    # General purpose, Intel (Dsv5: no local disk; Ddsv5: a temp disk)
-    "Standard_D2s_v5": VmSize(2, 8, 0),
-    "Standard_D4s_v5": VmSize(4, 16, 0),
-    "Standard_D8s_v5": VmSize(8, 32, 0),
-    "Standard_D16s_v5": VmSize(16, 64, 0),
-    "Standard_D2ds_v5": VmSize(2, 8, 75),
-    "Standard_D4ds_v5": VmSize(4, 16, 150),
-    "Standard_D8ds_v5": VmSize(8, 32, 300),
-    # General purpose, AMD (Dasv5: no local disk; Dadsv5: a temp disk)
-    "Standard_D2as_v5": VmSize(2, 8, 0),
-    "Standard_D4as_v5": VmSize(4, 16, 0),
-    "Standard_D8as_v5": VmSize(8, 32, 0),
-    "Standard_D2ads_v5": VmSize(2, 8, 75),
-    "Standard_D4ads_v5": VmSize(4, 16, 150),
-    # Memory optimised (Esv5: no local disk)
-    "Standard_E2s_v5": VmSize(2, 16, 0),
-    "Standard_E4s_v5": VmSize(4, 32, 0),
-    "Standard_E8s_v5": VmSize(8, 64, 0),
-    "Standard_E16s_v5": VmSize(16, 128, 0),
-    # Older general purpose (Dsv3: 50/100 GiB cache, larger than the temp disk)
-    "Standard_D2s_v3": VmSize(2, 8, 50),
-    "Standard_D4s_v3": VmSize(4, 16, 100),
-    # Burstable
-    "Standard_B2s": VmSize(2, 4, 8),
-    "Standard_B2ms": VmSize(2, 8, 16),
-    # GPU (NCasT4_v3: a temp disk; NCv3: 736 GiB temp)
-    "Standard_NC4as_T4_v3": VmSize(4, 28, 180),
-    "Standard_NC8as_T4_v3": VmSize(8, 56, 360),
-    "Standard_NC6s_v3": VmSize(6, 112, 736),
+    name: VmSize(size["vcpus"], size["memoryGiB"], size["localDiskGiB"]) for name, size in _DOC["sizes"].items()
 }
 
 
