@@ -96,12 +96,15 @@ class TljhServer(pulumi.ComponentResource):
                 "os_disk": {"create_option": "FromImage", "disk_size_gb": 64, "delete_option": "Delete",
                             "managed_disk": {"storage_account_type": "Premium_LRS"}},
                 # Detached, not deleted, with the VM: users' files outlive a replacement.
-                "data_disks": [{"lun": 0, "create_option": "Attach", "delete_option": "Detach",
+                "data_disks": [{"lun": tljh_spec.DATA_DISK_LUN, "create_option": "Attach", "delete_option": "Detach",
                                 "managed_disk": {"id": home.id}}],
             },
             network_profile={"network_interfaces": [{"id": nic.id, "primary": True}]},
             **common,
-            opts=child.merge(pulumi.ResourceOptions(depends_on=[secret])),
+            # Azure cannot change a VM's image in place (PropertyChangeNotAllowed): a new image pin
+            # reaches a new VM, and an update of a running one must not fail over it.
+            opts=child.merge(pulumi.ResourceOptions(depends_on=[secret],
+                                                    ignore_changes=["storageProfile.imageReference"])),
         )
         # The VM reads the client secret with its own identity, and only that secret's vault.
         roles.assign_role(f"{name}-vault-reader", role=roles.KEY_VAULT_SECRETS_USER,

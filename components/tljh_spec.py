@@ -8,22 +8,33 @@ a script on the VM reads it at first boot with the VM's managed identity.
 
 from __future__ import annotations
 
+import json
 import shlex
+import string
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from .config import StackConfig
 
-# TLJH release and the bootstrap script of that same tag (not the moving tljh.jupyter.org copy).
-TLJH_VERSION = "2.0.0"
-BOOTSTRAP_URL = (f"https://raw.githubusercontent.com/jupyterhub/the-littlest-jupyterhub/{TLJH_VERSION}"
+# TLJH and the VM image are pinned in pins.json with their sources and the reason for each.
+PINS: dict[str, Any] = json.loads((Path(__file__).resolve().parent / "pins.json").read_text())
+TLJH_PIN: dict[str, Any] = PINS["tljh"]
+# A full commit on TLJH's main branch: no release yet ships a Traefik with the path-matcher fixes
+# (2.0.0 installs 3.1.4). bootstrap.py installs whatever `--version` names that is not a version
+# number from git at that ref, and the bootstrap script comes from the same commit.
+TLJH_REF: str = TLJH_PIN["ref"]
+BOOTSTRAP_URL = (f"https://raw.githubusercontent.com/jupyterhub/the-littlest-jupyterhub/{TLJH_REF}"
                  "/bootstrap/bootstrap.py")
-# TLJH 2 supports Ubuntu 22.04 and later.
-IMAGE = {"publisher": "Canonical", "offer": "0001-com-ubuntu-server-jammy", "sku": "22_04-lts-gen2",
-         "version": "latest"}
-# Azure exposes the data disk at LUN 0 under this stable path.
-DATA_DISK_DEVICE = "/dev/disk/azure/scsi1/lun0"
+IMAGE: dict[str, str] = {key: PINS["vmImages"]["tljh"][key] for key in ("publisher", "offer", "sku", "version")}
+# The /home data disk is attached at this LUN (tljh.py). Azure images name it by LUN under
+# /dev/disk/azure in two ways: data/by-lun/<lun> from azure-vm-utils (SCSI and NVMe disk
+# controllers; in Canonical's 22.04 and 24.04 images) and scsi1/lun<lun> from WALinuxAgent
+# (SCSI only). The first-boot script takes whichever exists.
+DATA_DISK_LUN = 0
+AZURE_DISK_DIR = "/dev/disk/azure"
+DATA_DISK_LINKS = (f"data/by-lun/{DATA_DISK_LUN}", f"scsi1/lun{DATA_DISK_LUN}")
 HOME_LABEL = "tljh-home"
 SECRET_NAME = "oauth-client-secret"
 IMDS_IP = "169.254.169.254"
@@ -149,6 +160,92 @@ WantedBy=multi-user.target
 """
 
 
+class _Fill(string.Template):
+    """`@name` placeholders, so that a shell script's own `$` needs no escaping."""
+
+    delimiter = "@"
+
+
+HOME_DISK_SCRIPT = _Fill(r"""#!/bin/sh
+set -eu
+label=@label
+azure=${AZURE_DISK_DIR:-@azure}
+wait_seconds=${HOME_DISK_WAIT_SECONDS:-120}
+fstab=${FSTAB:-/etc/fstab}
+mounted() { findmnt -n -o LABEL /home 2>/dev/null || true; }
+fail() {
+  echo "home-disk: $*; /home is not on the data disk, so TLJH is neither installed nor started" >&2
+  exit 1
+}
+[ "$(mounted)" = "$label" ] && exit 0
+link=''
+waited=0
+while :; do
+  for candidate in @candidates; do
+    if [ -e "$candidate" ]; then link=$candidate; break; fi
+  done
+  [ -n "$link" ] && break
+  [ "$waited" -ge "$wait_seconds" ] && fail "no data disk at LUN @lun (@shown) after ${waited}s"
+  sleep 5
+  waited=$((waited + 5))
+done
+udevadm settle || true
+disk=$(readlink -f "$link")
+part="$link-part1"
+if [ ! -e "$part" ] || [ "$(blkid -p -o value -s LABEL "$part" 2>/dev/null || true)" != "$label" ]; then
+  # blkid -p exits 2 when it finds neither a partition table nor a file system.
+  found=0
+  blkid -p "$disk" > /dev/null 2>&1 || found=$?
+  [ "$found" -eq 2 ] || fail "$link ($disk) is not empty and has no $label partition: not formatting it"
+  printf 'label: gpt\n,,L\n' | sfdisk --quiet "$disk"
+  udevadm settle || true
+  tries=0
+  until [ -e "$part" ]; do
+    [ "$tries" -ge 30 ] && fail "$part did not appear after partitioning $disk"
+    sleep 1
+    tries=$((tries + 1))
+  done
+  mkfs.ext4 -q -L "$label" "$part"
+fi
+grep -q "^LABEL=$label " "$fstab" || echo "LABEL=$label /home ext4 defaults,nofail 0 2" >> "$fstab"
+[ "$(mounted)" = "$label" ] || mount /home || true
+[ "$(mounted)" = "$label" ] || fail "could not mount $part at /home"
+""").substitute(label=HOME_LABEL, azure=AZURE_DISK_DIR, lun=DATA_DISK_LUN,
+                candidates=" ".join(f'"$azure/{link}"' for link in DATA_DISK_LINKS),
+                shown=" or ".join(f"$azure/{link}" for link in DATA_DISK_LINKS))
+"""Puts /home on the data disk. cloud-init runs it at every boot as a `bootcmd`, before it
+creates the admin user, so that every home directory lands on the disk. A new, empty disk gets
+one GPT partition with an ext4 file system labelled tljh-home; a disk that holds anything else
+is never formatted. Without the disk it fails (and install-tljh.sh then refuses to install TLJH)
+rather than leave /home on the OS disk, which goes with the VM. POSIX sh; AZURE_DISK_DIR,
+HOME_DISK_WAIT_SECONDS and FSTAB are there for the tests."""
+
+
+def install_script(cfg: StackConfig) -> str:
+    """First boot, after the packages: install TLJH at the pinned commit with the admins, then
+    configure it. Only when /home is the data disk: users' files must outlive the VM."""
+    admins = " ".join(f"--admin {shlex.quote(admin)}" for admin in cfg.auth.admins)
+    return "\n".join([
+        "#!/bin/bash",
+        "set -euo pipefail",
+        f"if [ \"$(findmnt -n -o LABEL /home || true)\" != {HOME_LABEL} ]; then",
+        f"  echo 'install-tljh: /home is not the {HOME_LABEL} data disk (see home-disk in /var/log/cloud-init.log);"
+        " not installing TLJH' >&2",
+        "  exit 1",
+        "fi",
+        f"curl -fsSL -o {SCRIPT_DIR}/bootstrap.py {BOOTSTRAP_URL}",
+        f"python3 {SCRIPT_DIR}/bootstrap.py --version {TLJH_REF} {admins}".rstrip(),
+        f"{SCRIPT_DIR}/configure-tljh.sh",
+    ]) + "\n"
+
+
+# The hub never starts without the data disk at /home (it is mounted `nofail`, so that the VM
+# still boots and an admin can log in to see why).
+HOME_DROPIN = """[Unit]
+RequiresMountsFor=/home
+"""
+
+
 class _Dumper(yaml.SafeDumper):
     """Writes multi-line strings (the scripts) as literal blocks, so the document reads as it runs."""
 
@@ -163,27 +260,24 @@ _Dumper.add_representer(str, _str)
 
 def cloud_init(cfg: StackConfig, vault_name: str) -> str:
     """The #cloud-config document: /home on the data disk (formatted only when empty, so it
-    survives VM replacement), the metadata guard, TLJH at a pinned version, then the config."""
-    admins = [arg for admin in cfg.auth.admins for arg in ("--admin", admin)]
+    survives VM replacement), the metadata guard, TLJH at the pinned commit, then the config."""
     doc = {
-        "disk_setup": {DATA_DISK_DEVICE: {"table_type": "gpt", "layout": True, "overwrite": False}},
-        "fs_setup": [{"device": DATA_DISK_DEVICE, "partition": 1, "filesystem": "ext4", "label": HOME_LABEL,
-                      "overwrite": False}],
-        "mounts": [[f"LABEL={HOME_LABEL}", "/home", "ext4", "defaults,nofail", "0", "2"]],
+        "bootcmd": [["sh", "-c", HOME_DISK_SCRIPT, "home-disk"]],
         "package_update": True,
-        "packages": ["python3", "python3-dev", "git", "curl"],
+        "packages": ["python3", "python3-dev", "git", "curl", "iptables"],
         "write_files": [
             {"path": f"{SCRIPT_DIR}/metadata-guard.sh", "permissions": "0700", "content": metadata_guard_script()},
             {"path": "/etc/systemd/system/metadata-guard.service", "permissions": "0644", "content": GUARD_UNIT},
+            {"path": "/etc/systemd/system/jupyterhub.service.d/home-disk.conf", "permissions": "0644",
+             "content": HOME_DROPIN},
             {"path": f"{SCRIPT_DIR}/configure-tljh.sh", "permissions": "0700",
              "content": configure_script(cfg, vault_name)},
+            {"path": f"{SCRIPT_DIR}/install-tljh.sh", "permissions": "0700", "content": install_script(cfg)},
         ],
         "runcmd": [
             ["systemctl", "daemon-reload"],
             ["systemctl", "enable", "--now", "metadata-guard.service"],
-            ["curl", "-fsSL", "-o", f"{SCRIPT_DIR}/bootstrap.py", BOOTSTRAP_URL],
-            ["python3", f"{SCRIPT_DIR}/bootstrap.py", "--version", TLJH_VERSION, *admins],
-            [f"{SCRIPT_DIR}/configure-tljh.sh"],
+            [f"{SCRIPT_DIR}/install-tljh.sh"],
         ],
     }
     return "#cloud-config\n" + yaml.dump(doc, Dumper=_Dumper, sort_keys=False, width=1000)

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import re
+import subprocess
+from datetime import date
+from pathlib import Path
 
 import pytest
 import yaml
@@ -29,18 +34,199 @@ def cfg(**overrides):
     return parse_config(*raw_config(secrets, **keys))
 
 
+def written(doc, name):
+    """The content of the file written by cloud-init whose path ends with `name`."""
+    return next(f["content"] for f in doc["write_files"] if f["path"].endswith(name))
+
+
+def version(text):
+    return tuple(int(part) for part in text.split("."))
+
+
 def test_cloud_init_parses_and_installs_pinned_tljh():
     text = tljh_spec.cloud_init(cfg(), "kv-testuni-abc123")
     assert text.startswith("#cloud-config\n")
     doc = yaml.safe_load(text)
-    commands = [" ".join(c) for c in doc["runcmd"]]
-    assert any(tljh_spec.BOOTSTRAP_URL in c for c in commands)
-    assert "/2.0.0/bootstrap/bootstrap.py" in tljh_spec.BOOTSTRAP_URL
-    assert any("--version 2.0.0 --admin alice" in c for c in commands)
-    # /home on the data disk, formatted only when empty.
-    assert doc["fs_setup"][0]["overwrite"] is False
-    assert doc["disk_setup"][tljh_spec.DATA_DISK_DEVICE]["overwrite"] is False
-    assert doc["mounts"][0][1] == "/home"
+    assert doc["runcmd"][-1] == ["/opt/binderhub-azure/install-tljh.sh"]
+    install = written(doc, "install-tljh.sh")
+    assert f"curl -fsSL -o /opt/binderhub-azure/bootstrap.py {tljh_spec.BOOTSTRAP_URL}\n" in install
+    assert f"--version {tljh_spec.TLJH_REF} --admin alice\n" in install
+    assert install.endswith("/opt/binderhub-azure/configure-tljh.sh\n")
+    # /home comes from the first-boot disk script, not cloud-init's disk modules (one device path only).
+    assert not {"disk_setup", "fs_setup", "mounts"} & doc.keys()
+    assert doc["bootcmd"] == [["sh", "-c", tljh_spec.HOME_DISK_SCRIPT, "home-disk"]]
+
+
+def test_pinned_tljh_installs_a_traefik_with_the_fixes():
+    """Why TLJH is pinned to a main-branch commit: its newest release, 2.0.0, installs Traefik
+    3.1.4, open to CVE-2025-32431 and GHSA-vrch-868g-9jx5. The recorded Traefik version of the
+    pinned commit (its tljh/traefik.py) must reach every recorded fix, and the cloud-init must
+    install exactly that commit: bootstrap script and `--version` alike."""
+    pin = tljh_spec.TLJH_PIN
+    ref = pin["ref"]
+    assert re.fullmatch(r"[0-9a-f]{40}", ref), "pin a full commit, not a branch, tag or short hash"
+    # bootstrap.py would take a ref made only of digits and dots for a release number.
+    assert not re.fullmatch(r"\d+(\.\d+)?(\.\d+)?", ref)
+    advisories = [a for a in pin["advisories"] if a["component"] == "traefik"]
+    assert "CVE-2025-32431" in {a["id"] for a in advisories}
+    minimum = version(pin["minimum"]["traefik"])
+    assert minimum >= max(version(a["fixed"]) for a in advisories)
+    assert version(pin["traefik"]) >= minimum
+    assert version("3.1.4") < minimum  # what TLJH 2.0.0 installs
+    url = f"https://raw.githubusercontent.com/jupyterhub/the-littlest-jupyterhub/{ref}/bootstrap/bootstrap.py"
+    assert url == tljh_spec.BOOTSTRAP_URL
+    text = tljh_spec.cloud_init(cfg(), "kv-testuni-abc123")
+    assert set(re.findall(r"[0-9a-f]{40}", text)) == {ref}
+    assert re.findall(r"--version \S+", text) == [f"--version {ref}"]
+    for key in ("describe", "source", "date", "follow"):
+        assert pin[key], key
+
+
+def test_vm_image_is_the_pinned_lts_with_support_left():
+    pin = tljh_spec.PINS["vmImages"]["tljh"]
+    image = {key: pin[key] for key in ("publisher", "offer", "sku", "version")}
+    assert image == tljh_spec.IMAGE
+    checked = date.fromisoformat(pin["date"])
+    support_ends = date.fromisoformat(pin["supportEnds"] + "-01")
+    assert (support_ends - checked).days > 365, "pick an LTS with more than a year of standard support left"
+    assert pin["source"] and pin["hold"]
+
+
+def test_a_fractional_cpu_limit_is_rendered_as_a_number():
+    """TLJH's config schema at the pinned commit takes any number for limits.cpu (2.0.0 took only
+    integers, so `tljh-config set limits.cpu 0.5` failed there and stopped the configure script)."""
+    script = tljh_spec.configure_script(cfg(limits={"cpu": 0.5}), "kv")
+    assert "tljh-config set limits.cpu 0.5\n" in script
+
+
+# A fake /dev and stand-ins for the block-device tools, to run the rendered disk script as cloud-init
+# would. The stand-ins log their calls and keep labels, signatures and the /home mount in $STATE.
+STUBS = {
+    "findmnt": 'cat "$STATE/mounted" 2>/dev/null',
+    "blkid": """dev=$(readlink -f "$(eval echo \\${$#})"); name=$(basename "$dev")
+case " $* " in
+  *" LABEL "*) cat "$STATE/label-$name" 2>/dev/null || exit 2 ;;
+  *) [ -e "$STATE/label-$name" ] || [ -e "$STATE/data-$name" ] || exit 2 ;;
+esac""",
+    "sfdisk": 'cat > "$STATE/sfdisk-input"; touch "$(eval echo \\${$#})1"',
+    "mkfs.ext4": 'echo "$3" > "$STATE/label-$(basename "$(readlink -f "$4")")"',  # -q -L LABEL DEVICE
+    "mount": """label=$(sed -n 's|^LABEL=\\([^ ]*\\) /home .*|\\1|p' "$FSTAB")
+grep -qx "$label" "$STATE"/label-* 2>/dev/null && echo "$label" > "$STATE/mounted" """,
+    "udevadm": ":",
+    "sleep": ":",
+}
+
+
+@pytest.fixture
+def fake_vm(tmp_path):
+    """(make_links, run): `make_links({"data/by-lun/0": "sdc"})` links Azure names to fake disks
+    (with their partition links); `run(script, shell)` runs a script there -> (exit code, stderr,
+    calls of the stand-ins)."""
+    bin_dir, state, dev = tmp_path / "bin", tmp_path / "state", tmp_path / "dev"
+    for folder in (bin_dir, state, dev):
+        folder.mkdir()
+    for name, body in STUBS.items():
+        stub = bin_dir / name
+        stub.write_text(f'#!/bin/sh\necho "{name} $*" >> "$STATE/calls"\n{body}\n')
+        stub.chmod(0o755)
+    fstab = tmp_path / "fstab"
+    fstab.touch()
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "STATE": str(state), "FSTAB": str(fstab),
+           "AZURE_DISK_DIR": str(dev / "disk" / "azure"), "HOME_DISK_WAIT_SECONDS": "0"}
+
+    def make_links(links):
+        for link, disk in links.items():
+            path = dev / "disk" / "azure" / link
+            path.parent.mkdir(parents=True, exist_ok=True)
+            (dev / disk).touch()
+            path.symlink_to(dev / disk)
+            Path(f"{path}-part1").symlink_to(dev / f"{disk}1")
+
+    def run(command):
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+        calls = (state / "calls").read_text().splitlines() if (state / "calls").exists() else []
+        return done.returncode, done.stderr, calls
+
+    return make_links, run, tmp_path
+
+
+def disk_script():
+    return yaml.safe_load(tljh_spec.cloud_init(cfg(), "kv"))["bootcmd"][0]
+
+
+def test_disk_script_formats_a_new_disk_found_by_azure_vm_utils(fake_vm):
+    make_links, run, root = fake_vm
+    make_links({"data/by-lun/0": "nvme0n2"})
+    code, err, calls = run(disk_script())
+    assert code == 0, err
+    azure = root / "dev" / "disk" / "azure"
+    assert f"sfdisk --quiet {root}/dev/nvme0n2" in calls
+    assert (root / "state" / "sfdisk-input").read_text() == "label: gpt\n,,L\n"
+    assert f"mkfs.ext4 -q -L tljh-home {azure}/data/by-lun/0-part1" in calls
+    assert (root / "fstab").read_text() == "LABEL=tljh-home /home ext4 defaults,nofail 0 2\n"
+    assert calls[-2:] == ["mount /home", "findmnt -n -o LABEL /home"]
+    assert (root / "state" / "mounted").read_text().strip() == "tljh-home"
+
+
+def test_disk_script_keeps_a_home_disk_found_by_walinuxagent(fake_vm):
+    """A VM replaced with its /home disk: mounted as it is, never formatted; fstab keeps one line."""
+    make_links, run, root = fake_vm
+    make_links({"scsi1/lun0": "sdc"})
+    (root / "dev" / "sdc1").touch()
+    (root / "state" / "label-sdc1").write_text("tljh-home\n")
+    (root / "fstab").write_text("LABEL=tljh-home /home ext4 defaults,nofail 0 2\n")
+    code, err, calls = run(disk_script())
+    assert code == 0, err
+    assert not [c for c in calls if c.startswith(("sfdisk", "mkfs"))]
+    assert "mount /home" in calls
+    assert (root / "fstab").read_text().count("LABEL=tljh-home") == 1
+
+
+def test_disk_script_prefers_the_azure_vm_utils_name(fake_vm):
+    make_links, run, root = fake_vm
+    make_links({"data/by-lun/0": "sdc", "scsi1/lun0": "sdd"})
+    code, err, calls = run(disk_script())
+    assert code == 0, err
+    assert f"sfdisk --quiet {root}/dev/sdc" in calls
+
+
+def test_disk_script_fails_loudly_without_the_disk(fake_vm):
+    _, run, root = fake_vm
+    code, err, calls = run(disk_script())
+    azure = root / "dev" / "disk" / "azure"
+    assert code == 1
+    assert f"no data disk at LUN 0 ({azure}/data/by-lun/0 or {azure}/scsi1/lun0)" in err
+    assert "TLJH is neither installed nor started" in err
+    assert not [c for c in calls if c.split()[0] in ("sfdisk", "mkfs.ext4", "mount")]
+    assert (root / "fstab").read_text() == ""
+
+
+def test_disk_script_never_formats_a_disk_holding_other_data(fake_vm):
+    make_links, run, root = fake_vm
+    make_links({"data/by-lun/0": "sdc"})
+    (root / "state" / "data-sdc").touch()
+    code, err, calls = run(disk_script())
+    assert code == 1 and "is not empty and has no tljh-home partition: not formatting it" in err
+    assert not [c for c in calls if c.split()[0] in ("sfdisk", "mkfs.ext4", "mount")]
+
+
+def test_disk_script_does_nothing_once_home_is_mounted(fake_vm):
+    _, run, root = fake_vm
+    (root / "state" / "mounted").write_text("tljh-home\n")
+    code, err, calls = run(disk_script())
+    assert (code, calls) == (0, ["findmnt -n -o LABEL /home"]), err
+
+
+def test_install_script_refuses_without_the_home_disk(fake_vm):
+    _, run, root = fake_vm
+    install = written(yaml.safe_load(tljh_spec.cloud_init(cfg(), "kv")), "install-tljh.sh")
+    for name in ("curl", "python3"):
+        stub = root / "bin" / name
+        stub.write_text(f'#!/bin/sh\necho "{name} $*" >> "$STATE/calls"\n')
+        stub.chmod(0o755)
+    code, err, calls = run(["bash", "-c", install])
+    assert code == 1 and "/home is not the tljh-home data disk" in err
+    assert calls == ["findmnt -n -o LABEL /home"]
 
 
 def test_cloud_init_configures_login_limits_culling_and_https():
@@ -103,6 +289,9 @@ def test_tljh_stack_under_mocks(render):
     assert inputs["identity"]["type"] == "SystemAssigned"
     (data_disk,) = inputs["storageProfile"]["dataDisks"]
     assert data_disk["createOption"] == "Attach" and data_disk["deleteOption"] == "Detach"
+    assert data_disk["lun"] == tljh_spec.DATA_DISK_LUN
+    assert inputs["storageProfile"]["imageReference"] == tljh_spec.IMAGE
+    assert vm["options"]["ignoreChanges"] == ["storageProfile.imageReference"]
     home = named(plan, "tljh-home")
     assert home["protect"] is True and home["inputs"]["diskSizeGB"] == 256
     custom = base64.b64decode(inputs["osProfile"]["customData"]).decode()
