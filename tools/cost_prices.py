@@ -114,6 +114,19 @@ ACR_STORAGE = Meter("acr-storage/GiB", "Container Registry", (("meterName", "Dat
                     meter_name="Data Stored")
 FILES_PREMIUM = Meter("files-premium/GiB", "Storage", (("meterName", "Premium LRS Provisioned"),),
                       meter_name="Premium LRS Provisioned")
+
+
+def meter_for_key(key: str) -> Meter | None:
+    """The meter behind an offline-table key ('vm/Standard_D4s_v5', 'disk/P10', ...)."""
+    kind, _, name = key.partition("/")
+    builders: dict[str, Callable[[str], Meter]] = {
+        "vm": vm_meter, "vm-spot": lambda size: vm_meter(size, spot=True), "disk": disk_meter, "acr": acr_meter}
+    if kind in builders:
+        return builders[kind](name)
+    fixed = {m.key: m for m in (LOAD_BALANCER, PUBLIC_IP, AKS_STANDARD, ACR_STORAGE, FILES_PREMIUM)}
+    return fixed.get(key)
+
+
 # Storage each ACR tier includes (GiB); beyond it, storage is billed per GiB-month.
 ACR_INCLUDED_GIB = {"Basic": 10, "Standard": 100, "Premium": 500}
 # Data disks a VM size may attach (Azure's size pages: 2 per vCPU on these D/E/B sizes, up
@@ -283,6 +296,11 @@ class _TablePrices:
         if entry.get("basis"):
             details.append(str(entry["basis"]))
         return Price(float(entry["unitPrice"]), entry["unit"], "offline table (" + "; ".join(details) + ")")
+
+
+def live_prices(region: str, fetch: Fetch) -> _LivePrices:
+    """Prices of `region` from the Retail Prices API (one request per distinct query)."""
+    return _LivePrices(region, fetch)
 
 
 def load_price_table(path: Path = PRICES_FILE) -> dict[str, Any]:
