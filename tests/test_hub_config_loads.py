@@ -15,6 +15,7 @@ tests/hub_config_check.py say how; tests/data/upstream/README.md names the upstr
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
@@ -178,3 +179,19 @@ def test_the_chart_code_is_the_vendored_upstream_text():
         assert code.strip()
     assert "class BinderSpawner(BinderSpawnerMixin, KubeSpawner)" in hub_image.binderhub_code()[
         ("jupyterhub", "hub", "extraConfig", "00-binder")]
+
+
+def test_the_upstream_files_are_unmodified():
+    # Every file under tests/data/upstream has the git blob or sha256 its README records.
+    readme = (hub_image.UPSTREAM / "README.md").read_text()
+    blobs = dict(re.findall(r"^\| `([^`]+)` \|[^\n]*\| `([0-9a-f]{40})` \|$", readme, re.MULTILINE))
+    sums = dict(re.findall(r"^\| `([^`]+)` \|[^\n]*\| `([0-9a-f]{64})` \|$", readme, re.MULTILINE))
+    files = sorted(p for p in hub_image.UPSTREAM.rglob("*") if p.is_file() and p.name != "README.md")
+    for path in files:
+        data = path.read_bytes()
+        name = str(path.relative_to(hub_image.UPSTREAM))
+        if name in blobs:
+            assert hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest() == blobs[name], name
+        else:
+            assert hashlib.sha256(data).hexdigest() == sums[path.name], name
+    assert len(blobs) + len(sums) == len(files)
