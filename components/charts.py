@@ -60,6 +60,10 @@ BINDERHUB_JUPYTERHUB = pinned_chart("binderhub-jupyterhub")
 # Both are overridable through `helmValues.binderhub` (`dind.daemonset.image.tag`,
 # `config.KubernetesBuildExecutor.build_image`).
 DIND_IMAGE_TAG = PINS["images"]["dind"]["tag"]
+# The hub image of BinderHub's JupyterHub, in place of the bundled chart's own (z2jh 4.2.0,
+# JupyterHub 5.3.0, without three security fixes); why in hub_spec.binder_hub_image.
+BINDERHUB_HUB_IMAGE = PINS["images"]["binderhub-hub"]["image"]
+BINDERHUB_HUB_TAG = PINS["images"]["binderhub-hub"]["tag"]
 REPO2DOCKER_IMAGE = pinned_image("repo2docker")
 TRAEFIK = pinned_chart("traefik")
 # The HTTP repository gets each cert-manager release a few hours after the OCI one.

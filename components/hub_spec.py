@@ -275,6 +275,35 @@ def _binder_auth_jupyterhub(cfg: StackConfig) -> dict[str, Any]:
     }
 
 
+def binder_hub_image() -> dict[str, str]:
+    """`jupyterhub.hub.image` of the BinderHub chart: the hub image of the JupyterHub chart that
+    jupyterhub mode installs, instead of the older one the BinderHub chart bundles.
+
+    The pinned BinderHub chart (jupyterhub/binderhub af9ca8b1, helm-chart/binderhub/Chart.yaml)
+    depends on the JupyterHub chart 4.2.0, whose hub image runs JupyterHub 5.3.0
+    (zero-to-jupyterhub-k8s 4.2.0, images/hub/requirements.txt). JupyterHub fixed three
+    advisories after that (z2jh docs/source/changelog.md; pins.json `images.binderhub-hub`):
+    CVE-2026-33709 (z2jh 4.3.3, JupyterHub 5.4.4), CVE-2026-40864 (4.3.4, 5.4.5) and
+    GHSA-p43p-whwx-q52h (4.4.0, 5.5.0).
+
+    A newer BinderHub chart would not bring them: binderhub main, as far as checked (b9fad995,
+    April 2026), still depends on the JupyterHub chart 4.2.0, and mybinder.org, on BinderHub
+    chart 1.0.0-0.dev.git.3983.h383374de, sets no hub image (mybinder.org-deploy
+    mybinder/values.yaml at 95860dbc), so it runs the hub that chart bundles. Setting the subchart's `hub.image` is what
+    2i2c does to give its hubs their own image (2i2c-org/infrastructure helm-charts/chartpress.yaml,
+    `valuesPath: jupyterhub.hub.image`). So we keep the BinderHub chart and give its hub z2jh
+    4.4.0's image (JupyterHub 5.5.0, KubeSpawner 7.0.0 as in 4.2.0, OAuthenticator 17.4.0; its
+    Dockerfile is 4.2.0's, only the package pins differ): the chart's z2jh 4.2.0
+    jupyterhub_config.py and BinderSpawner code run on it, which tests/test_hub_config_loads.py
+    checks by loading them with those packages.
+
+    Only the hub image carries JupyterHub. The 4.2.0 chart's other images (configurable-http-proxy
+    4.6.3, network-tools, image-awaiter, secret-sync) keep their tags: no advisory above concerns
+    them, and the proxy's next version (5.x, z2jh 4.3.0) is a major one. `helmValues.jupyterhub.hub.image`
+    still overrides this."""
+    return {"name": charts.BINDERHUB_HUB_IMAGE, "tag": charts.BINDERHUB_HUB_TAG}
+
+
 def binderhub_values(cfg: StackConfig, secrets: HubSecrets, registry: RegistryWiring) -> dict[str, Any]:
     """Values of the BinderHub chart (binderhub mode), its JupyterHub included."""
     # Builds run on the build pool when there is one (always with a spot user pool: spot nodes
@@ -340,7 +369,7 @@ def binderhub_values(cfg: StackConfig, secrets: HubSecrets, registry: RegistryWi
         "imageBuilderType": "dind",
         "dind": dind,
         "ingress": _ingress(cfg, with_certificate=True),
-        "jupyterhub": jupyterhub_values(cfg, secrets),
+        "jupyterhub": merge(jupyterhub_values(cfg, secrets), {"hub": {"image": binder_hub_image()}}),
     }
     # Core priority, site texts, build timeout, image cleaner thresholds, launch events.
     values = merge(values, practices_spec.binderhub_practices(cfg))
