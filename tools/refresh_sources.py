@@ -544,12 +544,14 @@ def calendar_source(ctx: Context) -> SourceResult:
         result.findings.append(Finding(f"kubernetes {where}", version, f"end of life {eol}", status,
                                        (problem or note or "").removeprefix("is "), failing=bool(problem)))
     pins = read_json(PINS_FILE)
-    for key, pin in pins["images"].items():
+    pinned = [(f"chart {key}", pin["version"], pin) for key, pin in pins["charts"].items()]
+    pinned += [(f"image {key}", pin["tag"], pin) for key, pin in pins["images"].items()]
+    for fact, version, pin in pinned:
         minimum = pin.get("minimum")
-        if minimum:
-            low = version_key(pin["tag"]) < version_key(minimum)
-            ids = ", ".join(a.get("id", "") for a in pin.get("advisories") or [])
-            result.findings.append(Finding(f"image {key} minimum", pin["tag"], f">= {minimum}",
+        if isinstance(minimum, str):
+            low = version_key(version) < version_key(minimum)
+            ids = ", ".join(a.get("id", "") if isinstance(a, dict) else str(a) for a in pin.get("advisories") or [])
+            result.findings.append(Finding(f"{fact} minimum", version, f">= {minimum}",
                                            "unsupported" if low else "current", ids, failing=low))
     tljh = pins.get("tljh")
     if tljh and (tljh.get("minimum") or {}).get("traefik"):
