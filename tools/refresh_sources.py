@@ -47,7 +47,10 @@ REGIONS_FILE = ROOT / "components" / "azure_regions.json"
 VM_SIZES_FILE = vm_sizes.DATA_FILE
 PRICES_FILE = cost_prices.PRICES_FILE
 CHART_DATA = charts.DATA
-REQUIREMENTS = ("requirements.txt", "requirements-dev.txt")
+# The program's, the tools' and tests', and the hub image's own pins (the hub config test installs
+# those; an advisory there is an advisory against the hub the stack runs).
+REQUIREMENTS = ("requirements.txt", "requirements-dev.txt", "requirements-mutate.txt",
+                "tests/hub-image-requirements.txt")
 # Region asked for the Kubernetes versions and VM sizes when no stack names one.
 REFERENCE_REGION = "swedencentral"
 TLJH_REPO = "jupyterhub/the-littlest-jupyterhub"
