@@ -255,4 +255,6 @@ def _missing_secret(cfg: StackConfig, key: str, when: str, what: str) -> list[st
     """A secret the stack needs, with the command that sets it."""
     if key in cfg.secrets_set:
         return []
-    return [f"{PROJECT}:{key} is required when {when}: pulumi config set --secret {key} <{what}>"]
+    # Without a value on the command line `pulumi config set` asks for it, so the secret stays
+    # out of the shell's history.
+    return [f"{PROJECT}:{key} is required when {when}: pulumi config set --secret {key} (it asks for the {what})"]

@@ -124,7 +124,7 @@ def test_a_plain_text_secret_is_one_line_not_also_missing(name):
     with pytest.raises(ConfigError) as info:
         parse_config(raw, set())
     assert info.value.problems == [f"binderhub-azure:{name} must be stored as a secret: pulumi config rm {name} "
-                                   f"&& pulumi config set --secret {name} <value>"]
+                                   f"&& pulumi config set --secret {name} (it asks for the value)"]
 
 
 def test_an_empty_secret_is_not_a_set_secret():
