@@ -11,7 +11,10 @@ import pytest
 from tools import deploy_stacks
 
 ROOT = Path(__file__).resolve().parent.parent
-MYUNI = """config:
+KEY = "azurekeyvault://myuni-pulumi-kv.vault.azure.net/keys/pulumi-secrets/0123456789abcdef0123456789abcdef"
+MYUNI = f"""secretsprovider: {KEY}
+encryptedkey: ZXhhbXBsZQ==
+config:
   azure-native:location: swedencentral
   binderhub-azure:institution: myuni
   binderhub-azure:contactEmail: rse@myuni.example
@@ -66,3 +69,17 @@ def test_a_copy_of_the_demo_under_another_name_is_refused_too(repo, capsys):
 
 def test_the_repository_list_deploys_nothing_yet():
     assert deploy_stacks.read_list((ROOT / deploy_stacks.LIST_FILE).read_text()) == []
+
+
+@pytest.mark.parametrize(("head", "message"), [
+    ("encryptionsalt: v1:abc\n", "myuni encrypts its secrets with a passphrase, which CI does not have"),
+    ("", "myuni encrypts its secrets with a passphrase"),  # never initialised with a secrets provider
+    ("secretsprovider: azurekeyvault://myuni-pulumi-kv.vault.azure.net/keys/pulumi-secrets\n",
+     "is not a versioned Key Vault key"),
+    ("secretsprovider: passphrase\n", "is not a versioned Key Vault key"),
+])
+def test_a_stack_ci_could_not_decrypt_is_refused(repo, capsys, head, message):
+    body = MYUNI.split("config:", 1)[1]
+    (repo / "Pulumi.myuni.yaml").write_text(head + "config:" + body)
+    code, _, err = run(repo, "myuni\n", capsys)
+    assert code == 2 and message in err and len(err.splitlines()) == 1

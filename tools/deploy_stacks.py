@@ -5,7 +5,8 @@
 The workflow plans every `Pulumi.<stack>.yaml` offline, but previews and deploys only the stacks
 named in that file (one per line, `#` comments): an empty file (a fresh clone) deploys nothing,
 and the demo stack is refused, so a merge never creates the demo cluster. Each name must have
-its `Pulumi.<name>.yaml` beside Pulumi.yaml. A bad list is one line per mistake on stderr and
+its `Pulumi.<name>.yaml` beside Pulumi.yaml, initialised with a versioned Key Vault key as its
+secrets provider (CI has no passphrase). A bad list is one line per mistake on stderr and
 exit 2, so the workflow stops before any job logs in to Azure.
 """
 
@@ -17,7 +18,7 @@ import re
 import sys
 from pathlib import Path
 
-from tools.stackfile import PlanError, read_stack_file
+from tools.stackfile import PlanError, load_yaml_12, read_stack_file
 
 ROOT = Path(__file__).resolve().parent.parent
 LIST_FILE = Path(".github") / "deploy-stacks.txt"
@@ -25,6 +26,10 @@ LIST_FILE = Path(".github") / "deploy-stacks.txt"
 DEMO_STACKS = ("dev",)
 DEMO_INSTITUTION = "demo"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+# A Key Vault key with its version: `azurekeyvault://<vault>.vault.azure.net/keys/<name>/<version>`.
+# Without the version, gocloud encrypts with the key's current version, and once the key rotates the
+# stack's data key no longer decrypts (pulumi/pulumi#22338).
+_VERSIONED_KEY = re.compile(r"azurekeyvault://[a-z0-9-]+\.vault\.[a-z0-9.-]+/keys/[A-Za-z0-9-]+/[0-9a-fA-F]{32}")
 
 
 def read_list(text: str) -> list[str]:
@@ -37,8 +42,23 @@ def read_list(text: str) -> list[str]:
     return names
 
 
+def secrets_problem(name: str, stack_file: dict[str, object]) -> str | None:
+    """Why CI could not read this stack's secrets, or None: CI has no passphrase, so a deployed
+    stack's secrets are encrypted with a versioned Key Vault key."""
+    provider = stack_file.get("secretsprovider")
+    if not provider or "encryptionsalt" in stack_file:
+        return (f"{name} encrypts its secrets with a passphrase, which CI does not have: move it to the team's "
+                "Key Vault key first (README, \"From a first try to the team's backend\")")
+    if not _VERSIONED_KEY.fullmatch(str(provider)):
+        return (f"{name}: secretsprovider {provider!r} is not a versioned Key Vault key "
+                "(azurekeyvault://<vault>.vault.azure.net/keys/<name>/<version>): an unversioned key stops "
+                "decrypting when it rotates (pulumi/pulumi#22338)")
+    return None
+
+
 def problems(names: list[str], root: Path) -> list[str]:
-    """One line per mistake in the list: unknown, demo or repeated stacks."""
+    """One line per mistake in the list: unknown, demo or repeated stacks, or stacks CI could not
+    decrypt."""
     found = []
     where = LIST_FILE.as_posix()
     for i, name in enumerate(names):
@@ -64,6 +84,10 @@ def problems(names: list[str], root: Path) -> list[str]:
         if config.get("binderhub-azure:institution") == DEMO_INSTITUTION:
             found.append(f"{where}: {name} is for institution '{DEMO_INSTITUTION}', the demo: set your own "
                          "institution before CI deploys it")
+            continue
+        problem = secrets_problem(name, load_yaml_12(path.read_text()))
+        if problem:
+            found.append(f"{where}: {problem}")
     return found
 
 
