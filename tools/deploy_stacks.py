@@ -29,7 +29,7 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 # A Key Vault key with its version: `azurekeyvault://<vault>.vault.azure.net/keys/<name>/<version>`.
 # Without the version, gocloud encrypts with the key's current version, and once the key rotates the
 # stack's data key no longer decrypts (pulumi/pulumi#22338).
-_VERSIONED_KEY = re.compile(r"azurekeyvault://[a-z0-9-]+\.vault\.[a-z0-9.-]+/keys/[A-Za-z0-9-]+/[0-9a-fA-F]{32}")
+_VERSIONED_KEY = re.compile(r"azurekeyvault://[A-Za-z0-9-]+\.vault\.[a-z0-9.-]+/keys/[A-Za-z0-9-]+/[0-9a-fA-F]{32}")
 
 
 def read_list(text: str) -> list[str]:
