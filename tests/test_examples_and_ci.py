@@ -110,7 +110,7 @@ def test_deployments_queue_and_previews_never_take_their_place():
     preview, up = jobs["preview"]["concurrency"], jobs["up"]["concurrency"]
     assert up == {"group": "deploy-${{ matrix.stack }}", "cancel-in-progress": False, "queue": "max"}
     assert preview["group"] == "preview-${{ matrix.stack }}-${{ github.event.pull_request.number }}"
-    assert preview["cancel-in-progress"] is False  # a cancelled preview could leave the stack locked
+    assert preview["cancel-in-progress"] is True  # previews take no lock: a newer push replaces one
     # GitHub's groups are case-insensitive strings: different prefixes never meet.
     assert not preview["group"].lower().startswith("deploy-")
     assert not jobs["test"]["concurrency"]["group"].lower().startswith(("deploy-", "preview-"))
