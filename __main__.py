@@ -4,10 +4,13 @@ Load and validate the stack config (nothing is created when it is wrong), build 
 components for the chosen mode, export what the user needs next.
 """
 
+import os
+import shutil
+
 import pulumi
 from pulumi_azure_native import resources
 
-from components import aks_versions, hub_spec, naming
+from components import aks_versions, cluster_spec, hub_spec, naming
 from components.budget import CostBudget
 from components.cluster import AksCluster
 from components.config import StackConfig
@@ -76,6 +79,11 @@ def on_one_vm(cfg: StackConfig, group: resources.ResourceGroup) -> dict:
 
 
 cfg = load_from_pulumi()
+if not cfg.tljh and cfg.cluster.disable_local_accounts:
+    # Checked before any resource exists: in CI the provider is first needed after the cluster create.
+    problem = cluster_spec.ci_login_problem(os.environ, shutil.which("kubelogin") is not None)
+    if problem:
+        raise pulumi.RunError(problem)
 for note in stack_notes(cfg, aks_versions.today()):
     pulumi.log.warn(note)
 if cfg.preflight:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+from datetime import UTC, datetime
 from typing import TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 import yaml
-from pulumi_azure_native import containerservice
+from pulumi_azure_native import authorization, containerservice
 
 from . import charts, cluster_spec, naming, roles
 from .config import StackConfig
@@ -29,6 +31,16 @@ def _decode_kubeconfig(creds: containerservice.ListManagedClusterUserCredentials
 def _azure_cli_kubeconfig(creds: containerservice.ListManagedClusterUserCredentialsResult) -> str:
     text = _decode_kubeconfig(creds)
     return yaml.safe_dump(cluster_spec.kubeconfig_for_azure_cli(yaml.safe_load(text)), sort_keys=False)
+
+
+async def _after_rbac_settles(kubeconfig: str, created_on: list[str | None]) -> str:
+    """The kubeconfig, once every admin role assignment is old enough for AKS to honour it."""
+    wait = max((roles.settle_seconds(c, datetime.now(UTC)) for c in created_on), default=0.0)
+    if wait > 0:
+        pulumi.log.info(f"waiting {wait:.0f} s for the new cluster-admin role assignments to reach the cluster "
+                        "(Azure RBAC takes up to five minutes)")
+        await asyncio.sleep(wait)
+    return kubeconfig
 
 
 class AksCluster(pulumi.ComponentResource):
@@ -97,21 +109,38 @@ class AksCluster(pulumi.ComponentResource):
         else:
             kubeconfig = containerservice.list_managed_cluster_user_credentials_output(
                 format="exec", **lookup).apply(_azure_cli_kubeconfig)
-        # What every Kubernetes resource must wait for: with Entra ID, the deployer's
-        # cluster-admin role assignment (before it exists the API server answers 403).
+        # What every Kubernetes resource must wait for: with Entra ID, the cluster-admin role
+        # assignments (before they exist the API server answers 403).
         self.ready: list[pulumi.Resource] = []
+        admins: list[authorization.RoleAssignment] = []
         if entra:
-            # Whoever runs `pulumi up` must be able to manage the cluster through Azure RBAC.
-            self.ready.append(roles.assign_role_to_deployer(
-                f"{name}-deployer-admin", role=roles.AKS_RBAC_CLUSTER_ADMIN, scope=cluster.id, parent=self))
+            # Admin access is explicit: the configured principals (and AKS's admin groups). An
+            # assignment to "whoever runs pulumi up" would follow the last runner, so a laptop and
+            # CI taking turns would delete and recreate it and lock each other out.
+            for principal in cfg.cluster.admin_principals:
+                admins.append(roles.assign_role(
+                    f"{name}-admin-{principal.object_id.lower()}", role=roles.AKS_RBAC_CLUSTER_ADMIN,
+                    principal_id=principal.object_id, principal_type=principal.type, scope=cluster.id, parent=self))
+            for principal in cfg.cluster.reader_principals:
+                roles.assign_role(
+                    f"{name}-reader-{principal.object_id.lower()}", role=roles.AKS_RBAC_READER,
+                    principal_id=principal.object_id, principal_type=principal.type, scope=cluster.id, parent=self)
+            self.ready.extend(admins)
         # The invokes' results are not marked secret by the provider; the kubeconfig holds a
         # credential, so it is wrapped before it reaches the provider or a stack output.
         self.kubeconfig = pulumi.Output.secret(kubeconfig)
         # Every Kubernetes resource uses this provider, and the engine creates a provider only
-        # after its dependencies: so nothing reaches the API server before `ready`.
+        # after its dependencies: so nothing reaches the API server before `ready`. A new admin
+        # assignment also needs time to reach AKS's authorizer (up to five minutes): the provider
+        # gets its kubeconfig only once the newest one is that old, so the first `pulumi up` of
+        # a cluster waits instead of failing with 403. Older assignments add no wait.
+        provider_kubeconfig = self.kubeconfig
+        if admins:
+            provider_kubeconfig = pulumi.Output.all(self.kubeconfig, *[a.created_on for a in admins]).apply(
+                lambda values: _after_rbac_settles(values[0], values[1:]))
         self.provider = k8s.Provider(
             f"{name}-k8s",
-            kubeconfig=self.kubeconfig,
+            kubeconfig=provider_kubeconfig,
             delete_unreachable=True,
             opts=child.merge(pulumi.ResourceOptions(depends_on=self.ready)),
         )

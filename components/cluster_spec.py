@@ -6,6 +6,7 @@ Keys are the pulumi-azure-native argument names (snake_case).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from . import naming
@@ -212,9 +213,45 @@ def cluster_args(cfg: StackConfig) -> dict[str, Any]:
 AKS_ENTRA_SERVER_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
 
 
+# kubelogin takes its login mode from this variable over the kubeconfig's `--login` flag
+# (Azure/kubelogin v0.2.19, pkg/internal/token/options.go `UpdateFromEnv`, run after the flags are
+# parsed). With `workloadidentity` inside a GitHub Actions job (ACTIONS_ID_TOKEN_REQUEST_URL and
+# _TOKEN set) it asks GitHub for a fresh OIDC token at every exchange (provider.go ->
+# githubactionscredential.go), reading the client and tenant from AZURE_CLIENT_ID and
+# AZURE_TENANT_ID. So the kubeconfig keeps `--login azurecli` for people, and CI switches the mode
+# with the environment: the provider's kubeconfig is the same wherever `pulumi up` runs (no diff
+# when a laptop and CI take turns), and CI never depends on `az`'s session, whose OIDC assertion
+# expires after about ten minutes and cannot be renewed (Azure/azure-cli#28708), while the
+# provider is first needed after a 10-20 minute cluster create.
+KUBELOGIN_LOGIN_ENV = "AAD_LOGIN_METHOD"
+KUBELOGIN_CI_LOGIN = "workloadidentity"
+
+
+def ci_login_problem(environ: Mapping[str, str], kubelogin_found: bool) -> str | None:
+    """Why this GitHub Actions job could not keep reaching a cluster without local accounts
+    (Pulumi's kubeconfig runs kubelogin), or None. Outside a job with an OIDC token (a laptop's
+    `az login`, the test job, the offline plan) there is nothing to check."""
+    if not environ.get("ACTIONS_ID_TOKEN_REQUEST_URL"):
+        return None
+    if environ.get(KUBELOGIN_LOGIN_ENV) != KUBELOGIN_CI_LOGIN:
+        return (f"cluster.disableLocalAccounts in a GitHub Actions job needs {KUBELOGIN_LOGIN_ENV}="
+                f"{KUBELOGIN_CI_LOGIN} in the job's environment (got {environ.get(KUBELOGIN_LOGIN_ENV)!r}): "
+                "kubelogin's azurecli login expires with az's ten-minute OIDC token, before the cluster is "
+                "ready; the shipped .github/workflows/pulumi.yml sets it")
+    missing = [name for name in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID") if not environ.get(name)]
+    if missing:
+        return (f"cluster.disableLocalAccounts in a GitHub Actions job needs {' and '.join(missing)} in the "
+                "job's environment: kubelogin's workload identity login reads them")
+    if not kubelogin_found:
+        return ("cluster.disableLocalAccounts needs kubelogin on the PATH of the job that runs Pulumi (GitHub's "
+                "runners do not ship it, actions/runner-images#7098); the shipped workflow installs it")
+    return None
+
+
 def kubeconfig_for_azure_cli(kubeconfig: dict[str, Any]) -> dict[str, Any]:
     """Make an Entra ID kubeconfig (`kubelogin` exec plugin) log in non-interactively with the
-    Azure CLI's session, so Pulumi can use it without a device-code prompt."""
+    Azure CLI's session, so Pulumi can use it without a device-code prompt (and CI switches it to
+    workload identity through KUBELOGIN_LOGIN_ENV)."""
     converted = dict(kubeconfig)
     users = []
     for entry in kubeconfig.get("users", []):

@@ -79,6 +79,14 @@ def cross_checks(cfg: StackConfig) -> list[str]:
             f"{p}:cluster.disableLocalAccounts needs cluster.entraAdminGroupIds (without Entra ID "
             "integration nobody could reach the cluster)"
         )
+    for key, principals in (("adminPrincipals", cfg.cluster.admin_principals),
+                            ("readerPrincipals", cfg.cluster.reader_principals)):
+        if principals and not cfg.cluster.entra_admin_group_ids:
+            problems.append(f"{p}:cluster.{key} needs cluster.entraAdminGroupIds (roles through Azure RBAC "
+                            "need Entra ID integration)")
+        seen = [x.object_id.lower() for x in principals]
+        for object_id in sorted({x for x in seen if seen.count(x) > 1}):
+            problems.append(f"{p}:cluster.{key} lists {object_id} more than once")
     reg = cfg.registry
     if cfg.binder and reg.type == "dockerhub":
         if not reg.username:
@@ -247,4 +255,6 @@ def _missing_secret(cfg: StackConfig, key: str, when: str, what: str) -> list[st
     """A secret the stack needs, with the command that sets it."""
     if key in cfg.secrets_set:
         return []
-    return [f"{PROJECT}:{key} is required when {when}: pulumi config set --secret {key} <{what}>"]
+    # Without a value on the command line `pulumi config set` asks for it, so the secret stays
+    # out of the shell's history.
+    return [f"{PROJECT}:{key} is required when {when}: pulumi config set --secret {key} (it asks for the {what})"]

@@ -98,6 +98,29 @@ class BuildPool(_Model):
 
 
 
+class ClusterPrincipal(_Model):
+    """A Microsoft Entra identity given a role on the cluster through Azure RBAC."""
+
+    object_id: str = Field(
+        description="Object ID of the user, group or service principal (for an app registration, the object ID "
+        "of its service principal, `az ad sp show --id <client-id> --query id -o tsv`; for a managed identity, "
+        "its principal ID).",
+        examples=["00000000-0000-0000-0000-000000000000"],
+    )
+    type: Literal["User", "Group", "ServicePrincipal"] = Field(
+        description="What the object ID is: 'User', 'Group' or 'ServicePrincipal' (app registrations and "
+        "managed identities).",
+        examples=["ServicePrincipal"],
+    )
+
+    @field_validator("object_id")
+    @classmethod
+    def _guid(cls, value: str) -> str:
+        if not GUID.fullmatch(value):
+            raise ValueError(f"must be an object ID (a GUID) (got {value!r})")
+        return value
+
+
 class ClusterConfig(_Model):
     """The AKS cluster."""
 
@@ -123,7 +146,10 @@ class ClusterConfig(_Model):
     authorized_ip_ranges: Cidrs = Field(
         default_factory=list,
         description="CIDRs allowed to reach the Kubernetes API server; empty means any address "
-        "(the API still requires credentials).",
+        "(the API still requires credentials). `pulumi up` and `pulumi preview` reach the API server too, so "
+        "list the addresses they run from: GitHub-hosted runners use changing addresses from large shared "
+        "ranges, so a stack deployed by the shipped workflow needs a self-hosted runner inside a listed range, "
+        "or no ranges.",
         examples=[["203.0.113.0/24"]],
     )
     network_policy: Literal["cilium", "calico"] = Field(
@@ -140,15 +166,31 @@ class ClusterConfig(_Model):
 
     entra_admin_group_ids: list[str] = Field(
         default_factory=list,
-        description="Entra ID group object IDs whose members are cluster admins. Setting it turns on Entra "
-        "ID integration with Azure RBAC for Kubernetes; the identity running `pulumi up` is also made "
-        "cluster admin so the stack can still manage the cluster.",
+        description="Entra ID group object IDs whose members are cluster admins (AKS's admin groups). Setting it "
+        "turns on Entra ID integration with Azure RBAC for Kubernetes. The identity that runs `pulumi up` must "
+        "then be a cluster admin too: a member of one of these groups, or listed in cluster.adminPrincipals.",
         examples=[["00000000-0000-0000-0000-000000000000"]],
+    )
+    admin_principals: list[ClusterPrincipal] = Field(
+        default_factory=list,
+        description="Identities made cluster admins through Azure RBAC ('Azure Kubernetes Service RBAC Cluster "
+        "Admin' on the cluster; needs entraAdminGroupIds). List here every identity that runs `pulumi up`: the "
+        "CI deploy identity, and each person who deploys from a laptop (unless they are in an admin group). "
+        "Nobody else gets admin by running `pulumi up`.",
+        examples=[[{"objectId": "00000000-0000-0000-0000-000000000000", "type": "ServicePrincipal"}]],
+    )
+    reader_principals: list[ClusterPrincipal] = Field(
+        default_factory=list,
+        description="Identities that may read the cluster ('Azure Kubernetes Service RBAC Reader': most "
+        "objects, never Secrets; needs entraAdminGroupIds), such as the CI preview identity, which "
+        "`pulumi preview` uses to read the cluster.",
+        examples=[[{"objectId": "00000000-0000-0000-0000-000000000000", "type": "ServicePrincipal"}]],
     )
     disable_local_accounts: bool = Field(
         False,
         description="Turn off the cluster's static admin credentials (requires entraAdminGroupIds). Pulumi "
-        "then reaches the cluster through `kubelogin` with your `az login` (install kubelogin first).",
+        "then reaches the cluster through `kubelogin` with your `az login` (install kubelogin first); the "
+        "shipped CI workflow installs kubelogin and switches it to workload identity (AAD_LOGIN_METHOD).",
         examples=[True],
     )
 

@@ -47,7 +47,7 @@ def parse_config(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str] 
             continue
         if key in _PROVIDER_SECRETS and key not in secret_keys:
             problems.append(f"{key} must be stored as a secret: pulumi config rm {key} && "
-                            f"pulumi config set --secret {key} <value>")
+                            f"pulumi config set --secret {key} (it asks for the value)")
             continue
         if not key.startswith(prefix):
             problems.extend(namespace_problems(key))
@@ -61,7 +61,7 @@ def parse_config(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str] 
             if key not in secret_keys:
                 problems.append(
                     f"{key} must be stored as a secret: pulumi config rm {name} && "
-                    f"pulumi config set --secret {name} <value>"
+                    f"pulumi config set --secret {name} (it asks for the value)"
                 )
                 secrets_set.add(name)  # reported once, here, not again as missing
             elif value not in (None, ""):

@@ -60,9 +60,9 @@ def _model_class(annotation: Any) -> type[BaseModel] | None:
 # Hints for keys people put in the wrong place.
 _MISPLACED = {
     "clientSecret": f"the OAuth client secret goes in the secret key {PROJECT}:authClientSecret "
-    "(pulumi config set --secret authClientSecret ...)",
+    "(pulumi config set --secret authClientSecret, which asks for it)",
     "token": f"the Docker Hub token goes in the secret key {PROJECT}:dockerHubToken "
-    "(pulumi config set --secret dockerHubToken ...)",
+    "(pulumi config set --secret dockerHubToken, which asks for it)",
     "password": f"registry credentials go in the secret key {PROJECT}:dockerHubToken (Docker Hub); "
     "ACR credentials are managed by the stack",
     "location": f"the region is set as {LOCATION_KEY} (pulumi config set azure-native:location westeurope)",

@@ -150,7 +150,8 @@ RULES: tuple[Rule, ...] = (
     Rule("jupyterhub", "proxy.secretToken", _set, "holds a secret in plain text", GENERATED),
     Rule("jupyterhub", "hub.config.CryptKeeper.keys", _set, "holds a secret in plain text", GENERATED),
     Rule("jupyterhub", "hub.config.*.client_secret", _set, "holds a secret in plain text",
-         f"use the secret key {PROJECT}:authClientSecret (pulumi config set --secret authClientSecret ...)"),
+         f"use the secret key {PROJECT}:authClientSecret "
+         "(pulumi config set --secret authClientSecret, which asks for it)"),
     Rule("jupyterhub", "hub.services.*.apiToken", _set, "holds a secret in plain text", GENERATED),
     Rule("jupyterhub", "hub.services.*.api_token", _set, "holds a secret in plain text", GENERATED),
     Rule("jupyterhub", "proxy.https.manual.key", _set, "holds a private key in plain text",

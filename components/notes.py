@@ -33,6 +33,10 @@ def stack_notes(cfg: StackConfig, on: date) -> list[str]:
         note = aks_versions.note(cfg.cluster.kubernetes_version, on)
         if note:
             notes.append(note)
+    if not cfg.tljh and cfg.cluster.entra_admin_group_ids and not cfg.cluster.admin_principals:
+        notes.append("cluster.adminPrincipals is empty: only members of cluster.entraAdminGroupIds are cluster "
+                     "admins, so the identity that runs `pulumi up` (a CI service principal too) must be one, or "
+                     "Kubernetes resources fail with 403; list it in cluster.adminPrincipals otherwise")
     for key, size in _vm_sizes(cfg):
         if size not in vm_sizes.SIZES:
             notes.append(f"{key} {size} is not in components/vm_sizes.json ({vm_sizes.RECORDED}): its vCPUs, memory "

@@ -124,7 +124,7 @@ def test_a_plain_text_secret_is_one_line_not_also_missing(name):
     with pytest.raises(ConfigError) as info:
         parse_config(raw, set())
     assert info.value.problems == [f"binderhub-azure:{name} must be stored as a secret: pulumi config rm {name} "
-                                   f"&& pulumi config set --secret {name} <value>"]
+                                   f"&& pulumi config set --secret {name} (it asks for the value)"]
 
 
 def test_an_empty_secret_is_not_a_set_secret():
@@ -244,6 +244,8 @@ LIST_ITEMS = {
     "profiles": {"displayName": "Python", "image": "quay.io/jupyter/scipy-notebook:2024-01-01"},
     "datasets": {"name": "census", "storageAccount": "myunidata", "container": "census",
                  "mountPath": "/home/jovyan/data/census", "create": True},
+    "adminPrincipals": {"objectId": "00000000-0000-0000-0000-000000000000", "type": "User"},
+    "readerPrincipals": {"objectId": "00000000-0000-0000-0000-000000000000", "type": "ServicePrincipal"},
 }
 
 
@@ -260,7 +262,12 @@ def _keys_with(key: str, value: Any) -> dict[str, Any]:
     block: dict[str, Any] = {}
     node = block
     parts = rest.split(".")
-    for part in parts[:-1]:
+    for i, part in enumerate(parts[:-1]):
+        if part.endswith("[0]"):  # a list of blocks inside a block: its item 0 gets the rest
+            name = part[:-3]
+            item = _keys_with(".".join(["item", *parts[i + 1:]]), value)["item"]
+            node[name] = [{**LIST_ITEMS[name], **item}]
+            return {head: block}
         node = node.setdefault(part, {})
     node[parts[-1]] = value
     return {head: block}

@@ -89,10 +89,14 @@ def test_placeholders_turn_on_pod_priority(mode):
 
 # ---- ordering on a fresh subscription ----
 
-def test_every_kubernetes_resource_waits_for_the_deployers_cluster_admin_role(render):
-    plan = render(cluster={"entraAdminGroupIds": ENTRA_IDS, "disableLocalAccounts": True})
+ADMINS = [{"objectId": "0a1b2c3d-0000-4000-8000-000000000001", "type": "ServicePrincipal"},
+          {"objectId": "0a1b2c3d-0000-4000-8000-000000000002", "type": "User"}]
+
+
+def test_every_kubernetes_resource_waits_for_the_cluster_admin_roles(render):
+    plan = render(cluster={"entraAdminGroupIds": ENTRA_IDS, "disableLocalAccounts": True, "adminPrincipals": ADMINS})
     provider = named(plan, "cluster-k8s")
-    assert "cluster-deployer-admin" in provider["dependsOn"]
+    assert {f"cluster-admin-{a['objectId']}" for a in ADMINS} <= set(provider["dependsOn"])
     kubernetes = [r for r in plan["resources"]
                   if r["type"].startswith("kubernetes:") and r["type"] != "pulumi:providers:kubernetes"]
     assert len([r for r in kubernetes if r["type"] == "kubernetes:helm.sh/v3:Release"]) >= 3
@@ -103,8 +107,8 @@ def test_every_kubernetes_resource_waits_for_the_deployers_cluster_admin_role(re
 
 def test_no_role_to_wait_for_without_entra(render):
     plan = render()
-    assert "cluster-deployer-admin" not in named(plan, "cluster-k8s")["dependsOn"]
-    assert not [r for r in plan["resources"] if r["name"] == "cluster-deployer-admin"]
+    assert not [d for d in named(plan, "cluster-k8s")["dependsOn"] if d.startswith("cluster-admin")]
+    assert not [r for r in plan["resources"] if r["name"].startswith("cluster-admin")]
 
 
 # ---- upgrades ----

@@ -232,9 +232,13 @@ def test_workflow_actions_are_pinned_and_jobs_least_privileged():
     assert wf["permissions"] == {}
     for name, job in wf["jobs"].items():
         perms = job["permissions"]
-        logs_in = any(s.get("uses", "").startswith("azure/login@") for s in job["steps"])
+        # Only the jobs that run Pulumi against Azure ask for an OIDC token; only those that
+        # check the repository out may read it.
+        logs_in = any(s.get("uses", "").startswith("pulumi/actions@") for s in job["steps"])
+        checks_out = any(s.get("uses", "").startswith("actions/checkout@") for s in job["steps"])
         assert (perms.get("id-token") == "write") == logs_in, name
-        assert perms.get("contents") == "read"
+        assert (perms.get("contents") == "read") == checks_out, name
+        assert set(perms) <= {"contents", "id-token", "pull-requests"}, name
         for step in job["steps"]:
             uses = step.get("uses")
             if uses:

@@ -14,6 +14,7 @@ from tests.test_config import BAD_CONFIG_IDS, BAD_CONFIGS
 from tools import plan
 
 ENTRA_ADMINS = {"entraAdminGroupIds": ["12345678-1234-1234-1234-123456789012"]}
+CI_DEPLOYER = "0a1b2c3d-0000-4000-8000-000000000001"
 GITHUB = {"type": "github", "clientId": "c", "allowedUsers": ["alice"]}
 
 
@@ -134,16 +135,17 @@ def test_default_cluster_keeps_local_access(render):
 @pytest.mark.parametrize("disable_local", [False, True])
 def test_entra_rbac_cluster(render, disable_local):
     plan_doc = render(cluster={**ENTRA_ADMINS, "disableLocalAccounts": disable_local,
-                               "authorizedIpRanges": ["203.0.113.0/24"]})
+                               "authorizedIpRanges": ["203.0.113.0/24"],
+                               "adminPrincipals": [{"objectId": CI_DEPLOYER, "type": "ServicePrincipal"}]})
     inputs = one(plan_doc, "azure-native:containerservice:ManagedCluster")["inputs"]
     assert inputs["aadProfile"] == {"managed": True, "enableAzureRBAC": True,
                                     "adminGroupObjectIDs": ENTRA_ADMINS["entraAdminGroupIds"]}
     assert inputs["disableLocalAccounts"] is disable_local
     assert inputs["apiServerAccessProfile"]["authorizedIPRanges"] == ["203.0.113.0/24"]
-    admin = named(plan_doc, "cluster-deployer-admin")["inputs"]
+    admin = named(plan_doc, f"cluster-admin-{CI_DEPLOYER}")["inputs"]
     assert admin["roleDefinitionId"].endswith("/b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b")
     assert admin["scope"].endswith("/managedClusters/aks-testuni")
-    assert admin["principalType"] == "ServicePrincipal"  # the mock client is not the Azure CLI
+    assert admin["principalId"] == CI_DEPLOYER and admin["principalType"] == "ServicePrincipal"
     assert plan_doc["outputs"]["kubeconfig"] == SECRET
     assert one(plan_doc, "pulumi:providers:kubernetes")["inputs"]["kubeconfig"] == SECRET
 

@@ -147,7 +147,7 @@ def test_a_plain_text_secret_is_one_line_that_says_how_to_set_it(tmp_path, capsy
     err = capsys.readouterr().err
     assert err.strip().splitlines() == [
         "binderhub-azure:authClientSecret must be stored as a secret: pulumi config rm authClientSecret && "
-        "pulumi config set --secret authClientSecret <value>"]
+        "pulumi config set --secret authClientSecret (it asks for the value)"]
     assert "plaintext" not in err
 
 

@@ -84,19 +84,47 @@ def test_binderhub_roles_principals_and_scopes(program):
     assert reg(run, "resource-group").id == RG_ID
 
 
-@pytest.mark.parametrize(("deployer", "principal_type"), [
-    (None, "ServicePrincipal"), ("01234567-89ab-cdef-0123-456789abcdef", "ServicePrincipal"),
-    (roles.AZURE_CLI_APP_ID, "User")], ids=["service-principal", "service-principal-low-id", "az-login-user"])
-def test_deployer_gets_aks_rbac_cluster_admin_with_its_principal_type(program, deployer, principal_type):
-    run = program(cluster={"entraAdminGroupIds": ENTRA_ADMINS}, deployer=deployer)
+CI_DEPLOYER = "0a1b2c3d-0000-4000-8000-000000000001"
+LAPTOP_USER = "0a1b2c3d-0000-4000-8000-000000000002"
+PREVIEWER = "0a1b2c3d-0000-4000-8000-000000000003"
+PRINCIPALS = {"adminPrincipals": [{"objectId": CI_DEPLOYER, "type": "ServicePrincipal"},
+                                  {"objectId": LAPTOP_USER, "type": "User"}],
+              "readerPrincipals": [{"objectId": PREVIEWER, "type": "ServicePrincipal"}]}
+
+
+def test_configured_principals_get_cluster_admin_and_reader_on_the_cluster(program):
+    run = program(cluster={"entraAdminGroupIds": ENTRA_ADMINS, **PRINCIPALS})
     cluster = reg(run, "cluster-aks")
-    assert roles_of(run)["cluster-deployer-admin"] == (
-        roles.AKS_RBAC_CLUSTER_ADMIN, DEPLOYER_OBJECT_ID, principal_type, cluster.id)
     assert cluster.id.endswith("/managedClusters/aks-testuni")
+    on_cluster = {name: role for name, role in roles_of(run).items() if name.startswith("cluster-")}
+    assert on_cluster == {
+        f"cluster-admin-{CI_DEPLOYER}": (roles.AKS_RBAC_CLUSTER_ADMIN, CI_DEPLOYER, "ServicePrincipal", cluster.id),
+        f"cluster-admin-{LAPTOP_USER}": (roles.AKS_RBAC_CLUSTER_ADMIN, LAPTOP_USER, "User", cluster.id),
+        f"cluster-reader-{PREVIEWER}": (roles.AKS_RBAC_READER, PREVIEWER, "ServicePrincipal", cluster.id),
+    }
 
 
-def test_no_deployer_role_without_entra(program):
-    assert "cluster-deployer-admin" not in roles_of(program())
+AZURE_CLI_APP_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"  # a client config with it: a user after `az login`
+
+
+@pytest.mark.parametrize("deployer", [None, "01234567-89ab-cdef-0123-456789abcdef", AZURE_CLI_APP_ID],
+                         ids=["service-principal", "other-service-principal", "az-login-user"])
+def test_whoever_runs_pulumi_up_gets_no_role_of_their_own(program, deployer):
+    # Alternating laptop and CI runs must not delete and recreate an admin assignment.
+    run = program(cluster={"entraAdminGroupIds": ENTRA_ADMINS, **PRINCIPALS}, deployer=deployer)
+    assert DEPLOYER_OBJECT_ID not in {principal for _, principal, _, _ in roles_of(run).values()}
+    assert roles_of(run) == roles_of(program(cluster={"entraAdminGroupIds": ENTRA_ADMINS, **PRINCIPALS}))
+
+
+def test_no_cluster_role_without_entra(program):
+    assert not [name for name in roles_of(program()) if name.startswith("cluster-")]
+
+
+def test_every_role_the_program_assigns_is_one_the_deploy_identity_may_assign(program):
+    stacks = [program(), program(cluster={"entraAdminGroupIds": ENTRA_ADMINS, **PRINCIPALS}),
+              program(secrets={"authClientSecret": OAUTH}, **TLJH), program(datasets=[BLOB])]
+    assigned = {role for run in stacks for role, _, _, _ in roles_of(run).values()}
+    assert assigned == set(roles.ASSIGNED_BY_STACK.values())
 
 
 def test_tljh_vm_reads_only_its_vault(program):

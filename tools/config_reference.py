@@ -45,11 +45,11 @@ def reference_markdown() -> str:
         lines.append(f"| `{key}` | {default} | {desc} | " + (f"`{example}`" if example else "") + " |")
     lines.append(
         "| `authClientSecret` | — (secret) | OAuth client secret; required when `auth.type` is not "
-        "`none`. Set with `pulumi config set --secret authClientSecret ...`. | |"
+        "`none`. Set with `pulumi config set --secret authClientSecret`, which asks for it. | |"
     )
     lines.append(
         "| `dockerHubToken` | — (secret) | Docker Hub access token; required when `registry.type` is "
-        "`dockerhub`. Set with `pulumi config set --secret dockerHubToken ...`. | |"
+        "`dockerhub`. Set with `pulumi config set --secret dockerHubToken`, which asks for it. | |"
     )
     return "\n".join(lines)
 

@@ -27,17 +27,19 @@ PYTEST = f"{sys.executable} -m pytest -x -q -p no:cacheprovider -p no:randomly"
 
 # module -> (test files, -k expression): the tests that exercise it, fastest killers first.
 SELECTION: dict[str, tuple[list[str], str]] = {
-    "components/roles.py": (["tests/test_wiring.py"], "roles or deployer or vault_reads or budget_scope"),
+    "components/roles.py": (["tests/test_cluster_access.py", "tests/test_wiring.py"],
+                            "roles or principal or settle or delegation or preview_role or assign or vault_reads "
+                            "or budget_scope"),
     "components/budget.py": (["tests/test_budget.py", "tests/test_wiring.py"], "budget"),
     "components/registry.py": (["tests/test_wiring.py", "tests/test_infrastructure.py", "tests/test_hub_plan.py",
                                 "tests/test_practices.py"],
                                "binderhub_roles or registry or acr or suffix or purge_task"),
     "components/ingress.py": (["tests/test_wiring.py", "tests/test_hub_plan.py"],
                               "binderhub_roles or traefik or hub_waits or issuers or public_address or grafana_waits"),
-    "components/cluster.py": (["tests/test_wiring.py", "tests/test_infrastructure.py", "tests/test_features.py",
-                               "tests/test_security.py"],
-                              "kubeconfig or provider or deployer or binderhub_roles or cluster or pool or gpu "
-                              "or protect or entra"),
+    "components/cluster.py": (["tests/test_cluster_access.py", "tests/test_wiring.py", "tests/test_infrastructure.py",
+                               "tests/test_features.py", "tests/test_security.py"],
+                              "kubeconfig or provider or principal or binderhub_roles or cluster or pool or gpu "
+                              "or protect or entra or settled"),
     "components/hub.py": (["tests/test_wiring.py", "tests/test_hub_plan.py", "tests/test_security.py",
                            "tests/test_practices.py"],
                           "tokens or push_credential or dockerhub or auth_client or hub_waits or build_policy "

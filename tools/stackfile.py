@@ -173,7 +173,7 @@ def parse_stack_text(text: str, path: Path | str = "stack file") -> tuple[dict[s
                 problems.append(f"{full}: a 'secure:' entry holds nothing else (got keys {sorted(value)})")
             elif not isinstance(secure, str) or not secure.strip():
                 problems.append(f"{full} has an empty 'secure:' value, so the secret is not set: "
-                                f"pulumi config set --secret {key.removeprefix(PROJECT + ':')} <value>")
+                                f"pulumi config set --secret {key.removeprefix(PROJECT + ':')} (it asks for the value)")
             else:
                 raw[full] = SECRET
                 secret.add(full)
