@@ -16,27 +16,13 @@ report as the last line of stdout.
 from __future__ import annotations
 
 import json
-import logging
 import sys
 import traceback
 from typing import Any
 
-RECORDS: list[dict[str, Any]] = []
-_call_handlers = logging.Logger.callHandlers
+from warning_log import capture, class_names  # this folder, first on sys.path when run as a script
 
-
-def _record(self: logging.Logger, record: logging.LogRecord) -> None:
-    if record.levelno >= logging.WARNING:
-        RECORDS.append({"level": record.levelname, "logger": record.name, "message": record.getMessage()})
-    _call_handlers(self, record)
-
-
-logging.Logger.callHandlers = _record  # type: ignore[method-assign]
-logging.captureWarnings(True)
-
-
-def _class_names(obj: object) -> set[str]:
-    return {cls.__name__ for cls in type(obj).__mro__}
+RECORDS = capture()
 
 
 def check(directory: str) -> dict[str, Any]:
@@ -68,7 +54,7 @@ def check(directory: str) -> dict[str, Any]:
             problems.append(f"repo provider {name}: {exc}")
         except Exception as exc:  # a spec this provider does not take; its config is loaded by then
             providers[name] = f"spec refused ({type(exc).__name__})"
-    used: set[str] = set().union(*(_class_names(obj) for obj in objects))
+    used: set[str] = set().union(*(class_names(obj) for obj in objects))
     sections = sorted(key for key in app.config if key[:1].isupper())
     unused = [section for section in sections if section not in used]
     if unused:

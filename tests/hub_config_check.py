@@ -19,29 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import sys
 import traceback
 from typing import Any
 
-RECORDS: list[dict[str, Any]] = []
-_call_handlers = logging.Logger.callHandlers
+from warning_log import capture, class_names  # this folder, first on sys.path when run as a script
 
-
-def _record(self: logging.Logger, record: logging.LogRecord) -> None:
-    """Keep every WARNING+ record of every logger; traitlets' "Config option `x` not
-    recognized by `Y`" is one of them."""
-    if record.levelno >= logging.WARNING:
-        RECORDS.append({"level": record.levelname, "logger": record.name, "message": record.getMessage()})
-    _call_handlers(self, record)
-
-
-logging.Logger.callHandlers = _record  # type: ignore[method-assign]
-logging.captureWarnings(True)
-
-
-def _class_names(obj: object) -> set[str]:
-    return {cls.__name__ for cls in type(obj).__mro__}
+RECORDS = capture()
 
 
 async def check(directory: str) -> dict[str, Any]:
@@ -56,16 +40,16 @@ async def check(directory: str) -> dict[str, Any]:
     # The chart's container arguments (hub deployment.yaml, db type sqlite-pvc).
     await app.initialize(["--config", f"{directory}/jupyterhub_config.py", "--upgrade-db"])
     problems: list[str] = []
-    used: set[str] = _class_names(app) | _class_names(app.authenticator) | _class_names(app.proxy)
+    used: set[str] = class_names(app) | class_names(app.authenticator) | class_names(app.proxy)
     # The hub makes its CryptKeeper on first use (auth state); make it now, so its keys are checked.
-    used |= _class_names(CryptKeeper.instance(parent=app))
+    used |= class_names(CryptKeeper.instance(parent=app))
 
     orm_user = orm.User(name="config-check")
     app.db.add(orm_user)
     app.db.commit()
     user = app.users[orm_user]
     spawner = user.spawner
-    used |= _class_names(spawner)
+    used |= class_names(spawner)
     profiles = []
     profile_list = spawner.profile_list if not callable(spawner.profile_list) else []
     for index, profile in enumerate(profile_list):
