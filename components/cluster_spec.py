@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import naming
-from .config import GpuPool, StackConfig, UserPool
+from .config import StackConfig
 
 # Node labels z2jh's scheduling settings look for (scheduling.*.nodeAffinity.matchNodePurpose).
 NODE_PURPOSE = "hub.jupyter.org/node-purpose"
@@ -77,21 +77,21 @@ def system_pool_profile(cfg: StackConfig) -> dict[str, Any]:
     }
 
 
-def _autoscaled_pool(name: str, pool: UserPool | GpuPool, labels: dict[str, str], taints: list[str],
-                     cfg: StackConfig) -> dict[str, Any]:
+def _autoscaled_pool(name: str, vm_size: str, min_count: int, max_count: int, labels: dict[str, str],
+                     taints: list[str], cfg: StackConfig) -> dict[str, Any]:
     """A User-mode pool the cluster autoscaler sizes between min and max, created at min."""
     return {
         "agent_pool_name": name,
         "mode": "User",
         # Separate pools do not follow the cluster's version by themselves (see above).
         "orchestrator_version": orchestrator_version(cfg),
-        "vm_size": pool.vm_size,
+        "vm_size": vm_size,
         "os_type": "Linux",
         "type": "VirtualMachineScaleSets",
         "enable_auto_scaling": True,
-        "min_count": pool.min_count,
-        "max_count": pool.max_count,
-        "count": pool.min_count,
+        "min_count": min_count,
+        "max_count": max_count,
+        "count": min_count,
         "node_labels": labels,
         "node_taints": taints,
     }
@@ -101,7 +101,8 @@ def user_pool_args(cfg: StackConfig) -> dict[str, Any]:
     """The autoscaled user pool, a separate AgentPool resource so that the autoscaler's
     count changes never show up as drift on the cluster."""
     pool = cfg.cluster.user_pool
-    args = _autoscaled_pool(naming.USER_POOL, pool, {NODE_PURPOSE: "user"}, [USER_TAINT], cfg)
+    args = _autoscaled_pool(naming.USER_POOL, pool.vm_size, pool.min_count, pool.max_count, {NODE_PURPOSE: "user"},
+                            [USER_TAINT], cfg)
     if pool.spot:
         args |= {
             "scale_set_priority": "Spot",
@@ -116,7 +117,8 @@ def gpu_pool_args(cfg: StackConfig) -> dict[str, Any] | None:
     pool = cfg.cluster.gpu_pool
     if pool is None:
         return None
-    args = _autoscaled_pool(naming.GPU_POOL, pool, {NODE_PURPOSE: "user", **GPU_LABEL}, [USER_TAINT, GPU_TAINT], cfg)
+    args = _autoscaled_pool(naming.GPU_POOL, pool.vm_size, pool.min_count, pool.max_count,
+                            {NODE_PURPOSE: "user", **GPU_LABEL}, [USER_TAINT, GPU_TAINT], cfg)
     # AKS installs the NVIDIA driver; the device plugin comes from its own chart.
     args["gpu_profile"] = {"driver": "Install"}
     return args
@@ -132,20 +134,7 @@ def build_pool_args(cfg: StackConfig) -> dict[str, Any] | None:
     pool = cfg.build_pool
     if pool is None:
         return None
-    return {
-        "agent_pool_name": naming.BUILD_POOL,
-        "mode": "User",
-        "orchestrator_version": orchestrator_version(cfg),
-        "vm_size": pool.vm_size,
-        "os_type": "Linux",
-        "type": "VirtualMachineScaleSets",
-        "enable_auto_scaling": True,
-        "min_count": 0,
-        "max_count": pool.max_count,
-        "count": 0,
-        "node_labels": dict(BUILD_NODES),
-        "node_taints": [USER_TAINT],
-    }
+    return _autoscaled_pool(naming.BUILD_POOL, pool.vm_size, 0, pool.max_count, dict(BUILD_NODES), [USER_TAINT], cfg)
 
 
 def device_plugin_values() -> dict[str, Any]:

@@ -15,12 +15,10 @@ report as the last line of stdout.
 
 from __future__ import annotations
 
-import json
 import sys
-import traceback
 from typing import Any
 
-from warning_log import capture, class_names  # this folder, first on sys.path when run as a script
+from warning_log import capture, class_names, report  # this folder, first on sys.path when run as a script
 
 RECORDS = capture()
 
@@ -76,16 +74,7 @@ def check(directory: str) -> dict[str, Any]:
 
 
 def main() -> int:
-    try:
-        report = check(sys.argv[1])
-    except SystemExit as exc:  # traitlets' catch_config_error exits on a bad config
-        report = {"problems": [f"BinderHub exited during initialize (code {exc.code})"]}
-    except Exception as exc:
-        traceback.print_exc()
-        report = {"problems": [f"{type(exc).__name__}: {exc}"]}
-    report["log"] = RECORDS
-    print(json.dumps(report, default=str))
-    return 0
+    return report(lambda: check(sys.argv[1]), "BinderHub")
 
 
 if __name__ == "__main__":

@@ -18,12 +18,10 @@ last line of stdout; every log record of level WARNING or above is in it.
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
-import traceback
 from typing import Any
 
-from warning_log import capture, class_names  # this folder, first on sys.path when run as a script
+from warning_log import capture, class_names, report  # this folder, first on sys.path when run as a script
 
 RECORDS = capture()
 
@@ -96,19 +94,9 @@ async def check(directory: str) -> dict[str, Any]:
 
 
 def main() -> int:
-    directory = sys.argv[1]
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    try:
-        report = loop.run_until_complete(check(directory))
-    except SystemExit as exc:  # traitlets' catch_config_error exits on a bad config
-        report = {"problems": [f"the hub exited during initialize (code {exc.code})"]}
-    except Exception as exc:  # e.g. a TraitError when the spawner takes its config
-        traceback.print_exc()
-        report = {"problems": [f"{type(exc).__name__}: {exc}"]}
-    report["log"] = RECORDS
-    print(json.dumps(report, default=str))
-    return 0
+    return report(lambda: loop.run_until_complete(check(sys.argv[1])), "the hub")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,10 @@ every log record of level WARNING or above, of every logger, is kept in RECORDS 
 
 from __future__ import annotations
 
+import json
 import logging
+import traceback
+from collections.abc import Callable
 from typing import Any
 
 RECORDS: list[dict[str, Any]] = []
@@ -28,3 +31,18 @@ def capture() -> list[dict[str, Any]]:
 def class_names(obj: object) -> set[str]:
     """The names of the object's classes, its own and every base (the config sections it reads)."""
     return {cls.__name__ for cls in type(obj).__mro__}
+
+
+def report(check: Callable[[], dict[str, Any]], who: str) -> int:
+    """Run the check and print its report, with the records, as the last line of stdout (JSON).
+    A failure to start is a problem in the report, not a crash of the script."""
+    try:
+        result = check()
+    except SystemExit as exc:  # traitlets' catch_config_error exits on a bad config
+        result = {"problems": [f"{who} exited during initialize (code {exc.code})"]}
+    except Exception as exc:  # e.g. a TraitError when a class takes its config
+        traceback.print_exc()
+        result = {"problems": [f"{type(exc).__name__}: {exc}"]}
+    result["log"] = RECORDS
+    print(json.dumps(result, default=str))
+    return 0
