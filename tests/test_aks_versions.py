@@ -102,3 +102,29 @@ def test_every_pool_carries_the_control_planes_minor_version(monkeypatch):
     assert cluster["kubernetes_version"] == "1.35"
     assert [p["orchestrator_version"] for p in cluster["agent_pool_profiles"]] == ["1.35"]
     assert [p["orchestrator_version"] for p in pools if p] == ["1.35", "1.35", "1.35"]
+
+
+def test_boundaries_of_the_support_window():
+    """Killing mutants at each boundary: the end-of-life day is still supported, the near-end
+    note starts exactly 60 days before it, two minors past the file are accepted, three are not."""
+    assert "1.34" in aks_versions.supported(date(2026, 11, 30))
+    assert "1.34" not in aks_versions.supported(date(2026, 12, 1))
+    eol = aks_versions.VERSIONS["1.35"].end_of_life
+    assert "leaves AKS support" in aks_versions.note("1.35", eol - aks_versions.NEAR_END)
+    assert aks_versions.note("1.35", eol - aks_versions.NEAR_END - timedelta(days=1)) is None
+    assert aks_versions.NEAR_END == timedelta(days=60)
+    newest = max(aks_versions.minor(v) for v in aks_versions.VERSIONS)
+    assert aks_versions.problem(aks_versions.name_of(newest + 2), DEC_2026) is None
+    assert aks_versions.problem(aks_versions.name_of(newest + 3), DEC_2026) is not None
+    assert "newer than components/aks_versions.json" in aks_versions.note(aks_versions.name_of(newest + 1), DEC_2026)
+    assert "newer than" not in (aks_versions.note(aks_versions.name_of(newest), DEC_2026) or "")
+
+
+def test_a_version_before_its_ga_month_says_so():
+    assert aks_versions.note("1.36", date(2026, 5, 15)).endswith(
+        "AKS GA planned for 2026-06; the pre-flight asks Azure whether the region offers it")
+    assert aks_versions.note("1.36", date(2026, 6, 1)) is None
+
+
+def test_upgrade_path_from_an_odd_minor():
+    assert aks_versions.upgrade_path("1.35", "1.37") == ["1.36", "1.37"]

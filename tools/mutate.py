@@ -47,6 +47,8 @@ SELECTION: dict[str, tuple[list[str], str]] = {
                           "or launch_events or share_claim"),
     "components/datasets.py": (["tests/test_wiring.py", "tests/test_datasets.py"], "dataset or storage"),
     "components/tljh.py": (["tests/test_wiring.py", "tests/test_tljh.py"], "tljh or suffix"),
+    "components/aks_versions.py": (["tests/test_aks_versions.py", "tests/test_preflight.py", "tests/test_refresh.py"],
+                                   "version or cluster or calendar or default or support or offline"),
     "__main__.py": (["tests/test_wiring.py", "tests/test_infrastructure.py", "tests/test_monitoring.py",
                      "tests/test_hub_plan.py", "tests/test_budget.py", "tests/test_practices.py"],
                     "cryptnono or roles or preflight or provider or grafana or monitoring or outputs or parent "
