@@ -35,7 +35,7 @@ from azure.mgmt.resource.resources.models import Provider
 
 from components import aks_versions
 from components.config_load import parse_config
-from tests.helpers import raw_config
+from tests.helpers import TEST_SSH_KEY, raw_config
 from tools import preflight
 from tools.preflight import Check, Clients, Pool
 from tools.preflight_checks import RunningCluster
@@ -257,7 +257,7 @@ def test_gpu_family_without_quota_and_missing_sizes():
 
 
 def test_tljh_checks_its_one_vm():
-    cfg = cfg_of(mode="tljh", vm={"size": "Standard_D4s_v5", "sshPublicKey": "ssh-ed25519 AAAAC3Nza rse@testuni"},
+    cfg = cfg_of(mode="tljh", vm={"size": "Standard_D4s_v5", "sshPublicKey": TEST_SSH_KEY},
                  auth={"type": "github", "clientId": "x", "admins": ["alice"], "allowedUsers": ["alice"]},
                  secrets={"authClientSecret": "s"})
     assert preflight.pools_of(cfg) == [Pool("vm", "Standard_D4s_v5", 1)]
