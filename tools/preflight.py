@@ -91,6 +91,7 @@ from components import aks_versions, naming
 from components.config import ConfigError, StackConfig
 from components.config_fields import GUID
 from components.config_load import parse_config
+from components.practices_spec import purge_task_args
 
 from .outputs import unexpected
 from .preflight_checks import (
@@ -116,6 +117,7 @@ from .preflight_checks import (
     report_json,
     required_providers,
 )
+from .preflight_registry import SUBSCRIPTIONS_API_VERSION, check_acr_tasks, parse_subscription
 from .stackfile import SECRET, PlanError, add_stack_arguments, read_stack_file, stack_from_args
 
 # Re-exported: callers (and the tests) use this module as the command's public face.
@@ -218,11 +220,11 @@ class AksApi:
         self.resources = resources
         self.base = f"/subscriptions/{subscription_id}"
 
-    def _get(self, path: str) -> dict[str, Any] | None:
+    def _get(self, path: str, api_version: str = AKS_API_VERSION) -> dict[str, Any] | None:
         from azure.core.rest import HttpRequest
 
         response = self.resources.send_request(HttpRequest("GET", f"{self.base}{path}",
-                                                           params={"api-version": AKS_API_VERSION}))
+                                                           params={"api-version": api_version}))
         if response.status_code == 404:
             return None
         if response.status_code >= 400:
@@ -235,6 +237,10 @@ class AksApi:
 
     def kubernetes_versions(self, location: str) -> dict[str, Any]:
         return self._get(f"/providers/Microsoft.ContainerService/locations/{location}/kubernetesVersions") or {}
+
+    def subscription(self) -> dict[str, Any]:
+        """`GET /subscriptions/{id}`: its offer (`subscriptionPolicies`), for the ACR Tasks check."""
+        return self._get("", SUBSCRIPTIONS_API_VERSION) or {}
 
     def managed_cluster(self, resource_group: str, name: str) -> dict[str, Any] | None:
         path = f"/resourceGroups/{resource_group}/providers/Microsoft.ContainerService/managedClusters/{name}"
@@ -321,6 +327,9 @@ def run_checks(cfg: StackConfig, clients: Clients) -> list[Check]:
     checks += check_quotas(pools, skus, usages, cfg.location, subscription)
     if not cfg.tljh and clients.aks is not None:
         checks += kubernetes_checks(cfg, clients.aks)
+    if clients.aks is not None and purge_task_args(cfg) is not None and hasattr(clients.aks, "subscription"):
+        acr = check_acr_tasks(cfg, parse_subscription(clients.aks.subscription()))
+        checks += [acr] if acr else []
     return checks
 
 
