@@ -356,7 +356,7 @@ def test_every_readme_and_docs_example_passes_the_checks_it_illustrates():
     """The README's YAML examples and every field's example are real-shaped: they pass."""
     from pathlib import Path
 
-    from components.config import StackConfig as Model
+    from components.config import VmConfig
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", readme, re.S)]
@@ -366,7 +366,7 @@ def test_every_readme_and_docs_example_passes_the_checks_it_illustrates():
         raw = {k: json.dumps(v) if isinstance(v, (dict, list)) else str(v) for k, v in stack.items()}
         raw["binderhub-azure:authClientSecret"] = "s"  # set with pulumi config set --secret, as the README says
         parse_config(raw, {"binderhub-azure:authClientSecret"})
-    key = Model.model_fields["vm"].default_factory().model_fields["ssh_public_key"].examples[0]
+    key = VmConfig.model_fields["ssh_public_key"].examples[0]
     assert azure_limits.ssh_key_problem(key) is None
     for line in re.findall(r"sshPublicKey: (ssh-\S+ \S+ \S+)", readme):
         assert azure_limits.ssh_key_problem(line) is None, line
@@ -399,3 +399,35 @@ def charts_jupyterhub() -> Any:
     from components import charts
 
     return charts.JUPYTERHUB
+
+
+# ------------------------------------------------------------------------- TLJH Key Vault
+
+
+def test_the_tljh_key_vault_is_created_with_an_empty_access_policy_list(render):
+    """RBAC mode, and `accessPolicies` sent all the same (pulumi/pulumi-azure-native#1478: creation
+    failed without it); the VM reads the secret through its role, not a policy."""
+    plan_doc = render(SECRET, **TLJH)
+    vault = next(r for r in plan_doc["resources"] if r["type"] == "azure-native:keyvault:Vault")
+    props = vault["inputs"]["properties"]
+    assert props["accessPolicies"] == [] and props["enableRbacAuthorization"] is True
+    reader = next(r for r in plan_doc["resources"] if r["name"] == "tljh-vault-reader")
+    assert reader["inputs"]["roleDefinitionId"].endswith("/4633458b-17de-408a-b874-0445c86b69e6")
+
+
+_BLOB = st.from_regex(r"[a-z0-9]([a-z0-9]|-(?=[a-z0-9])){2,40}", fullmatch=True)
+
+
+@settings(max_examples=80, deadline=None)
+@given(container=_BLOB, name=st.from_regex(r"[a-z][a-z0-9]{1,20}", fullmatch=True),
+       path=st.from_regex(r"/data/[a-z0-9][a-z0-9._-]{0,20}", fullmatch=True))
+def test_every_accepted_dataset_reaches_azure_and_the_pod_unchanged(container, name, path):
+    """A container name Azure takes is accepted, and the volume, claim and mount carry it as given."""
+    from components import dataset_spec
+
+    cfg = config(datasets=[{**DATASET, "name": name, "container": container, "mountPath": path}])
+    data = cfg.datasets[0]
+    volume = dataset_spec.persistent_volume(cfg, data, "binderhub")
+    assert volume["spec"]["csi"]["volume_attributes"]["containerName"] == container
+    mounts = dataset_spec.user_pod_storage(cfg)["extraVolumeMounts"]
+    assert mounts == [{"name": f"dataset-{name}", "mountPath": path, "readOnly": True}]
