@@ -25,6 +25,9 @@ read-only calls, and prints one line per check, OK or FAIL, with what to do unde
                         the minor before it (a lower config asks for a downgrade; a jump of two
                         minors is refused by AKS); WARN when the version it runs is near or past
                         AKS's end of life (with the way up), or a pool lags the control plane
+  acr tasks             with ACR and a purge (registry.retentionDays > 0): WARN when the
+                        subscription runs on free credits, where ACR Tasks do not run and the
+                        purge would never delete an image (tools/preflight_registry.py)
 
 When Microsoft.Compute itself is not registered, its SKU and usage APIs cannot be asked: one
 FAIL line, `vm sizes and quotas`, says so instead of the size and quota lines.
