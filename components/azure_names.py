@@ -63,9 +63,12 @@ REGISTRY_TASK = NameRule(
 STORAGE_ACCOUNT = NameRule(
     "storage account (Microsoft.Storage/storageAccounts)", 3, 24, r"[a-z0-9]+",
     "lowercase letters and digits", "global")
+# learn.microsoft.com/rest/api/storageservices/naming-and-referencing-containers--blobs--and-metadata:
+# "Container names must start or end with a letter or number ... Every hyphen (-) character must be
+# immediately preceded and followed by a letter or number" (so no trailing '-', no '--').
 BLOB_CONTAINER = NameRule(
-    "blob container (storageAccounts/blobServices/containers)", 3, 63, r"[a-z0-9][a-z0-9-]*",
-    "lowercase letters, digits and hyphens, starting with a letter or digit, no '--'", "storage account",
+    "blob container (storageAccounts/blobServices/containers)", 3, 63, r"[a-z0-9]([a-z0-9-]*[a-z0-9])?",
+    "lowercase letters, digits and hyphens, starting and ending with a letter or digit, no '--'", "storage account",
     no_double_hyphen=True)
 FILE_SHARE = NameRule(
     "file share (storageAccounts/fileServices/shares)", 3, 63, r"[a-z0-9]([a-z0-9-]*[a-z0-9])?",

@@ -22,6 +22,7 @@ from typing import Literal
 
 from pydantic import Field, PrivateAttr, field_validator
 
+from . import letsencrypt
 from .config_cluster import (
     AuthConfig,
     BuildPool,
@@ -188,6 +189,9 @@ class StackConfig(_Model):
     def _email(cls, value: str | None) -> str | None:
         if value is not None and not _EMAIL.fullmatch(value):
             raise ValueError(f"must be an email address such as 'rse@myuni.example' (got {value!r})")
+        why = letsencrypt.contact_email_problem(value) if value is not None else None
+        if why:  # the Let's Encrypt account's address (components/letsencrypt.py)
+            raise ValueError(f"{why} (got {value!r})")
         return value
 
     @field_validator("domain")
@@ -206,6 +210,12 @@ class StackConfig(_Model):
                 "must be a lowercase DNS host name such as 'binder.myuni.example' "
                 f"(labels of [a-z0-9-], at most 63 characters each) (got {value!r})"
             )
+        if letsencrypt.under_azure_dns_label_zone(value):
+            raise ValueError(f"must be a name you own: {letsencrypt.AZURE_DNS_LABEL_ZONE} is Azure's zone for DNS "
+                             f"labels; for an address there leave domain out and set dnsLabel (got {value!r})")
+        why = letsencrypt.domain_problem(value)
+        if why:
+            raise ValueError(f"{why} (got {value!r})")
         return value
 
     @field_validator("dns_label")

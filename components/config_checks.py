@@ -17,6 +17,7 @@ from .config_fields import (
     PROJECT,
     memory_bytes,
 )
+from .config_limits import limit_problems
 from .helm_guard import helm_values_problems
 from .vm_sizes import SIZES, ephemeral_os_problem
 
@@ -148,6 +149,7 @@ def cross_checks(cfg: StackConfig) -> list[str]:
     problems.extend(_practice_checks(cfg))
 
     problems.extend(name_problems(cfg, p))
+    problems.extend(limit_problems(cfg))
     return problems
 
 

@@ -4,12 +4,11 @@ limits, image pre-pulling and server profiles.
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from pydantic import Field, field_validator
 
-from . import aks_versions
+from . import aks_versions, azure_limits, image_ref
 from .config_fields import (
     _K8S_VERSION,
     GUID,
@@ -202,6 +201,14 @@ class ClusterConfig(_Model):
                 raise ValueError(f"item {i} must be a group object ID (a GUID) (got {value!r})")
         return values
 
+    @field_validator("authorized_ip_ranges")
+    @classmethod
+    def _at_most_200(cls, values: list[str]) -> list[str]:
+        if len(values) > azure_limits.AUTHORIZED_IP_RANGES_MAX:
+            raise ValueError(f"lists {len(values)} ranges; AKS takes at most {azure_limits.AUTHORIZED_IP_RANGES_MAX} "
+                             "(merge neighbouring ranges into wider CIDRs)")
+        return values
+
     @field_validator("kubernetes_version")
     @classmethod
     def _k8s(cls, value: str) -> str:
@@ -359,7 +366,8 @@ class ProfileConfig(_Model):
 
     display_name: str = Field(description="Name shown to users.", examples=["RStudio"])
     description: str = Field("", description="One line under the name.", examples=["R 4.4 with RStudio"])
-    image: str = Field(description="Container image, name:tag.", examples=["rocker/binder:4.4.1"])
+    image: str = Field(description="Container image with a tag or digest (name:tag, name@sha256:..., a registry with a "
+                       "port is fine).", examples=["rocker/binder:4.4.1"])
     default: bool = Field(False, description="Preselected choice.", examples=[True])
     default_url: str | None = Field(None, description="Interface to open, e.g. /lab or /rstudio.",
                                     examples=["/rstudio"])
@@ -375,7 +383,7 @@ class ProfileConfig(_Model):
     @field_validator("image")
     @classmethod
     def _image(cls, value: str) -> str:
-        if not re.fullmatch(r"[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?", value) or ":" not in value.rsplit("/", 1)[-1]:
-            raise ValueError(f"must be an image name with a tag, such as 'quay.io/jupyter/scipy-notebook:latest' "
-                             f"(got {value!r})")
+        why = image_ref.image_problem(value)
+        if why:
+            raise ValueError(f"{why} (got {value!r})")
         return value

@@ -8,10 +8,11 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import unicodedata
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 
 PROJECT = "binderhub-azure"
@@ -37,13 +38,39 @@ _K8S_VERSION = re.compile(r"1\.\d{2}")
 # e.g. Standard_D4s_v5, Standard_E4-2ads_v5, Standard_NC24ads_A100_v4, Standard_B2ms.
 _VM_SIZE = re.compile(r"Standard_[A-Z]{1,3}[0-9]{1,3}(-[0-9]{1,3})?[a-z]*(_[A-Z][0-9]+[a-z]*)?(_v[0-9]+)?")
 _MEMORY = re.compile(r"[0-9]+(\.[0-9]+)?[KMGT]")
-_SSH_KEY = re.compile(r"(ssh-(rsa|ed25519)|ecdsa-sha2-nistp\d+) [A-Za-z0-9+/=]+( .*)?")
 GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _DOCKERHUB_PREFIX = re.compile(r"[a-z0-9]+([._-][a-z0-9]+)*/[a-z0-9]*([._-][a-z0-9]*)*")
 _ACR_PREFIX = re.compile(r"([a-z0-9]+([._-][a-z0-9]+)*/)*[a-z0-9]*([._-][a-z0-9]*)*")
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+# Keys of text shown to people, not names: any language, and banner and about page may span
+# lines (mybinder.org's banner is multi-line HTML). Every other string key names something (an
+# Azure resource, a DNS name, an address, a user, an image, a path) and is printable ASCII.
+DISPLAY_TEXT_FIELDS = frozenset({"banner_message", "about_message", "display_name", "description"})
+MULTILINE_FIELDS = frozenset({"banner_message", "about_message"})
+_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
+
+
+def invisible_character(value: str) -> tuple[int, str] | None:
+    """The first format character (Unicode category Cf: zero-width space, joiners, the bidi
+    controls U+202A-U+202E and U+2066-U+2069, the byte order mark, soft hyphen ...) in `value`,
+    as (position, its code point and name), or None. Such a character cannot be seen, so two
+    strings that look alike compare unequal, or text displays in another order than it is read
+    ("Trojan Source", CVE-2021-42574)."""
+    for i, char in enumerate(value):
+        if unicodedata.category(char) == "Cf":
+            return i, f"U+{ord(char):04X} {unicodedata.name(char, 'format character')}"
+    return None
+
+
+def non_ascii_character(value: str) -> tuple[int, str] | None:
+    """The first character outside printable ASCII, as (position, code point and name)."""
+    for i, char in enumerate(value):
+        if not _PRINTABLE_ASCII.fullmatch(char):
+            return i, f"U+{ord(char):04X} {unicodedata.name(char, 'unnamed character')}"
+    return None
 # A local URL path for defaultUrl: not `//host` (a link to another site) and no `..`.
 _LOCAL_PATH = re.compile(r"/(?!/)[A-Za-z0-9._~/-]*")
 _DATA_DIR = Path(__file__).resolve().parent
@@ -107,15 +134,34 @@ class _Model(BaseModel):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _one_line(cls, value: Any) -> Any:
-        """No string key takes a newline or another control character (a block scalar
-        `key: |` would otherwise carry one into resource names and URLs)."""
+    def _characters(cls, value: Any, info: ValidationInfo) -> Any:
+        """What characters a string key takes. No key takes an invisible (format) character. A
+        key that names something takes printable ASCII only: one line (a block scalar `key: |`
+        would otherwise carry a newline into resource names and URLs), and no letter that only
+        looks like an ASCII one (Cyrillic 'а' in 'аlice' is another user). Display text (banner,
+        about page, profile names) takes any language; banner and about page may span lines."""
         items = value if isinstance(value, list) else [value]
+        field = info.field_name or ""
         for i, item in enumerate(items):
-            if isinstance(item, str) and _CONTROL.search(item):
-                where = f"item {i} " if isinstance(value, list) else ""
-                raise ValueError(f"{where}must be one line of text without control characters such as a "
-                                 f"newline (got {item!r})")
+            if not isinstance(item, str):
+                continue
+            where = f"item {i} " if isinstance(value, list) else ""
+            control = _CONTROL_IN_TEXT if field in MULTILINE_FIELDS else _CONTROL
+            if control.search(item):
+                allowed = ("text without control characters other than newlines and tabs"
+                           if field in MULTILINE_FIELDS else
+                           "one line of text without control characters such as a newline")
+                raise ValueError(f"{where}must be {allowed} (got {item!r})")
+            hidden = invisible_character(item)
+            if hidden:
+                raise ValueError(f"{where}must not hold an invisible character: {hidden[1]} at position "
+                                 f"{hidden[0]} (type the text again, or use an HTML entity such as &rlm; in "
+                                 f"HTML) (got {item!r})")
+            if field not in DISPLAY_TEXT_FIELDS:
+                found = non_ascii_character(item)
+                if found:
+                    raise ValueError(f"{where}must be printable ASCII: {found[1]} at position {found[0]} is "
+                                     f"not, and may only look like an ASCII character (got {item!r})")
         return value
 
 

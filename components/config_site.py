@@ -9,10 +9,10 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from . import azure_limits
 from .config_fields import (
     _EMAIL,
     _KEEP_DIRS,
-    _SSH_KEY,
     _SYSTEM_DIRS,
     Cidrs,
     VmSize,
@@ -167,8 +167,9 @@ class VmConfig(_Model):
     admin_username: str = Field("tljhadmin", description="Linux administrator account (SSH key login only).",
                                 examples=["tljhadmin"])
     ssh_public_key: str | None = Field(
-        None, description="OpenSSH public key of the administrator (required in tljh mode).",
-        examples=["ssh-ed25519 AAAAC3... rse@myuni"],
+        None, description="OpenSSH public key of the administrator (required in tljh mode): RSA of at least 2048 "
+        "bits or Ed25519, as Azure takes (not ECDSA).",
+        examples=["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFPMzQlYzpUgP3p42/QgAirjHhvq0yDWQnI/CrtCPdGL rse@myuni"],
     )
     ssh_allowed_cidrs: Cidrs = Field(
         default_factory=list,
@@ -180,16 +181,17 @@ class VmConfig(_Model):
     @field_validator("admin_username")
     @classmethod
     def _admin(cls, value: str) -> str:
-        if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", value) or value in ("root", "admin", "jovyan"):
-            raise ValueError(f"must be a Linux user name ([a-z_][a-z0-9_-], not root/admin) (got {value!r})")
+        why = azure_limits.admin_username_problem(value)
+        if why:
+            raise ValueError(why)
         return value
 
     @field_validator("ssh_public_key")
     @classmethod
     def _key(cls, value: str | None) -> str | None:
-        if value is not None and not _SSH_KEY.fullmatch(value):
-            raise ValueError("must be an OpenSSH public key line such as 'ssh-ed25519 AAAA... you@host' "
-                             "(the .pub file, not the private key)")
+        why = azure_limits.ssh_key_problem(value) if value is not None else None
+        if why:  # never echo the value: a pasted private key would land in the output
+            raise ValueError(why)
         return value
 
 

@@ -244,6 +244,7 @@ def events_claim(namespace: str) -> dict[str, Any]:
 
 HOME_STORAGE_CLASS = "home-nfs"
 HOME_CLAIM = "home-nfs"
+HOME_SUBPATH = "{username}"  # a directory per user on the share (KubeSpawner expands it)
 # 2i2c's NFS mount options (helm-charts/basehub/values.yaml `nfs.pv.mountOptions`: soft, noatime),
 # with the one NFS version Azure Files serves, 4.1.
 NFS_MOUNT_OPTIONS = ["soft", "noatime", "vers=4.1"]
@@ -290,6 +291,37 @@ def _nfs_block_container(chart: charts.Chart) -> dict[str, Any]:
     }
 
 
+def home_owner(chart: charts.Chart) -> tuple[int, int, str]:
+    """(uid, gid, home mount path) of user servers: z2jh's `singleuser.uid`, `singleuser.fsGid`
+    and `singleuser.storage.homeMountPath`, which this stack leaves at the chart's defaults
+    (1000, 100 and /home/jovyan: jovyan of the Jupyter images; helm_guard refuses changing the
+    uid or gid to root)."""
+    single = charts.defaults(chart)["singleuser"]
+    return int(single["uid"]), int(single["fsGid"]), str(single["storage"]["homeMountPath"])
+
+
+def _home_owner_container(chart: charts.Chart) -> dict[str, Any]:
+    """The kubelet creates a new user's directory on the share (the `{username}` subPath) owned by
+    root, with the share's mode 0777 (`mountPermissions`, which the Azure Files CSI driver also
+    gives the share's root): anyone could write there, and tools that check their home's owner
+    (git's safe.directory, sshd's StrictModes) refuse it. 2i2c's hubs on Azure Files fix it the
+    same way before every start (2i2c-org/infrastructure config/clusters/utoronto/common.values.yaml,
+    init container `volume-mount-ownership-fix`: `chown 1000:1000 /home/jovyan`, as root, with
+    the home volume mounted at the user's subPath). Here: owned by the server's uid and group,
+    not writable by others; only the two capabilities that needs."""
+    uid, gid, home = home_owner(chart)
+    return {
+        "name": "home-owner",
+        "image": f"quay.io/jupyterhub/k8s-network-tools:{chart.version}",  # Alpine: sh, chmod, chown
+        "command": ["/bin/sh", "-c", f"chmod go-w {home} && chown {uid}:{gid} {home}"],
+        "securityContext": {"runAsUser": 0, "allowPrivilegeEscalation": False,
+                            "capabilities": {"drop": ["ALL"], "add": ["CHOWN", "FOWNER"]}},
+        # z2jh names the static home volume `home` (jupyterhub_config.py, storage type static);
+        # KubeSpawner expands `{username}` here as in the server's own mount.
+        "volumeMounts": [{"name": "home", "mountPath": home, "subPath": HOME_SUBPATH}],
+    }
+
+
 def home_storage_values(cfg: StackConfig, chart: charts.Chart) -> dict[str, Any]:
     """`singleuser.storage` (and the NFS-blocking init container) for the chosen home storage."""
     kind = cfg.home_storage
@@ -301,8 +333,8 @@ def home_storage_values(cfg: StackConfig, chart: charts.Chart) -> dict[str, Any]
         # z2jh's default: a claim per user on the cluster's default class (StandardSSD disk).
         return {"singleuser": {"storage": {"type": "dynamic", "capacity": f"{cfg.storage.per_user_gi}Gi"}}}
     return {"singleuser": {
-        "storage": {"type": "static", "static": {"pvcName": HOME_CLAIM, "subPath": "{username}"}},
-        "initContainers": [_nfs_block_container(chart)],
+        "storage": {"type": "static", "static": {"pvcName": HOME_CLAIM, "subPath": HOME_SUBPATH}},
+        "initContainers": [_nfs_block_container(chart), _home_owner_container(chart)],
     }}
 
 

@@ -62,10 +62,15 @@ class TljhServer(pulumi.ComponentResource):
                                      special=False, opts=child)
         vault_name = pulumi.Output.concat(naming.key_vault_prefix(cfg), suffix.result)
         client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        # Access goes through Azure RBAC (the VM's Key Vault Secrets User role below), so there are
+        # no access policies; the list is still sent, empty: the Key Vault API wants it unless the
+        # vault is recovered (VaultProperties.accessPolicies), and creation has failed without it
+        # even in RBAC mode (pulumi/pulumi-azure-native#1478).
         vault = keyvault.Vault(
             f"{name}-vault", vault_name=vault_name,
             properties={"tenant_id": client.tenant_id, "sku": {"family": "A", "name": "standard"},
-                        "enable_rbac_authorization": True, "soft_delete_retention_in_days": 7},
+                        "enable_rbac_authorization": True, "access_policies": [],
+                        "soft_delete_retention_in_days": 7},
             **common, opts=child)
         secret = keyvault.Secret(
             f"{name}-oauth-secret", resource_group_name=group, vault_name=vault.name,

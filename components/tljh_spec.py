@@ -28,6 +28,10 @@ TLJH_REF: str = TLJH_PIN["ref"]
 BOOTSTRAP_URL = (f"https://raw.githubusercontent.com/jupyterhub/the-littlest-jupyterhub/{TLJH_REF}"
                  "/bootstrap/bootstrap.py")
 IMAGE: dict[str, str] = {key: PINS["vmImages"]["tljh"][key] for key in ("publisher", "offer", "sku", "version")}
+# Canonical's `server` SKU is the x64 (Hyper-V generation 2) image; the Arm64 build is the
+# separate SKU `server-arm64` (Azure quickstart image aliases, as pinned). An Arm64 VM size
+# cannot boot it.
+IMAGE_ARCHITECTURE = "x64"
 # The /home data disk is attached at this LUN (tljh.py). Azure images name it by LUN under
 # /dev/disk/azure in two ways: data/by-lun/<lun> from azure-vm-utils (SCSI and NVMe disk
 # controllers; in Canonical's 22.04 and 24.04 images) and scsi1/lun<lun> from WALinuxAgent
@@ -35,6 +39,15 @@ IMAGE: dict[str, str] = {key: PINS["vmImages"]["tljh"][key] for key in ("publish
 DATA_DISK_LUN = 0
 AZURE_DISK_DIR = "/dev/disk/azure"
 DATA_DISK_LINKS = (f"data/by-lun/{DATA_DISK_LUN}", f"scsi1/lun{DATA_DISK_LUN}")
+# Sizes with only an NVMe disk controller (the v6 sizes and later) show the data disk as an NVMe
+# namespace. azure-vm-utils links it as data/by-lun/<lun> (udev/80-azure-disk.rules: on the
+# controller whose model is "MSFT NVMe Accelerator v1.0", namespace 1 is the OS disk and
+# namespace <lun> + 2 the data disk at that LUN; "/dev/nvme0n2" is the first data disk in
+# Microsoft's table, learn.microsoft.com/azure/virtual-machines/nvme-linux). An image without
+# azure-vm-utils has no such link; the script then finds the same namespace in sysfs by the same
+# rule, and its first partition as <namespace>p1.
+NVME_REMOTE_MODEL = "MSFT NVMe Accelerator v1.0"
+NVME_NSID_OFFSET = 2
 HOME_LABEL = "tljh-home"
 SECRET_NAME = "oauth-client-secret"
 IMDS_IP = "169.254.169.254"
@@ -178,20 +191,33 @@ fail() {
   exit 1
 }
 [ "$(mounted)" = "$label" ] && exit 0
+sys_block=${SYS_BLOCK_DIR:-/sys/block}
+dev=${DEV_DIR:-/dev}
 link=''
+part=''
 waited=0
 while :; do
   for candidate in @candidates; do
-    if [ -e "$candidate" ]; then link=$candidate; break; fi
+    if [ -e "$candidate" ]; then link=$candidate; part="$candidate-part1"; break; fi
   done
-  [ -n "$link" ] && break
-  [ "$waited" -ge "$wait_seconds" ] && fail "no data disk at LUN @lun (@shown) after ${waited}s"
+  if [ -z "$link" ]; then
+    # Without azure-vm-utils' links: the remote-disk NVMe controller's namespace LUN + 2.
+    for ns in "$sys_block"/nvme*n*; do
+      [ "$(cat "$ns/nsid" 2>/dev/null)" = @nsid ] || continue
+      model=$(cat "$ns/device/model" 2>/dev/null) || continue
+      [ "$(echo $model)" = "@model" ] || continue
+      link="$dev/${ns##*/}"; part="${link}p1"; break
+    done
+  fi
+  [ -n "$link" ] && [ -e "$link" ] && break
+  link=''
+  [ "$waited" -ge "$wait_seconds" ] && \
+    fail "no data disk at LUN @lun (@shown) nor NVMe namespace @nsid after ${waited}s"
   sleep 5
   waited=$((waited + 5))
 done
 udevadm settle || true
 disk=$(readlink -f "$link")
-part="$link-part1"
 if [ ! -e "$part" ] || [ "$(blkid -p -o value -s LABEL "$part" 2>/dev/null || true)" != "$label" ]; then
   # blkid -p exits 2 when it finds neither a partition table nor a file system.
   found=0
@@ -210,7 +236,8 @@ fi
 grep -q "^LABEL=$label " "$fstab" || echo "LABEL=$label /home ext4 defaults,nofail 0 2" >> "$fstab"
 [ "$(mounted)" = "$label" ] || mount /home || true
 [ "$(mounted)" = "$label" ] || fail "could not mount $part at /home"
-""").substitute(label=HOME_LABEL, azure=AZURE_DISK_DIR, lun=DATA_DISK_LUN,
+""").substitute(label=HOME_LABEL, azure=AZURE_DISK_DIR, lun=DATA_DISK_LUN, nsid=DATA_DISK_LUN + NVME_NSID_OFFSET,
+                model=NVME_REMOTE_MODEL,
                 candidates=" ".join(f'"$azure/{link}"' for link in DATA_DISK_LINKS),
                 shown=" or ".join(f"$azure/{link}" for link in DATA_DISK_LINKS))
 """Puts /home on the data disk. cloud-init runs it at every boot as a `bootcmd`, before it
@@ -218,7 +245,7 @@ creates the admin user, so that every home directory lands on the disk. A new, e
 one GPT partition with an ext4 file system labelled tljh-home; a disk that holds anything else
 is never formatted. Without the disk it fails (and install-tljh.sh then refuses to install TLJH)
 rather than leave /home on the OS disk, which goes with the VM. POSIX sh; AZURE_DISK_DIR,
-HOME_DISK_WAIT_SECONDS and FSTAB are there for the tests."""
+SYS_BLOCK_DIR, DEV_DIR, HOME_DISK_WAIT_SECONDS and FSTAB are there for the tests."""
 
 
 def install_script(cfg: StackConfig) -> str:

@@ -10,6 +10,7 @@ here is reported as unknown where these facts matter, never estimated from its n
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import NamedTuple
 
@@ -18,6 +19,8 @@ class VmSize(NamedTuple):
     vcpus: int
     memory_gib: float
     local_disk_gib: int
+    architecture: str = "x64"
+    """x64 or Arm64 (the Resource SKUs capability CpuArchitectureType)."""
 
 
 DATA_FILE = Path(__file__).resolve().parent / "vm_sizes.json"
@@ -25,8 +28,23 @@ _DOC = json.loads(DATA_FILE.read_text())
 # When the sizes were last checked against Azure's size pages (or the Resource SKUs API).
 RECORDED: str = _DOC["date"]
 SIZES: dict[str, VmSize] = {
-    name: VmSize(size["vcpus"], size["memoryGiB"], size["localDiskGiB"]) for name, size in _DOC["sizes"].items()
+    name: VmSize(size["vcpus"], size["memoryGiB"], size["localDiskGiB"], size.get("architecture", "x64"))
+    for name, size in _DOC["sizes"].items()
 }
+
+# Source: learn.microsoft.com/azure/virtual-machines/vm-naming-conventions (read 2026-12): the
+# additive features after the vCPU count include "p = ARM Cpu" (Dpsv5, Dpdsv5, Dplsv5, Epsv5,
+# Dpsv6, ...); no x64 size carries a 'p' there. Names only: `_VM_SIZE` in config_fields.
+_FEATURES = re.compile(r"Standard_[A-Z]{1,3}[0-9]{1,3}(?:-[0-9]{1,3})?(?P<features>[a-z]*)")
+
+
+def architecture(vm_size: str) -> str:
+    """x64 or Arm64: from the table, else from the size name's feature letters."""
+    known = SIZES.get(vm_size)
+    if known is not None:
+        return known.architecture
+    found = _FEATURES.match(vm_size)
+    return "Arm64" if found and "p" in found["features"] else "x64"
 
 
 def ephemeral_os_problem(vm_size: str, os_disk_gib: int) -> str | None:

@@ -7,6 +7,9 @@ from typing import Any
 
 from tools.mocks import SECRET
 
+# An Ed25519 public key line of the shape Azure takes (components/azure_limits.py).
+TEST_SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEgC/wHhpkjr7StAlWWMFN+kF5WksXY+xqCZc0vi51vs rse@testuni"
+
 BASE: dict[str, Any] = {
     "azure-native:location": "westeurope",
     "institution": "testuni",
@@ -59,4 +62,4 @@ def release(plan: dict[str, Any], name: str) -> dict[str, Any]:
     return found[0]
 
 
-__all__ = ["BASE", "SECRET", "named", "one", "raw_config", "release", "resources_of"]
+__all__ = ["BASE", "SECRET", "TEST_SSH_KEY", "named", "one", "raw_config", "release", "resources_of"]

@@ -63,6 +63,25 @@ async def check(directory: str) -> dict[str, Any]:
         await one.load_user_options()
         profiles.append({"slug": one.user_options["profile"], "image": one.image, "mem_limit": one.mem_limit})
 
+    # The home volume as KubeSpawner mounts it for a user whose name it must escape: in the
+    # server and in each init container ({username} is expanded in both).
+    named = orm.User(name="Alice.Smith@myuni.example")
+    app.db.add(named)
+    app.db.commit()
+    home_spawner = app.users[named].spawner
+    mounts = home_spawner.volume_mounts
+    mounts = list(mounts.values()) if isinstance(mounts, dict) else list(mounts)
+    inits = home_spawner.init_containers
+    inits = list(inits.values()) if isinstance(inits, dict) else list(inits)
+    inits = [c if isinstance(c, dict) else c.to_dict() for c in inits]
+    home = {
+        "server": [m for m in home_spawner._expand_all(mounts) if m.get("name") == "home"],
+        "init": {c["name"]: {"mounts": [m for m in c.get("volumeMounts") or [] if m.get("name") == "home"],
+                             "command": c.get("command"), "securityContext": c.get("securityContext")}
+                 for c in home_spawner._expand_all(inits)},
+        "uid": home_spawner.uid, "fs_gid": home_spawner.fs_gid,
+    }
+
     sections = sorted(key for key in app.config if key[:1].isupper())
     unused = [section for section in sections if section not in used]
     if unused:
@@ -89,6 +108,7 @@ async def check(directory: str) -> dict[str, Any]:
             "volumes": sorted(v["name"] for v in (spawner.volumes.values() if isinstance(spawner.volumes, dict)
                                                   else spawner.volumes)),
         },
+        "home": home,
         "problems": problems,
     }
 

@@ -25,7 +25,7 @@ LONGEST_DATASET = {
     "create": True,
 }
 LONGEST_SHARE = {**LONGEST_DATASET, "name": "e" + "b" * 31, "storageAccount": "t" * 24, "container": None,
-                 "share": "s" + "h" * 62}
+                 "share": "s" + "h" * 62, "mountPath": "/home/jovyan/data/share"}
 MODES = {
     "binderhub": {"datasets": [LONGEST_DATASET, LONGEST_SHARE], "budget": {"monthlyAmount": 500,
                                                                           "contactEmails": ["a@b.example"]}},

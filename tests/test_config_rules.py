@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from components import aks_versions, config, config_fields
 from components.config import AZURE_REGIONS, ConfigError, StackConfig
 from components.config_load import parse_config
-from tests.helpers import raw_config
+from tests.helpers import TEST_SSH_KEY, raw_config
 
 
 def problems(secrets: dict[str, str] | None = None, **keys: Any) -> list[str]:
@@ -167,7 +167,7 @@ IMPOSSIBLE = [
     ({"mode": "jupyterhub", "auth": GITHUB, "secrets": {"authClientSecret": "s"}, "registry": {"sku": "Premium"}},
      "binderhub-azure:registry is only used when mode is binderhub"),
     ({"mode": "tljh", "auth": {**GITHUB, "admins": ["alice"]}, "secrets": {"authClientSecret": "s"},
-      "vm": {"sshPublicKey": "ssh-ed25519 AAAAC3Nza a@b"}, "limits": {"buildMemory": "8G"}},
+      "vm": {"sshPublicKey": TEST_SSH_KEY}, "limits": {"buildMemory": "8G"}},
      "binderhub-azure:limits.buildMemory is only used when mode is binderhub"),
 ]
 
@@ -240,6 +240,7 @@ def _string_keys(model: type[BaseModel], prefix: str = "") -> list[tuple[str, An
 
 
 STRING_KEYS = _string_keys(StackConfig)
+MULTILINE_KEYS = {"binderSite.bannerMessage", "binderSite.aboutMessage"}
 LIST_ITEMS = {
     "profiles": {"displayName": "Python", "image": "quay.io/jupyter/scipy-notebook:2024-01-01"},
     "datasets": {"name": "census", "storageAccount": "myunidata", "container": "census",
@@ -290,6 +291,8 @@ def full_key(key: str) -> str:
 @given(tail=st.sampled_from(["\n", "\r\n", "\n\n", "\t", "\x00", "\x1b[31m", "\u2028"]),
        where=st.sampled_from(["end", "start", "middle"]))
 def test_no_string_key_takes_a_newline_or_control_character(key, example, is_list, tail, where):
+    if key in MULTILINE_KEYS and tail in ("\n", "\r\n", "\n\n", "\t", "\u2028"):
+        tail = "\x1b[31m"  # HTML of the banner and about page may span lines (test_azure_rules.py)
     text = str(example)
     bad = {"end": text + tail, "start": tail + text, "middle": text[:1] + tail + text[1:]}[where]
     found = problems(**_keys_with(key, [bad] if is_list else bad))

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from components.config_load import parse_config
-from tests.helpers import raw_config
+from tests.helpers import TEST_SSH_KEY, raw_config
 from tools import cost
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -465,7 +465,7 @@ def test_placeholders_keep_user_nodes_running():
 
 def test_tljh_is_one_vm_running_all_the_time():
     cfg = config(mode="tljh", auth={"type": "github", "clientId": "gh", "allowedUsers": ["alice"], "admins": ["alice"]},
-                 vm={"sshPublicKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGm0b2NrS2V5 rse@testuni",
+                 vm={"sshPublicKey": TEST_SSH_KEY,
                      "diskSizeGb": 256},
                  secrets={"authClientSecret": "s3cret"})
     doc = cost.estimate(cfg, offline=True)

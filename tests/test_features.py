@@ -82,7 +82,7 @@ def test_no_gpu_pool_by_default(render):
         ({**HUB, "profiles": [PROFILES[0], PROFILES[0]]}, "binderhub-azure:profiles may mark at most one"),
         ({**HUB, "profiles": [PROFILES[2]]}, "binderhub-azure:profiles[0].gpu needs cluster.gpuPool"),
         ({**HUB, "profiles": [{"displayName": "x", "image": "no-tag"}]},
-         "binderhub-azure:profiles[0].image must be an image name with a tag"),
+         "binderhub-azure:profiles[0].image needs a tag (name:tag) or a digest"),
         ({"cluster": {"gpuPool": {"vmSize": "Standard_D4s_v5"}}},
          "binderhub-azure:cluster.gpuPool.vmSize must be an N-series"),
         ({"cluster": {"gpuPool": {"minCount": 3, "maxCount": 1}}},

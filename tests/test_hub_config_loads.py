@@ -145,6 +145,15 @@ def test_rendered_hub_config_loads_in_the_hub_image(name, render, hub_python, tm
     assert "jupyterhub-idle-culler" in report["services"]
     assert len(report["profiles"]) == len(cfg.profiles)
     assert "block-cloud-metadata" in report["spawner_settings"]["init_containers"]
+    if cfg.home_storage == "shared":
+        # The home-owner init container mounts the very directory the server gets as its home,
+        # and gives it the server's uid and gid (practices_spec._home_owner_container).
+        home = report["home"]
+        (server,) = home["server"]
+        (owned,) = home["init"]["home-owner"]["mounts"]
+        assert owned == server and server["subPath"] not in ("", "{username}"), home
+        command = home["init"]["home-owner"]["command"][-1]
+        assert command.endswith(f"chown {home['uid']}:{home['fs_gid']} {server['mountPath']}"), command
 
 
 def _dev_release(render: Callable[..., dict[str, Any]]) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from azure.mgmt.resource.resources.models import Provider
 
 from components import aks_versions
 from components.config_load import parse_config
-from tests.helpers import raw_config
+from tests.helpers import TEST_SSH_KEY, raw_config
 from tools import preflight
 from tools.preflight import Check, Clients, Pool
 from tools.preflight_checks import RunningCluster
@@ -257,7 +257,7 @@ def test_gpu_family_without_quota_and_missing_sizes():
 
 
 def test_tljh_checks_its_one_vm():
-    cfg = cfg_of(mode="tljh", vm={"size": "Standard_D4s_v5", "sshPublicKey": "ssh-ed25519 AAAAC3Nza rse@testuni"},
+    cfg = cfg_of(mode="tljh", vm={"size": "Standard_D4s_v5", "sshPublicKey": TEST_SSH_KEY},
                  auth={"type": "github", "clientId": "x", "admins": ["alice"], "allowedUsers": ["alice"]},
                  secrets={"authClientSecret": "s"})
     assert preflight.pools_of(cfg) == [Pool("vm", "Standard_D4s_v5", 1)]
@@ -507,6 +507,7 @@ ROUTES = {
     "/providers/Microsoft.Compute/locations/westeurope/usages": (200, load("usages_westeurope")),
     "/locations/westeurope/kubernetesVersions": (200, load("aks_kubernetes_versions_westeurope")),
     "/managedClusters/aks-testuni": (404, {"error": {"code": "ResourceNotFound", "message": "not found"}}),
+    f"/subscriptions/{SUB}": (200, load("subscription_pay_as_you_go")),
 }
 
 
@@ -514,14 +515,15 @@ def test_real_sdk_clients_over_recorded_http(tmp_path, capsys):
     clients, adapter = sdk_clients(ROUTES)
     assert preflight.main(["--config-file", stack_file(tmp_path), "--json"], clients=clients) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["ok"] is True and len(doc["checks"]) == 14
+    assert doc["ok"] is True and len(doc["checks"]) == 15
     assert [urlsplit(r.url).path for r in adapter.seen] == [
         f"/subscriptions/{SUB}/providers",
         f"/subscriptions/{SUB}/providers/Microsoft.Compute/skus",
         f"/subscriptions/{SUB}/providers/Microsoft.Compute/locations/westeurope/usages",
         f"/subscriptions/{SUB}/providers/Microsoft.ContainerService/locations/westeurope/kubernetesVersions",
         f"/subscriptions/{SUB}/resourceGroups/rg-testuni-binderhub/providers/Microsoft.ContainerService/"
-        "managedClusters/aks-testuni"]
+        "managedClusters/aks-testuni",
+        f"/subscriptions/{SUB}"]
     assert parse_qs(urlsplit(adapter.seen[3].url).query)["api-version"] == [preflight.AKS_API_VERSION]
     assert parse_qs(urlsplit(adapter.seen[1].url).query)["$filter"] == ["location eq 'westeurope'"]
     assert all(r.headers["Authorization"] == "Bearer fake-token" for r in adapter.seen)

@@ -31,7 +31,7 @@ STRINGIFIED = ("Calling __str__ on an Output", "<pulumi.output.", "Output[", "Un
 
 
 # Features no example turns on, previewed the same way.
-KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGm0b2NrS2V5Rm9yVGVzdHNPbmx5 rse@testuni"
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEgC/wHhpkjr7StAlWWMFN+kF5WksXY+xqCZc0vi51vs rse@testuni"
 GITHUB = {"type": "github", "clientId": "gh", "allowedOrganizations": ["testuni"], "admins": ["alice"]}
 FEATURES: dict[str, dict[str, Any]] = {
     "tljh": {"mode": "tljh", "auth": GITHUB, "vm": {"sshPublicKey": KEY}, "budget": {

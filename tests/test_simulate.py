@@ -12,7 +12,7 @@ import pytest
 
 from components.config import ConfigError
 from components.config_load import parse_config
-from tests.helpers import raw_config
+from tests.helpers import TEST_SSH_KEY, raw_config
 from tools import cost, simulate, usage
 from tools.simulate import Pool, Settings, simulate_pool
 
@@ -153,7 +153,7 @@ def test_a_pool_that_serves_no_users_stays_at_its_minimum():
 
 def test_tljh_is_one_vm_that_turns_users_away_beyond_its_size():
     cfg = config(mode="tljh", auth={"type": "github", "clientId": "gh", "allowedUsers": ["a"], "admins": ["a"]},
-                 vm={"sshPublicKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGm0b2NrS2V5 rse@testuni"},
+                 vm={"sshPublicKey": TEST_SSH_KEY},
                  secrets={"authClientSecret": "s3cret"})
     doc = cost.estimate(cfg, offline=True)
     week = [0] * 168

@@ -18,7 +18,7 @@ from components.config import ConfigError
 from components.config_load import parse_config
 from tests.helpers import SECRET, named, one, raw_config, resources_of
 
-KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGm0b2NrS2V5Rm9yVGVzdHNPbmx5 rse@testuni"
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEgC/wHhpkjr7StAlWWMFN+kF5WksXY+xqCZc0vi51vs rse@testuni"
 OAUTH = "plaintext-oauth-secret-must-not-leak"
 TLJH = {
     "mode": "tljh",
@@ -108,7 +108,8 @@ case " $* " in
   *" LABEL "*) cat "$STATE/label-$name" 2>/dev/null || exit 2 ;;
   *) [ -e "$STATE/label-$name" ] || [ -e "$STATE/data-$name" ] || exit 2 ;;
 esac""",
-    "sfdisk": 'cat > "$STATE/sfdisk-input"; touch "$(eval echo \\${$#})1"',
+    "sfdisk": 'cat > "$STATE/sfdisk-input"; d=$(eval echo \\${$#}); case "$d" in *nvme*) touch "${d}p1";; '
+              '*) touch "${d}1";; esac',
     "mkfs.ext4": 'echo "$3" > "$STATE/label-$(basename "$(readlink -f "$4")")"',  # -q -L LABEL DEVICE
     "mount": """label=$(sed -n 's|^LABEL=\\([^ ]*\\) /home .*|\\1|p' "$FSTAB")
 grep -qx "$label" "$STATE"/label-* 2>/dev/null && echo "$label" > "$STATE/mounted" """,
@@ -132,7 +133,8 @@ def fake_vm(tmp_path):
     fstab = tmp_path / "fstab"
     fstab.touch()
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "STATE": str(state), "FSTAB": str(fstab),
-           "AZURE_DISK_DIR": str(dev / "disk" / "azure"), "HOME_DISK_WAIT_SECONDS": "0"}
+           "AZURE_DISK_DIR": str(dev / "disk" / "azure"), "HOME_DISK_WAIT_SECONDS": "0",
+           "SYS_BLOCK_DIR": str(tmp_path / "sys" / "block"), "DEV_DIR": str(dev)}
 
     def make_links(links):
         for link, disk in links.items():
@@ -140,7 +142,8 @@ def fake_vm(tmp_path):
             path.parent.mkdir(parents=True, exist_ok=True)
             (dev / disk).touch()
             path.symlink_to(dev / disk)
-            Path(f"{path}-part1").symlink_to(dev / f"{disk}1")
+            # The kernel names an NVMe namespace's partitions <namespace>p1, a SCSI disk's sdc1.
+            Path(f"{path}-part1").symlink_to(dev / (f"{disk}p1" if disk.startswith("nvme") else f"{disk}1"))
 
     def run(command):
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
@@ -188,6 +191,55 @@ def test_disk_script_prefers_the_azure_vm_utils_name(fake_vm):
     code, err, calls = run(disk_script())
     assert code == 0, err
     assert f"sfdisk --quiet {root}/dev/sdc" in calls
+
+
+def nvme_namespaces(root, namespaces):
+    """A fake /sys/block and /dev of an NVMe-only VM: {"nvme0n2": (nsid, controller model)}. sysfs
+    pads the model to 40 characters, as the NVMe identify data does."""
+    for name, (nsid, model) in namespaces.items():
+        block = root / "sys" / "block" / name
+        (block / "device").mkdir(parents=True)
+        (block / "nsid").write_text(f"{nsid}\n")
+        (block / "device" / "model").write_text(model.ljust(40) + "\n")
+        (root / "dev" / name).touch()
+
+
+# An NVMe-only size (v6) without azure-vm-utils' links: OS disk namespace 1, the /home disk at
+# LUN 0 is namespace 2 of the remote-disk controller, the local temp disk its own controller.
+NVME_ONLY_VM = {"nvme0n1": (1, "MSFT NVMe Accelerator v1.0"), "nvme0n2": (2, "MSFT NVMe Accelerator v1.0"),
+                "nvme1n1": (1, "Microsoft NVMe Direct Disk v2")}
+
+
+def test_disk_script_finds_the_nvme_data_disk_without_azure_vm_utils(fake_vm):
+    """The rendered script on an NVMe-only size: /home goes on namespace 2 (LUN 0), never on the
+    OS disk's namespace 1 or the local disk."""
+    _, run, root = fake_vm
+    nvme_namespaces(root, NVME_ONLY_VM)
+    code, err, calls = run(disk_script())
+    assert code == 0, err
+    assert f"sfdisk --quiet {root}/dev/nvme0n2" in calls
+    assert f"mkfs.ext4 -q -L tljh-home {root}/dev/nvme0n2p1" in calls
+    assert (root / "fstab").read_text() == "LABEL=tljh-home /home ext4 defaults,nofail 0 2\n"
+    assert (root / "state" / "mounted").read_text().strip() == "tljh-home"
+
+
+def test_disk_script_keeps_the_nvme_home_disk_of_a_replaced_vm(fake_vm):
+    _, run, root = fake_vm
+    nvme_namespaces(root, NVME_ONLY_VM)
+    (root / "dev" / "nvme0n2p1").touch()
+    (root / "state" / "label-nvme0n2p1").write_text("tljh-home\n")
+    code, err, calls = run(disk_script())
+    assert code == 0, err
+    assert not [c for c in calls if c.startswith(("sfdisk", "mkfs"))]
+    assert (root / "state" / "mounted").read_text().strip() == "tljh-home"
+
+
+def test_disk_script_never_takes_an_nvme_os_or_local_disk(fake_vm):
+    _, run, root = fake_vm
+    nvme_namespaces(root, {k: v for k, v in NVME_ONLY_VM.items() if k != "nvme0n2"})
+    code, err, calls = run(disk_script())
+    assert code == 1 and "nor NVMe namespace 2" in err
+    assert not [c for c in calls if c.split()[0] in ("sfdisk", "mkfs.ext4", "mount")]
 
 
 def test_disk_script_fails_loudly_without_the_disk(fake_vm):

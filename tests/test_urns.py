@@ -19,7 +19,7 @@ from tests.conftest import _render
 
 PINNED = Path(__file__).parent / "data" / "urns"
 GITHUB = {"type": "github", "clientId": "gh-client", "allowedOrganizations": ["testuni"], "admins": ["alice"]}
-KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGm0b2NrS2V5Rm9yVGVzdHNPbmx5 rse@testuni"
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEgC/wHhpkjr7StAlWWMFN+kF5WksXY+xqCZc0vi51vs rse@testuni"
 BUDGET = {"monthlyAmount": 500, "contactEmails": ["rse@testuni.example"]}
 BLOB = {"name": "census", "storageAccount": "uniresearchdata", "container": "census",
         "mountPath": "/home/jovyan/data/census", "resourceGroup": "rg-research-data"}

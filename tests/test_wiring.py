@@ -37,7 +37,7 @@ GITHUB = {"type": "github", "clientId": "gh-client", "allowedOrganizations": ["t
 ENTRA_ADMINS = ["12345678-1234-1234-1234-123456789012"]
 OAUTH = "oauth-client-secret-plaintext"
 DOCKER_TOKEN = "dockerhub-token-plaintext"
-KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGm0b2NrS2V5Rm9yVGVzdHNPbmx5 rse@testuni"
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEgC/wHhpkjr7StAlWWMFN+kF5WksXY+xqCZc0vi51vs rse@testuni"
 TLJH = {"mode": "tljh", "auth": GITHUB, "vm": {"sshPublicKey": KEY}}
 BLOB = {"name": "census", "storageAccount": "uniresearchdata", "container": "census",
         "mountPath": "/home/jovyan/data/census", "resourceGroup": "rg-research-data"}

@@ -60,6 +60,7 @@ from .outputs import (
     secret_fragments,
     unexpected,
 )
+from .purge_status import PurgeLookup
 from .status import (
     ACME_GROUP,
     ACME_VERSION,
@@ -68,6 +69,8 @@ from .status import (
     CERT_VERSION,
     CHALLENGE_PLURAL,
     LOG_COMPONENTS,
+    ORDER_PLURAL,
+    CertificateRow,
     StatusReport,
     _short,
     certificate_row,
@@ -79,6 +82,7 @@ from .status import (
     pod_row,
     render_info,
     render_status,
+    with_order_reasons,
 )
 
 # Re-exported: callers (and the tests) use this module as the command's public face.
@@ -119,6 +123,7 @@ class Apis:
 
 
 ApiFactory = Callable[[str], Apis]
+CertificateLookup = Callable[[dict[str, Any]], "list[CertificateRow] | None"]
 
 
 def make_apis(kubeconfig_path: str) -> Apis:
@@ -175,6 +180,8 @@ def collect_status(apis: Apis, outputs: dict[str, Any], outputs_note: str = "") 
             if not all(c.ok for c in report.certificates):
                 challenges = _list_custom(apis, ACME_GROUP, ACME_VERSION, hub_ns, CHALLENGE_PLURAL) or []
                 report.challenges = [challenge_row(c) for c in challenges]
+                orders = _list_custom(apis, ACME_GROUP, ACME_VERSION, hub_ns, ORDER_PLURAL) or []
+                report.certificates = with_order_reasons(report.certificates, orders)
     return report
 
 
@@ -360,7 +367,7 @@ def _launches(args: argparse.Namespace, runner: Runner, api_factory: ApiFactory,
 
 
 def _status(args: argparse.Namespace, runner: Runner, api_factory: ApiFactory, out: TextIO,
-            secrets: list[str]) -> int:
+            secrets: list[str], purge_lookup: PurgeLookup | None = None) -> int:
     note = ""
     try:
         outputs = read_outputs(args.stack, args.outputs_json, runner)
@@ -372,6 +379,8 @@ def _status(args: argparse.Namespace, runner: Runner, api_factory: ApiFactory, o
     secrets.extend(secret_fragments(outputs))
     with _cluster(args, outputs, api_factory) as apis:
         report = collect_status(apis, outputs, note)
+    if purge_lookup is not None and report.mode == "binderhub":
+        report.purge = purge_lookup(outputs)
     out.write(render_status(report) + "\n")
     return 0 if report.ok else 1
 
@@ -432,14 +441,17 @@ def _cluster(args: argparse.Namespace, outputs: dict[str, Any], api_factory: Api
 
 
 def main(argv: Sequence[str] | None = None, *, runner: Runner = run_pulumi, api_factory: ApiFactory = make_apis,
-         out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Run one command; returns the exit status (0 ok, 1 not ready, 2 cannot check)."""
+         out: TextIO | None = None, err: TextIO | None = None, purge_lookup: PurgeLookup | None = None,
+         certificates: CertificateLookup | None = None) -> int:
+    """Run one command; returns the exit status (0 ok, 1 not ready, 2 cannot check). `purge_lookup`
+    reads the registry purge's last run from Azure (`status`); `certificates` reads the cluster's
+    certificates for the smoke test (`check`); the command line passes the real ones."""
     out = out or sys.stdout
     err = err or sys.stderr
     args = _parser().parse_args(list(argv) if argv is not None else None)
     secrets: list[str] = []
     with _terminate_like_interrupt():
-        return _main(args, runner, api_factory, out, err, secrets)
+        return _main(args, runner, api_factory, out, err, secrets, purge_lookup, certificates)
 
 
 class Terminated(BaseException):
@@ -467,17 +479,17 @@ def _terminate_like_interrupt() -> Iterator[None]:
 
 
 def _main(args: argparse.Namespace, runner: Runner, api_factory: ApiFactory, out: TextIO, err: TextIO,
-          secrets: list[str]) -> int:
+          secrets: list[str], purge_lookup: PurgeLookup | None = None,
+          certificates: CertificateLookup | None = None) -> int:
     try:
         if args.command == "info":
             outputs = read_outputs(args.stack, args.outputs_json, runner)
             out.write(render_info(outputs) + "\n")
             return 0
         if args.command == "status":
-            return _status(args, runner, api_factory, out, secrets)
+            return _status(args, runner, api_factory, out, secrets, purge_lookup)
         if args.command == "check":
-
-            return smoke.run(args, out=out, err=err, runner=runner)
+            return smoke.run(args, out=out, err=err, runner=runner, certificates=certificates)
         if args.command == "launches":
             return _launches(args, runner, api_factory, out, secrets)
         return _logs(args, runner, api_factory, out, err, secrets)
@@ -506,5 +518,38 @@ def _main(args: argparse.Namespace, runner: Runner, api_factory: ApiFactory, out
         return unexpected(problem, detail=redact(_short(str(problem)), secrets), stream=err, status=2)
 
 
+def cluster_certificates(args: argparse.Namespace, api_factory: ApiFactory = make_apis) -> CertificateLookup:
+    """The hub's certificates as `status` reads them, for the smoke test to say why HTTPS fails;
+    None when the cluster cannot be asked (the smoke test then goes on without)."""
+
+    def lookup(outputs: dict[str, Any]) -> list[CertificateRow] | None:
+        if not outputs.get("kubeconfig") and not args.kubeconfig:
+            return None
+        try:
+            with _cluster(args, outputs, api_factory) as apis:
+                listed = apis.core.list_namespace(_request_timeout=REQUEST_TIMEOUT).items
+                mode = exported_mode(outputs) or detect_mode([ns.metadata.name for ns in listed], mode_hint(outputs))
+                hub_ns = hub_namespace(outputs, mode)
+                found = _list_custom(apis, CERT_GROUP, CERT_VERSION, hub_ns, CERT_PLURAL)
+                if found is None:
+                    return None
+                rows = [certificate_row(c) for c in found]
+                if not all(r.ok for r in rows):
+                    rows = with_order_reasons(rows, _list_custom(apis, ACME_GROUP, ACME_VERSION, hub_ns,
+                                                                 ORDER_PLURAL) or [])
+                return rows
+        except (OpsError, ApiException, *CONNECTION_ERRORS):
+            return None
+
+    return lookup
+
+
+def _cli() -> int:
+    args = _parser().parse_args()
+    from .purge_status import make_purge_lookup
+
+    return main(purge_lookup=make_purge_lookup(), certificates=cluster_certificates(args))
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(_cli())

@@ -25,6 +25,9 @@ read-only calls, and prints one line per check, OK or FAIL, with what to do unde
                         the minor before it (a lower config asks for a downgrade; a jump of two
                         minors is refused by AKS); WARN when the version it runs is near or past
                         AKS's end of life (with the way up), or a pool lags the control plane
+  acr tasks             with ACR and a purge (registry.retentionDays > 0): WARN when the
+                        subscription runs on free credits, where ACR Tasks do not run and the
+                        purge would never delete an image (tools/preflight_registry.py)
 
 When Microsoft.Compute itself is not registered, its SKU and usage APIs cannot be asked: one
 FAIL line, `vm sizes and quotas`, says so instead of the size and quota lines.
@@ -91,6 +94,7 @@ from components import aks_versions, naming
 from components.config import ConfigError, StackConfig
 from components.config_fields import GUID
 from components.config_load import parse_config
+from components.practices_spec import purge_task_args
 
 from .outputs import unexpected
 from .preflight_checks import (
@@ -116,6 +120,7 @@ from .preflight_checks import (
     report_json,
     required_providers,
 )
+from .preflight_registry import SUBSCRIPTIONS_API_VERSION, check_acr_tasks, parse_subscription
 from .stackfile import SECRET, PlanError, add_stack_arguments, read_stack_file, stack_from_args
 
 # Re-exported: callers (and the tests) use this module as the command's public face.
@@ -218,11 +223,11 @@ class AksApi:
         self.resources = resources
         self.base = f"/subscriptions/{subscription_id}"
 
-    def _get(self, path: str) -> dict[str, Any] | None:
+    def _get(self, path: str, api_version: str = AKS_API_VERSION) -> dict[str, Any] | None:
         from azure.core.rest import HttpRequest
 
         response = self.resources.send_request(HttpRequest("GET", f"{self.base}{path}",
-                                                           params={"api-version": AKS_API_VERSION}))
+                                                           params={"api-version": api_version}))
         if response.status_code == 404:
             return None
         if response.status_code >= 400:
@@ -235,6 +240,10 @@ class AksApi:
 
     def kubernetes_versions(self, location: str) -> dict[str, Any]:
         return self._get(f"/providers/Microsoft.ContainerService/locations/{location}/kubernetesVersions") or {}
+
+    def subscription(self) -> dict[str, Any]:
+        """`GET /subscriptions/{id}`: its offer (`subscriptionPolicies`), for the ACR Tasks check."""
+        return self._get("", SUBSCRIPTIONS_API_VERSION) or {}
 
     def managed_cluster(self, resource_group: str, name: str) -> dict[str, Any] | None:
         path = f"/resourceGroups/{resource_group}/providers/Microsoft.ContainerService/managedClusters/{name}"
@@ -321,6 +330,9 @@ def run_checks(cfg: StackConfig, clients: Clients) -> list[Check]:
     checks += check_quotas(pools, skus, usages, cfg.location, subscription)
     if not cfg.tljh and clients.aks is not None:
         checks += kubernetes_checks(cfg, clients.aks)
+    if clients.aks is not None and purge_task_args(cfg) is not None and hasattr(clients.aks, "subscription"):
+        acr = check_acr_tasks(cfg, parse_subscription(clients.aks.subscription()))
+        checks += [acr] if acr else []
     return checks
 
 

@@ -79,6 +79,7 @@ from .smoke_report import (
     render_report,
     site_from_outputs,
     summarize_launch,
+    with_certificate_state,
     with_note,
 )
 
@@ -336,10 +337,15 @@ def _launch_and_stop(opener: urllib.request.OpenerDirector, site: Site, spec: st
 
 def run_checks(site: Site, opener: urllib.request.OpenerDirector, *, repo: str = DEFAULT_REPO,
                timeout: float = DEFAULT_TIMEOUT, trust: str = "system trust store",
-               public_ip: str | None = None, secrets: list[str] | None = None) -> list[Check]:
-    """Every check for this site, in order. `secrets` collects the launch tokens, for redaction."""
+               public_ip: str | None = None, secrets: list[str] | None = None,
+               certificates: Callable[[], Sequence[Any] | None] | None = None) -> list[Check]:
+    """Every check for this site, in order. `secrets` collects the launch tokens, for redaction;
+    `certificates` reads cert-manager's view of the certificate when HTTPS fails."""
     secrets = secrets if secrets is not None else []
     site_check, reachable = check_site(opener, site.url, trust=trust, public_ip=public_ip)
+    if site_check.failed and urlsplit(site.url).scheme == "https":
+        host = urlsplit(site.url).hostname or ""
+        site_check = with_certificate_state(site_check, host, certificates() if certificates else None)
     checks = [site_check]
     names = ["jupyterhub", *(["binderhub", "launch", "relaunch"] if site.binder else [])]
     if not reachable:
@@ -389,9 +395,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, *, outputs: dict[str, Any] | None = None,
         opener: urllib.request.OpenerDirector | None = None, out: TextIO, err: TextIO,
-        runner: stack_outputs.Runner = stack_outputs.run_pulumi) -> int:
+        runner: stack_outputs.Runner = stack_outputs.run_pulumi,
+        certificates: Callable[[dict[str, Any]], Sequence[Any] | None] | None = None) -> int:
     """Run the smoke test for parsed options; returns the exit status (0 ok, 1 a check failed,
-    2 cannot run)."""
+    2 cannot run). `certificates(outputs)` reads the cluster's certificates (`ops check`)."""
     secrets: list[str] = []
     try:
         if not args.timeout > 0:
@@ -409,8 +416,10 @@ def run(args: argparse.Namespace, *, outputs: dict[str, Any] | None = None,
             opener = make_opener(args.ca_bundle)
         trust = f"--ca-bundle {args.ca_bundle}" if args.ca_bundle else "system trust store"
         public_ip = outputs.get("publicIp")
+        known = outputs
         checks = run_checks(site, opener, repo=spec, timeout=args.timeout, trust=trust,
-                            public_ip=public_ip if isinstance(public_ip, str) else None, secrets=secrets)
+                            public_ip=public_ip if isinstance(public_ip, str) else None, secrets=secrets,
+                            certificates=(lambda: certificates(known)) if certificates else None)
         out.write(stack_outputs.redact(render_report(site, checks), secrets) + "\n")
         out.flush()
         return 1 if any(c.failed for c in checks) else 0

@@ -15,6 +15,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from components import letsencrypt
+
 from . import outputs as stack_outputs
 from .outputs import OpsError
 
@@ -312,3 +314,32 @@ def render_report(site: Site, checks: Sequence[Check]) -> str:
     else:
         lines.append(f"All checks passed{skip_note}.")
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- certificates (pure)
+
+
+def with_certificate_state(check: Check, host: str, rows: Sequence[Any] | None) -> Check:
+    """A failed HTTPS site check, with what cert-manager says about the certificate (`rows`, as
+    `ops status` reads them; None when the cluster could not be asked): a Let's Encrypt rate
+    limit with its date and what to do, or a certificate still pending. For an Azure DNS label
+    without that answer, the rate limit Let's Encrypt shares among all of a region's labels."""
+    if check.status != FAIL or "certificate" not in check.detail:
+        return check
+    limited = next((r for r in rows or [] if getattr(r, "rate_limit", None) is not None), None)
+    if limited is not None:
+        limit = limited.rate_limit
+        when = f", retry after {limit.retry_after}" if limit.retry_after else ""
+        return replace(check, detail=f"{check.detail}; Let's Encrypt refused the certificate: {limit.limit}{when}",
+                       hint=letsencrypt.rate_limit_advice(limit, host))
+    waiting = next((r for r in rows or [] if not r.ok), None)
+    if waiting is not None:
+        return replace(check, detail=f"{check.detail}; certificate {waiting.name} is {waiting.state}: "
+                                     f"{_one_line(waiting.detail, 120)}",
+                       hint=f"wait a few minutes, then {STATUS_HINT}")
+    if rows is None and letsencrypt.under_azure_dns_label_zone(host):
+        return replace(check, hint=f"{check.hint + '; ' if check.hint else ''}if it stays so: Let's Encrypt limits "
+                                   f"certificates for all of {host.split('.', 1)[1]} together (every Azure DNS label "
+                                   f"in the region); {STATUS_HINT} shows a refusal and its retry date; a domain of "
+                                   "your own (binderhub-azure:domain) avoids the shared limit")
+    return check

@@ -9,10 +9,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from components import letsencrypt
+
 from .outputs import MODES, OpsError
 
 CERT_GROUP, CERT_VERSION, CERT_PLURAL = "cert-manager.io", "v1", "certificates"
 ACME_GROUP, ACME_VERSION, CHALLENGE_PLURAL = "acme.cert-manager.io", "v1", "challenges"
+ORDER_PLURAL = "orders"
 # Characters kept of a message on the one-screen report: a pod's note shares its line with
 # the table; a certificate's or challenge's reason has a line of its own and is the diagnosis.
 MAX_NOTE = 80
@@ -198,10 +201,12 @@ class CertificateRow:
     namespace: str
     name: str
     state: str
-    """issued, pending or failed."""
+    """issued, pending, failed or rate-limited (Let's Encrypt refused the order for a rate limit)."""
     detail: str
     issuer: str
     not_after: str
+    rate_limit: letsencrypt.RateLimit | None = None
+    hosts: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -232,9 +237,30 @@ def certificate_row(obj: dict[str, Any]) -> CertificateRow:
         detail = f"{ready.get('reason') or 'NotReady'}: {ready.get('message') or ''}".rstrip(": ")
     else:
         state, detail = "pending", "no status yet (cert-manager has not processed it)"
-    issuer = ((obj.get("spec") or {}).get("issuerRef") or {}).get("name") or ""
+    spec = obj.get("spec") or {}
+    issuer = (spec.get("issuerRef") or {}).get("name") or ""
+    # cert-manager words Let's Encrypt's refusal into the Issuing condition (the Order's reason:
+    # "Failed to create Order: 429 urn:ietf:params:acme:error:rateLimited: too many certificates
+    # ..., retry after ..."): read it whole, before the detail is shortened.
+    limit = None if state == "issued" else letsencrypt.rate_limit_in(detail)
+    if limit is not None:
+        state = "rate-limited"
     return CertificateRow(namespace=meta.get("namespace") or "", name=meta.get("name") or "?", state=state,
-                          detail=_short(detail, MAX_DETAIL), issuer=issuer, not_after=status.get("notAfter") or "")
+                          detail=_short(detail, MAX_DETAIL), issuer=issuer, not_after=status.get("notAfter") or "",
+                          rate_limit=limit, hosts=tuple(str(h) for h in spec.get("dnsNames") or []))
+
+
+def with_order_reasons(certificates: Sequence[CertificateRow],
+                       orders: Iterable[dict[str, Any]]) -> list[CertificateRow]:
+    """A pending or failed certificate whose ACME Order says it was refused for a rate limit
+    (`status.reason` of an errored Order) is rate-limited: cert-manager may not have carried the
+    reason up to the Certificate yet."""
+    reasons = [str((order.get("status") or {}).get("reason") or "") for order in orders]
+    limits = [limit for limit in map(letsencrypt.rate_limit_in, reasons) if limit is not None]
+    if not limits:
+        return list(certificates)
+    return [replace(cert, state="rate-limited", rate_limit=limits[0]) if not cert.ok and cert.rate_limit is None
+            else cert for cert in certificates]
 
 
 @dataclass(frozen=True)
@@ -269,6 +295,10 @@ class StatusReport:
 
     hub_namespace_output: str | None = None
     """The `hubNamespace` output; None for a stack deployed before it was exported."""
+
+    purge: Any = None
+    """The registry purge's last run (tools/purge_status.PurgeStatus), or None: not asked, or no ACR.
+    A purge that does not run is a warning, never "not ready": the site works meanwhile."""
 
     @property
     def hub_namespace(self) -> str:
@@ -326,6 +356,8 @@ def render_status(report: StatusReport) -> str:
     lines += _table(rows)
     lines.append("")
     lines += _certificate_lines(report)
+    if report.purge is not None:
+        lines.append(("" if report.purge.ok else "WARN ") + report.purge.text)
     problems = report.problems()
     lines.append("")
     if not problems:
@@ -369,6 +401,11 @@ def _certificate_lines(report: StatusReport) -> list[str]:
     for challenge in report.challenges:
         lines.append(f"  challenge for {challenge.domain}: {challenge.state}"
                      + (f": {challenge.reason}" if challenge.reason else ""))
+    host = urlsplit(str(report.outputs.get("url") or "")).hostname
+    limited = next((c for c in report.certificates if c.rate_limit is not None), None)
+    if limited is not None and limited.rate_limit is not None:
+        lines += rate_limit_lines(limited.rate_limit, host or next(iter(limited.hosts), None))
+        return lines
     if any(not c.ok for c in report.certificates):
         host = urlsplit(str(report.outputs.get("url") or "")).hostname
         ip = report.outputs.get("publicIp")
@@ -376,6 +413,13 @@ def _certificate_lines(report: StatusReport) -> list[str]:
             lines.append(f"  the name must resolve to the public IP first: nslookup {host} (expect {ip}); "
                          f"then kubectl -n {report.hub_namespace} describe challenge")
     return lines
+
+
+def rate_limit_lines(limit: letsencrypt.RateLimit, host: str | None) -> list[str]:
+    """What a Let's Encrypt rate limit means and what to do (also used by the smoke test)."""
+    when = f", retry after {limit.retry_after}" if limit.retry_after else ""
+    return [f"  Let's Encrypt refused the certificate: {limit.limit}{when}",
+            f"  what to do: {letsencrypt.rate_limit_advice(limit, host)}"]
 
 
 def render_info(outputs: dict[str, Any]) -> str:
