@@ -112,7 +112,7 @@ def test_boundaries_of_the_support_window():
     eol = aks_versions.VERSIONS["1.35"].end_of_life
     assert "leaves AKS support" in aks_versions.note("1.35", eol - aks_versions.NEAR_END)
     assert aks_versions.note("1.35", eol - aks_versions.NEAR_END - timedelta(days=1)) is None
-    assert aks_versions.NEAR_END == timedelta(days=60)
+    assert timedelta(days=60) == aks_versions.NEAR_END
     newest = max(aks_versions.minor(v) for v in aks_versions.VERSIONS)
     assert aks_versions.problem(aks_versions.name_of(newest + 2), DEC_2026) is None
     assert aks_versions.problem(aks_versions.name_of(newest + 3), DEC_2026) is not None
