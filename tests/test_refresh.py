@@ -271,3 +271,19 @@ def test_write_files_writes_and_deletes(tmp_path, monkeypatch):
     result = src.SourceResult("x", files={keep: "{}\n", gone: ""})
     assert refresh.write_files([result]) == ["a.json", "b.json"]
     assert keep.read_text() == "{}\n" and not gone.exists()
+
+
+def test_vm_sizes_checked_against_the_resource_skus():
+    skus = json.loads((AZURE / "resource_skus_westeurope.json").read_text())["value"]
+    d4 = next(s for s in skus if s["name"] == "Standard_D4s_v5")
+    changed = json.loads(json.dumps(d4))
+    changed["name"] = "Standard_D2s_v5"  # recorded as 2 vCPUs / 8 GiB; this answer says 4 / 16
+    listed = [d4, changed]
+    azure = SimpleNamespace(compute=SimpleNamespace(resource_skus=SimpleNamespace(list=lambda filter: iter(listed))))
+    result = src.vm_sizes_source(Context(fetch=Web({}), today=TODAY, azure=azure))
+    found = {f.fact: f for f in result.findings}
+    assert "vm size Standard_D4s_v5" not in found  # matches the table (vCPUs, memory, disk, x64)
+    assert found["vm size Standard_D2s_v5"].status == "updated"
+    assert found["vm size Standard_E8s_v5"].detail == "not offered in swedencentral"
+    sizes = json.loads(result.files[src.VM_SIZES_FILE])["sizes"]
+    assert sizes["Standard_D2s_v5"] == {"vcpus": 4, "memoryGiB": 16.0, "localDiskGiB": 0, "architecture": "x64"}
