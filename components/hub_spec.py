@@ -20,6 +20,7 @@ from .cluster_spec import BUILD_NODES, GPU_LABEL, GPU_TOLERATION, NODE_PURPOSE, 
 from .dataset_spec import user_pod_storage
 from .ingress_spec import INGRESS_CLASS
 from .naming import BINDER_HUB_PATH, hub_base_url, hub_url, site_url
+from .quantities import kubernetes_memory
 
 if TYPE_CHECKING:
     from .config import StackConfig
@@ -38,6 +39,8 @@ PROXY_SERVICE = "http://proxy-public"
 BINDER_OAUTH_CLIENT = "service-binderhub"
 # The credential key container runtimes use for Docker Hub images (also BinderHub's default).
 DOCKER_HUB_AUTH_URL = "https://index.docker.io/v1/"  # the name BinderHub's authentication docs use
+# What the build daemon (one per build node) requests, shared by every build on that node.
+DIND_REQUESTS = {"cpu": "0.5", "memory": "1Gi"}
 
 
 @dataclass(frozen=True)
@@ -352,8 +355,10 @@ def binderhub_values(cfg: StackConfig, secrets: HubSecrets, registry: RegistryWi
     dind: dict[str, Any] = {
         "daemonset": {"image": {"tag": charts.DIND_IMAGE_TAG}},
         "resources": {
-            "requests": {"cpu": "0.5", "memory": "1Gi"},
-            "limits": {"memory": cfg.limits.build_memory},
+            "requests": dict(DIND_REQUESTS),
+            # limits.buildMemory means what JupyterHub's sizes mean (2G = 2 GiB); Kubernetes reads
+            # "2G" as 10^9 bytes, so it gets the same bytes written its way ("2Gi").
+            "limits": {"memory": kubernetes_memory(cfg.limits.build_memory)},
         },
         # The chart's defaults, stated: the image cleaner reads these in dind mode
         # (templates/image-cleaner.yaml at af9ca8b1), never `imageCleaner.host.*`.

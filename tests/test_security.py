@@ -93,7 +93,8 @@ def test_limits_quotas_and_culling_defaults(render):
     assert binder["per_repo_quota"] == 100 and "pod_quota" not in binder  # a deprecated alias
     assert values["config"]["LaunchQuota"] == {"total_quota": 200}
     assert values["config"]["KubernetesBuildExecutor"]["resources"]["limits"]["memory"] == "2G"
-    assert values["dind"]["resources"]["limits"]["memory"] == "4G"
+    # limits.buildMemory 4G means 4 GiB (JupyterHub's reading); Kubernetes gets it as 4Gi, not 4G (4*10^9 bytes).
+    assert values["dind"]["resources"]["limits"]["memory"] == "4Gi"
     single = values["jupyterhub"]["singleuser"]
     assert single["memory"]["limit"] == "2G" and single["cpu"]["limit"] == 1
     cull = values["jupyterhub"]["cull"]
