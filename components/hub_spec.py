@@ -203,10 +203,7 @@ def jupyterhub_values(cfg: StackConfig, secrets: HubSecrets) -> dict[str, Any]:
         },
     }
     if cfg.speed.placeholders > 0:
-        # Placeholders get their (lower) priority class only with pod priority on
-        # (z2jh templates/scheduling/user-placeholder/statefulset.yaml); without it they are
-        # never evicted for a real user and only block nodes.
-        values["scheduling"]["podPriority"] = {"enabled": True}
+        values["scheduling"]["userPlaceholder"] |= placeholder_values(cfg)
     if cfg.monitoring.enabled:
         values = merge(values, _hub_metrics_values())
     if not cfg.binder:
@@ -248,6 +245,31 @@ def _profile(cfg: StackConfig, profile: Any) -> dict[str, Any]:
     if profile.default:
         entry["default"] = True
     return entry
+
+
+def placeholder_values(cfg: StackConfig) -> dict[str, Any]:
+    """`scheduling.userPlaceholder` beyond enabled/replicas: each placeholder requests exactly
+    what a user server requests, and has the stack's placeholder priority class.
+
+    Without `resources`, z2jh copies `singleuser.memory.guarantee` ("2G") into the placeholder's
+    pod spec, where Kubernetes reads 2*10^9 bytes, while KubeSpawner gives the user pod 2 GiB
+    (JupyterHub's ByteSpecification): each placeholder would hold 7 % less room than the user
+    who takes it needs. So the request is written in Kubernetes' own units here.
+
+    The class is given through `extraPodSpec`, like the core class, not through z2jh's
+    `scheduling.podPriority`: that would also write the chart's `priorityClassName` into the hub,
+    proxy and user-scheduler pod specs (z2jh 4.4.0 templates/hub/deployment.yaml,
+    proxy/deployment.yaml, scheduling/user-scheduler/deployment.yaml), next to the core class of
+    their `extraPodSpec`: a key twice in one pod spec, which works only because the decoder keeps
+    the last. (z2jh's NOTES then warn about placeholders without pod priority; the stack's class
+    is what that warning asks for.)"""
+    limits = cfg.limits
+    memory = kubernetes_memory(limits.memory)
+    return {
+        "resources": {"requests": {"cpu": round(limits.cpu / 4, 3), "memory": memory},
+                      "limits": {"cpu": limits.cpu, "memory": memory}},
+        "extraPodSpec": {"priorityClassName": practices_spec.USER_PLACEHOLDER_PRIORITY_CLASS},
+    }
 
 
 def _hub_metrics_values() -> dict[str, Any]:

@@ -53,6 +53,25 @@ def core_priority_class() -> dict[str, Any]:
     }
 
 
+USER_PLACEHOLDER_PRIORITY_CLASS = "hub-user-placeholder"
+
+
+def user_placeholder_priority_class() -> dict[str, Any]:
+    """Arguments of the PriorityClass of z2jh's user placeholders (given through their
+    `extraPodSpec`, see hub_spec.placeholder_values): below user servers (0), so a user preempts
+    a placeholder, and at z2jh's own -10 (`userPlaceholderPriority`), which the cluster
+    autoscaler's default `expendable-pods-priority-cutoff` of -10 still counts, so pending
+    placeholders still add nodes (z2jh templates/scheduling/user-placeholder/priorityclass.yaml,
+    whose class this restates)."""
+    return {
+        "metadata": {"name": USER_PLACEHOLDER_PRIORITY_CLASS},
+        "value": Z2JH_DEFAULT_PRIORITIES["userPlaceholderPriority"],
+        "global_default": False,
+        "preemption_policy": "PreemptLowerPriority",
+        "description": "User placeholders: hold room for users, preempted by any real user server.",
+    }
+
+
 def _resources(cpu_request: str, memory: str, cpu_limit: str | None = None) -> dict[str, Any]:
     """Requests and limits with memory request = limit (no overcommit of the control path)."""
     limits: dict[str, Any] = {"memory": memory}
