@@ -158,15 +158,16 @@ def jupyterhub_values(cfg: StackConfig, secrets: HubSecrets) -> dict[str, Any]:
         # The chart's default, stated so that a merge can't drop it: user pods must not
         # reach the Azure instance metadata service (it hands out the node's identity).
         "cloudMetadata": {"blockWithIptables": cfg.security.block_cloud_metadata, "ip": CLOUD_METADATA_IP},
-        # z2jh's user-pod egress policy, stated in full: public internet only.
+        # z2jh's user-pod egress policy, stated in full: DNS, and the public internet through the
+        # stack's own rule instead of z2jh's `nonPrivateIPs` (see user_egress_rules).
         "networkPolicy": {"enabled": True, "egressAllowRules": {
             "cloudMetadataServer": not cfg.security.block_cloud_metadata,
             "privateIPs": False,
-            "nonPrivateIPs": True,
+            "nonPrivateIPs": False,
             "dnsPortsCloudMetadataServer": False,  # a GKE convenience; Azure DNS is not there
             "dnsPortsKubeSystemNamespace": True,
             "dnsPortsPrivateIPs": True,
-        }},
+        }, "egress": user_egress_rules()},
     }
     singleuser["defaultUrl"] = cfg.default_url
     if cfg.datasets:
@@ -420,24 +421,46 @@ def dockerhub_pull_secret(registry: RegistryWiring) -> dict[str, Any]:
     }
 
 
+PUBLIC_INTERNET = {"ipBlock": {"cidr": "0.0.0.0/0", "except": [*NON_PUBLIC_RANGES, AZURE_PLATFORM_IP]}}
+
+
+def user_egress_rules() -> list[dict[str, Any]]:
+    """`singleuser.networkPolicy.egress`: user servers may reach public addresses on any port,
+    never private ranges, link-local addresses (the metadata service) or Azure's platform address.
+
+    It replaces z2jh's `egressAllowRules.nonPrivateIPs`, which excepts only 10/8, 172.16/12,
+    192.168/16 and the metadata address (z2jh 4.4.0 templates/_helpers-netpol.tpl), so it lets user
+    code reach 168.63.129.16. NetworkPolicies only add what they allow, so that rule must go, not
+    be narrowed by another. z2jh renders `egress` after its allow rules, as given; the DNS rules
+    (`dnsPortsKubeSystemNamespace`, `dnsPortsPrivateIPs`) stay, so names still resolve through
+    CoreDNS. No `ports` on purpose: every port, to these addresses only (the peer list is never empty).
+    `helmValues.jupyterhub.singleuser.networkPolicy.egress` replaces this list (Helm replaces lists),
+    which is how a hub narrows its users' egress further."""
+    return [{"to": [PUBLIC_INTERNET]}]
+
+
 def build_pod_network_policy(cfg: StackConfig, namespace: str) -> dict[str, Any]:
     """A NetworkPolicy for image builds, which the BinderHub chart does not ship: builds run
     code from the internet, so they may reach DNS and public addresses on the allowed ports,
-    never the metadata service, Azure's platform address or private ranges."""
-    public = {"ipBlock": {"cidr": "0.0.0.0/0", "except": [*NON_PUBLIC_RANGES, AZURE_PLATFORM_IP]}}
-    return {
-        "metadata": {"name": "binder-build-egress", "namespace": namespace},
-        "spec": {
-            "podSelector": {"matchExpressions": [
-                {"key": "component", "operator": "In", "values": BUILD_POD_COMPONENTS}]},
-            "policyTypes": ["Egress"],
-            "egress": [
-                {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
-                {"to": [public],
-                 "ports": [{"protocol": "TCP", "port": port} for port in cfg.security.build_egress_ports]},
-            ],
-        },
+    never the metadata service, Azure's platform address or private ranges.
+
+    An empty `ports` list would allow every port (a rule's ports are "all" when empty), so the
+    public rule is left out rather than written without ports (the config refuses an empty
+    `security.buildEgressPorts` before this runs)."""
+    egress: list[dict[str, Any]] = [
+        {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}]
+    ports = [{"protocol": "TCP", "port": port} for port in cfg.security.build_egress_ports]
+    if ports:
+        egress.append({"to": [PUBLIC_INTERNET], "ports": ports})
+    spec = {
+        "podSelector": {"matchExpressions": [{"key": "component", "operator": "In", "values": BUILD_POD_COMPONENTS}]},
+        "policyTypes": ["Egress"],
+        "egress": egress,
     }
+    wider = practices_spec.network_policy_widenings(spec)
+    if wider:
+        raise ValueError(f"binder-build-egress would allow more than meant: {'; '.join(wider)}")
+    return {"metadata": {"name": "binder-build-egress", "namespace": namespace}, "spec": spec}
 
 
 def hub_db_storage_class() -> dict[str, Any]:
