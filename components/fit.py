@@ -328,6 +328,7 @@ def _place(pods: list[Pod], nodes: int, memory: Fraction, cpu: Fraction) -> Pod 
 
 
 def fits_system(cfg: StackConfig, size_name: str, pods: list[Pod]) -> bool:
+    """Whether `pods` can all be placed on the system pool's nodes were they of `size_name`."""
     room = _room(cfg, size_name, [])
     return room is not None and _place(pods, cfg.cluster.system_pool.node_count, room.memory, room.cpu) is None
 
@@ -348,13 +349,14 @@ def _breakdown(pods: list[Pod]) -> str:
 
 
 def system_pool_problems(cfg: StackConfig, values: Mapping[str, Any]) -> list[str]:
+    """The core pods fit the system pool, or one line naming cluster.systemPool.vmSize and the
+    smallest size that holds them."""
     pool = cfg.cluster.system_pool
     room = system_room(cfg)
     if room is None:
         return []  # an unknown size is a note (components/notes.py); the pre-flight asks Azure
     pods = core_pods(cfg, values)
-    blocked = _place(pods, pool.node_count, room.memory, room.cpu)
-    if blocked is None:
+    if _place(pods, pool.node_count, room.memory, room.cpu) is None:
         return []
     memory, cpu = _total(pods)
     nodes = f"{pool.node_count} nodes of " if pool.node_count > 1 else ""
@@ -412,7 +414,10 @@ def _user_fit_problems(cfg: StackConfig, key: str, where: str, room_of: Callable
 def user_pool_problems(cfg: StackConfig, values: Mapping[str, Any]) -> list[str]:
     """User servers (each profile on its pool) fit a node; placeholders fit the pool."""
     user = cfg.cluster.user_pool
-    guarantee, limit, cpu = _user_request(merged_jupyterhub(cfg, values))
+    try:
+        guarantee, limit, cpu = _user_request(merged_jupyterhub(cfg, values))
+    except ValueError as err:  # only helmValues can put a size JupyterHub does not read there
+        return [f"{PROJECT}:helmValues.jupyterhub.singleuser: {err}"]
     room_of = user_room_of(cfg, values)
     problems = _user_fit_problems(cfg, f"limits.memory {cfg.limits.memory}", "cluster.userPool.vmSize", room_of,
                                   user.vm_size, max(guarantee, limit), cpu, f"limits.cpu {cfg.limits.cpu:g}")
