@@ -30,7 +30,8 @@ the release's pods and request nothing by default; they are not counted.
 
 Checked with `helm template` of the pinned charts while this was written (JupyterHub 4.4.0,
 BinderHub af9ca8b1 with JupyterHub 4.2.0, Traefik 41.3.0, cert-manager v1.21.1, prometheus
-29.27.0, grafana 12.11.1): with monitoring on, the core pods request 5.56 GiB of memory.
+29.27.0, grafana 12.11.1): the sums here match it, and with monitoring on Binder's core pods
+request 5.56 GiB of memory.
 """
 
 from __future__ import annotations
