@@ -51,7 +51,8 @@ def on_kubernetes(cfg: StackConfig, group: resources.ResourceGroup) -> dict:
     hub = Hub("hub", {
         "config": cfg, "registry": wiring,
         "auth_client_secret": secrets.require_secret("authClientSecret") if cfg.auth.type != "none" else None,
-        "depends_on": ingress.ready,
+        # The placeholders' class exists before the release that names it.
+        "depends_on": [*ingress.ready, core.placeholder_class],
     }, on_cluster)
     if cfg.binder and cfg.security.cryptnono:
         Cryptnono("cryptnono", {"config": cfg, "depends_on": [core.priority_class]}, on_cluster)

@@ -18,6 +18,7 @@ from .config_fields import (
     memory_bytes,
 )
 from .config_limits import limit_problems
+from .fit import fit_problems, gpu_size_problems
 from .helm_guard import helm_values_problems
 from .vm_sizes import SIZES, ephemeral_os_problem
 
@@ -143,13 +144,16 @@ def cross_checks(cfg: StackConfig) -> list[str]:
         problems.append(f"{p}:auth.allowAll is false but neither auth.allowedUsers nor auth.admins names anyone, "
                         "so nobody could log in: list users, or set allowAll: true to admit the whole tenant")
     problems.extend(_binder_only(cfg))
-    problems.extend(_memory_fits(cfg))
+    problems.extend(_memory_fits(cfg) if cfg.tljh else gpu_size_problems(cfg))
 
     problems.extend(helm_values_problems(cfg))
     problems.extend(_practice_checks(cfg))
 
     problems.extend(name_problems(cfg, p))
     problems.extend(limit_problems(cfg))
+    if not problems and not cfg.tljh:
+        # Pods against nodes, read from the rendered values (which need the rules above to hold).
+        problems.extend(fit_problems(cfg))
     return problems
 
 
@@ -201,26 +205,14 @@ def _binder_only(cfg: StackConfig) -> list[str]:
 
 
 def _memory_fits(cfg: StackConfig) -> list[str]:
-    """A memory limit larger than the node that would run it: no server could ever start."""
-
-    VM_SIZES = {name: (s.vcpus, s.memory_gib) for name, s in SIZES.items()}  # noqa: N806
-
+    """tljh: a memory limit larger than the VM; no server could ever start. (The Kubernetes
+    modes are checked against what a node offers pods, in components/fit.py.)"""
     p = PROJECT
-    problems = []
-    size = cfg.vm.size if cfg.tljh else cfg.cluster.user_pool.vm_size
-    node = VM_SIZES.get(size)
-    where = "vm.size" if cfg.tljh else "cluster.userPool.vmSize"
-    if node and memory_bytes(cfg.limits.memory) > node[1] * 1024**3:
-        problems.append(f"{p}:limits.memory {cfg.limits.memory} is more than a {size} node has ({node[1]:g} GiB, "
-                        f"{where}); no server could start")
-    gpu = cfg.cluster.gpu_pool
-    for i, profile in enumerate(cfg.profiles):
-        pool_size = gpu.vm_size if (profile.gpu and gpu) else size
-        pool_node = VM_SIZES.get(pool_size)
-        if profile.memory and pool_node and memory_bytes(profile.memory) > pool_node[1] * 1024**3:
-            problems.append(f"{p}:profiles[{i}].memory {profile.memory} is more than a {pool_size} node has "
-                            f"({pool_node[1]:g} GiB); no server could start")
-    return problems
+    size = SIZES.get(cfg.vm.size)
+    if size and memory_bytes(cfg.limits.memory) > size.memory_gib * 1024**3:
+        return [f"{p}:limits.memory {cfg.limits.memory} is more than a {cfg.vm.size} node has ({size.memory_gib:g} "
+                "GiB, vm.size); no server could start"]
+    return []
 
 
 # Keys that configure the Kubernetes modes and mean nothing for a single TLJH VM.

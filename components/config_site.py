@@ -25,8 +25,8 @@ class SecurityConfig(_Model):
 
     build_egress_ports: list[int] = Field(
         default_factory=lambda: [80, 443],
-        description="TCP ports Binder image builds may reach on the public internet (DNS is always "
-        "allowed; the cloud metadata address and private ranges never are).",
+        description="TCP ports Binder image builds may reach on the public internet, at least one (DNS is always "
+        "allowed; the cloud metadata address, Azure's platform address and private ranges never are).",
         examples=[[80, 443, 9418]],
     )
     block_cloud_metadata: bool = Field(
@@ -79,6 +79,10 @@ class SecurityConfig(_Model):
     @field_validator("build_egress_ports")
     @classmethod
     def _ports(cls, values: list[int]) -> list[int]:
+        if not values:
+            # The list becomes a NetworkPolicy rule's `ports`, where empty means every port.
+            raise ValueError("must list at least one TCP port (such as [80, 443]): builds fetch repositories and "
+                             "packages from the internet, and an empty port list in a NetworkPolicy means every port")
         for i, port in enumerate(values):
             if not 1 <= port <= 65535:
                 raise ValueError(f"item {i} must be a TCP port from 1 to 65535 (got {port!r})")

@@ -20,6 +20,7 @@ from .cluster_spec import BUILD_NODES, GPU_LABEL, GPU_TOLERATION, NODE_PURPOSE, 
 from .dataset_spec import user_pod_storage
 from .ingress_spec import INGRESS_CLASS
 from .naming import BINDER_HUB_PATH, hub_base_url, hub_url, site_url
+from .quantities import kubernetes_memory
 
 if TYPE_CHECKING:
     from .config import StackConfig
@@ -38,6 +39,8 @@ PROXY_SERVICE = "http://proxy-public"
 BINDER_OAUTH_CLIENT = "service-binderhub"
 # The credential key container runtimes use for Docker Hub images (also BinderHub's default).
 DOCKER_HUB_AUTH_URL = "https://index.docker.io/v1/"  # the name BinderHub's authentication docs use
+# What the build daemon (one per build node) requests, shared by every build on that node.
+DIND_REQUESTS = {"cpu": "0.5", "memory": "1Gi"}
 
 
 @dataclass(frozen=True)
@@ -155,15 +158,16 @@ def jupyterhub_values(cfg: StackConfig, secrets: HubSecrets) -> dict[str, Any]:
         # The chart's default, stated so that a merge can't drop it: user pods must not
         # reach the Azure instance metadata service (it hands out the node's identity).
         "cloudMetadata": {"blockWithIptables": cfg.security.block_cloud_metadata, "ip": CLOUD_METADATA_IP},
-        # z2jh's user-pod egress policy, stated in full: public internet only.
+        # z2jh's user-pod egress policy, stated in full: DNS, and the public internet through the
+        # stack's own rule instead of z2jh's `nonPrivateIPs` (see user_egress_rules).
         "networkPolicy": {"enabled": True, "egressAllowRules": {
             "cloudMetadataServer": not cfg.security.block_cloud_metadata,
             "privateIPs": False,
-            "nonPrivateIPs": True,
+            "nonPrivateIPs": False,
             "dnsPortsCloudMetadataServer": False,  # a GKE convenience; Azure DNS is not there
             "dnsPortsKubeSystemNamespace": True,
             "dnsPortsPrivateIPs": True,
-        }},
+        }, "egress": user_egress_rules()},
     }
     singleuser["defaultUrl"] = cfg.default_url
     if cfg.datasets:
@@ -200,10 +204,7 @@ def jupyterhub_values(cfg: StackConfig, secrets: HubSecrets) -> dict[str, Any]:
         },
     }
     if cfg.speed.placeholders > 0:
-        # Placeholders get their (lower) priority class only with pod priority on
-        # (z2jh templates/scheduling/user-placeholder/statefulset.yaml); without it they are
-        # never evicted for a real user and only block nodes.
-        values["scheduling"]["podPriority"] = {"enabled": True}
+        values["scheduling"]["userPlaceholder"] |= placeholder_values(cfg)
     if cfg.monitoring.enabled:
         values = merge(values, _hub_metrics_values())
     if not cfg.binder:
@@ -245,6 +246,31 @@ def _profile(cfg: StackConfig, profile: Any) -> dict[str, Any]:
     if profile.default:
         entry["default"] = True
     return entry
+
+
+def placeholder_values(cfg: StackConfig) -> dict[str, Any]:
+    """`scheduling.userPlaceholder` beyond enabled/replicas: each placeholder requests exactly
+    what a user server requests, and has the stack's placeholder priority class.
+
+    Without `resources`, z2jh copies `singleuser.memory.guarantee` ("2G") into the placeholder's
+    pod spec, where Kubernetes reads 2*10^9 bytes, while KubeSpawner gives the user pod 2 GiB
+    (JupyterHub's ByteSpecification): each placeholder would hold 7 % less room than the user
+    who takes it needs. So the request is written in Kubernetes' own units here.
+
+    The class is given through `extraPodSpec`, like the core class, not through z2jh's
+    `scheduling.podPriority`: that would also write the chart's `priorityClassName` into the hub,
+    proxy and user-scheduler pod specs (z2jh 4.4.0 templates/hub/deployment.yaml,
+    proxy/deployment.yaml, scheduling/user-scheduler/deployment.yaml), next to the core class of
+    their `extraPodSpec`: a key twice in one pod spec, which works only because the decoder keeps
+    the last. (z2jh's NOTES then warn about placeholders without pod priority; the stack's class
+    is what that warning asks for.)"""
+    limits = cfg.limits
+    memory = kubernetes_memory(limits.memory)
+    return {
+        "resources": {"requests": {"cpu": round(limits.cpu / 4, 3), "memory": memory},
+                      "limits": {"cpu": limits.cpu, "memory": memory}},
+        "extraPodSpec": {"priorityClassName": practices_spec.USER_PLACEHOLDER_PRIORITY_CLASS},
+    }
 
 
 def _hub_metrics_values() -> dict[str, Any]:
@@ -352,8 +378,10 @@ def binderhub_values(cfg: StackConfig, secrets: HubSecrets, registry: RegistryWi
     dind: dict[str, Any] = {
         "daemonset": {"image": {"tag": charts.DIND_IMAGE_TAG}},
         "resources": {
-            "requests": {"cpu": "0.5", "memory": "1Gi"},
-            "limits": {"memory": cfg.limits.build_memory},
+            "requests": dict(DIND_REQUESTS),
+            # limits.buildMemory means what JupyterHub's sizes mean (2G = 2 GiB); Kubernetes reads
+            # "2G" as 10^9 bytes, so it gets the same bytes written its way ("2Gi").
+            "limits": {"memory": kubernetes_memory(cfg.limits.build_memory)},
         },
         # The chart's defaults, stated: the image cleaner reads these in dind mode
         # (templates/image-cleaner.yaml at af9ca8b1), never `imageCleaner.host.*`.
@@ -393,24 +421,46 @@ def dockerhub_pull_secret(registry: RegistryWiring) -> dict[str, Any]:
     }
 
 
+PUBLIC_INTERNET = {"ipBlock": {"cidr": "0.0.0.0/0", "except": [*NON_PUBLIC_RANGES, AZURE_PLATFORM_IP]}}
+
+
+def user_egress_rules() -> list[dict[str, Any]]:
+    """`singleuser.networkPolicy.egress`: user servers may reach public addresses on any port,
+    never private ranges, link-local addresses (the metadata service) or Azure's platform address.
+
+    It replaces z2jh's `egressAllowRules.nonPrivateIPs`, which excepts only 10/8, 172.16/12,
+    192.168/16 and the metadata address (z2jh 4.4.0 templates/_helpers-netpol.tpl), so it lets user
+    code reach 168.63.129.16. NetworkPolicies only add what they allow, so that rule must go, not
+    be narrowed by another. z2jh renders `egress` after its allow rules, as given; the DNS rules
+    (`dnsPortsKubeSystemNamespace`, `dnsPortsPrivateIPs`) stay, so names still resolve through
+    CoreDNS. No `ports` on purpose: every port, to these addresses only (the peer list is never empty).
+    `helmValues.jupyterhub.singleuser.networkPolicy.egress` replaces this list (Helm replaces lists),
+    which is how a hub narrows its users' egress further."""
+    return [{"to": [PUBLIC_INTERNET]}]
+
+
 def build_pod_network_policy(cfg: StackConfig, namespace: str) -> dict[str, Any]:
     """A NetworkPolicy for image builds, which the BinderHub chart does not ship: builds run
     code from the internet, so they may reach DNS and public addresses on the allowed ports,
-    never the metadata service, Azure's platform address or private ranges."""
-    public = {"ipBlock": {"cidr": "0.0.0.0/0", "except": [*NON_PUBLIC_RANGES, AZURE_PLATFORM_IP]}}
-    return {
-        "metadata": {"name": "binder-build-egress", "namespace": namespace},
-        "spec": {
-            "podSelector": {"matchExpressions": [
-                {"key": "component", "operator": "In", "values": BUILD_POD_COMPONENTS}]},
-            "policyTypes": ["Egress"],
-            "egress": [
-                {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
-                {"to": [public],
-                 "ports": [{"protocol": "TCP", "port": port} for port in cfg.security.build_egress_ports]},
-            ],
-        },
+    never the metadata service, Azure's platform address or private ranges.
+
+    An empty `ports` list would allow every port (a rule's ports are "all" when empty), so the
+    public rule is left out rather than written without ports (the config refuses an empty
+    `security.buildEgressPorts` before this runs)."""
+    egress: list[dict[str, Any]] = [
+        {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}]
+    ports = [{"protocol": "TCP", "port": port} for port in cfg.security.build_egress_ports]
+    if ports:
+        egress.append({"to": [PUBLIC_INTERNET], "ports": ports})
+    spec = {
+        "podSelector": {"matchExpressions": [{"key": "component", "operator": "In", "values": BUILD_POD_COMPONENTS}]},
+        "policyTypes": ["Egress"],
+        "egress": egress,
     }
+    wider = practices_spec.network_policy_widenings(spec)
+    if wider:
+        raise ValueError(f"binder-build-egress would allow more than meant: {'; '.join(wider)}")
+    return {"metadata": {"name": "binder-build-egress", "namespace": namespace}, "spec": spec}
 
 
 def hub_db_storage_class() -> dict[str, Any]:

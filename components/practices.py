@@ -17,14 +17,20 @@ class CorePriorityArgs(TypedDict):
 
 
 class CorePriority(pulumi.ComponentResource):
-    """The PriorityClass of the control path; every release that uses it waits for it."""
+    """The PriorityClass of the control path; every release that uses it waits for it. And the
+    class of z2jh's user placeholders, which the stack gives them itself (hub_spec.placeholder_values)."""
 
     priority_class: k8s.scheduling.v1.PriorityClass
+    placeholder_class: k8s.scheduling.v1.PriorityClass
 
     def __init__(self, name: str, args: CorePriorityArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("binderhub-azure:practices:CorePriority", name, None, opts)
         self.priority_class = k8s.scheduling.v1.PriorityClass(
             f"{name}-class", **practices_spec.core_priority_class(),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.placeholder_class = k8s.scheduling.v1.PriorityClass(
+            f"{name}-placeholder-class", **practices_spec.user_placeholder_priority_class(),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs({"name": self.priority_class.metadata.apply(lambda m: m.name if m else "")})

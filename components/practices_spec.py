@@ -53,6 +53,25 @@ def core_priority_class() -> dict[str, Any]:
     }
 
 
+USER_PLACEHOLDER_PRIORITY_CLASS = "hub-user-placeholder"
+
+
+def user_placeholder_priority_class() -> dict[str, Any]:
+    """Arguments of the PriorityClass of z2jh's user placeholders (given through their
+    `extraPodSpec`, see hub_spec.placeholder_values): below user servers (0), so a user preempts
+    a placeholder, and at z2jh's own -10 (`userPlaceholderPriority`), which the cluster
+    autoscaler's default `expendable-pods-priority-cutoff` of -10 still counts, so pending
+    placeholders still add nodes (z2jh templates/scheduling/user-placeholder/priorityclass.yaml,
+    whose class this restates)."""
+    return {
+        "metadata": {"name": USER_PLACEHOLDER_PRIORITY_CLASS},
+        "value": Z2JH_DEFAULT_PRIORITIES["userPlaceholderPriority"],
+        "global_default": False,
+        "preemption_policy": "PreemptLowerPriority",
+        "description": "User placeholders: hold room for users, preempted by any real user server.",
+    }
+
+
 def _resources(cpu_request: str, memory: str, cpu_limit: str | None = None) -> dict[str, Any]:
     """Requests and limits with memory request = limit (no overcommit of the control path)."""
     limits: dict[str, Any] = {"memory": memory}
@@ -108,6 +127,70 @@ def prometheus_core_values() -> dict[str, Any]:
 
 def grafana_core_values() -> dict[str, Any]:
     return {"priorityClassName": CORE_PRIORITY_CLASS, "resources": GRAFANA_RESOURCES}
+
+
+# ------------------------------------------------------------------ network policy emptiness
+
+# Where Kubernetes reads "empty" as "all" in a NetworkPolicy (kubernetes.io, "Network Policies"
+# and the NetworkPolicy API reference): an empty or missing `ports` matches every port; an empty
+# `to`/`from` (or a missing one) every peer; a rule `{}` everything; an empty podSelector or
+# namespaceSelector every pod or every namespace; a port entry without `port` every port of its
+# protocol. A missing `ports` or `to` can be what a rule means (z2jh's DNS rule has no `to`: DNS
+# to anywhere); an *empty list* never is: it is what a rule built from an empty setting looks like.
+
+
+def _empty_selector(selector: Any) -> bool:
+    return isinstance(selector, dict) and not selector.get("matchLabels") and not selector.get("matchExpressions")
+
+
+def _peer_widenings(peer: Any, where: str) -> list[str]:
+    if not isinstance(peer, dict) or not peer:
+        return [f"{where} is empty: every address"]
+    found = []
+    block = peer.get("ipBlock")
+    if isinstance(block, dict) and block.get("cidr") == "0.0.0.0/0" and not block.get("except"):
+        found.append(f"{where}.ipBlock is 0.0.0.0/0 with no except: every address")
+    if "ipBlock" not in peer and all(_empty_selector(peer.get(k)) for k in ("podSelector", "namespaceSelector")
+                                     if k in peer):
+        found.append(f"{where} has only empty selectors: every pod" +
+                     (" in every namespace" if "namespaceSelector" in peer else " of the namespace"))
+    for key in ("podSelector", "namespaceSelector"):
+        for i, expr in enumerate((peer.get(key) or {}).get("matchExpressions") or []):
+            if expr.get("operator") in ("In", "NotIn") and not expr.get("values"):
+                found.append(f"{where}.{key}.matchExpressions[{i}] has no values")
+    return found
+
+
+def rule_widenings(rule: Any, where: str, peers: str) -> list[str]:
+    """Where one ingress or egress rule (`peers` is "to" or "from") reads emptiness as "all"."""
+    if not isinstance(rule, dict) or not rule:
+        return [f"{where} is empty: it allows everything"]
+    found = []
+    if "ports" in rule and not rule["ports"]:
+        found.append(f"{where}.ports is an empty list: every port")
+    for i, port in enumerate(rule.get("ports") or []):
+        if not isinstance(port, dict) or "port" not in port:
+            found.append(f"{where}.ports[{i}] names no port: every port of its protocol")
+    if peers in rule and not rule[peers]:
+        found.append(f"{where}.{peers} is an empty list: every peer")
+    for i, peer in enumerate(rule.get(peers) or []):
+        found.extend(_peer_widenings(peer, f"{where}.{peers}[{i}]"))
+    return found
+
+
+def network_policy_widenings(spec: dict[str, Any], where: str = "spec") -> list[str]:
+    """Every place in a NetworkPolicy spec where an empty list or selector would mean "all"
+    (an empty list means the rule was built from an empty setting)."""
+    found = []
+    if _empty_selector(spec.get("podSelector")) or "podSelector" not in spec:
+        found.append(f"{where}.podSelector is empty: the policy applies to every pod of the namespace")
+    for i, expr in enumerate((spec.get("podSelector") or {}).get("matchExpressions") or []):
+        if expr.get("operator") in ("In", "NotIn") and not expr.get("values"):
+            found.append(f"{where}.podSelector.matchExpressions[{i}] has no values")
+    for direction, peers in (("egress", "to"), ("ingress", "from")):
+        for i, rule in enumerate(spec.get(direction) or []):
+            found.extend(rule_widenings(rule, f"{where}.{direction}[{i}]", peers))
+    return found
 
 
 # ------------------------------------------------------------------------- user servers

@@ -3,7 +3,8 @@ the numbers are in vm_sizes.json, with their source and date).
 
 vCPUs and memory come from Azure's size pages (learn.microsoft.com/azure/virtual-machines/sizes);
 `local_disk_gib` is the larger of the size's cache and temp disk, the most an ephemeral OS disk
-can use on it (0: the size has neither, so its OS disk must be a managed disk). A size missing
+can use on it (0: the size has neither, so its OS disk must be a managed disk); `gpus` the
+NVIDIA GPUs it carries (0 for every size that is not an N-series GPU size). A size missing
 here is reported as unknown where these facts matter, never estimated from its name.
 """
 
@@ -21,6 +22,7 @@ class VmSize(NamedTuple):
     local_disk_gib: int
     architecture: str = "x64"
     """x64 or Arm64 (the Resource SKUs capability CpuArchitectureType)."""
+    gpus: int = 0
 
 
 DATA_FILE = Path(__file__).resolve().parent / "vm_sizes.json"
@@ -28,7 +30,8 @@ _DOC = json.loads(DATA_FILE.read_text())
 # When the sizes were last checked against Azure's size pages (or the Resource SKUs API).
 RECORDED: str = _DOC["date"]
 SIZES: dict[str, VmSize] = {
-    name: VmSize(size["vcpus"], size["memoryGiB"], size["localDiskGiB"], size.get("architecture", "x64"))
+    name: VmSize(size["vcpus"], size["memoryGiB"], size["localDiskGiB"], size.get("architecture", "x64"),
+                 size.get("gpus", 0))
     for name, size in _DOC["sizes"].items()
 }
 

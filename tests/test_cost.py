@@ -36,6 +36,10 @@ def load(name: str) -> dict[str, Any]:
     return json.loads((DATA / name).read_text())
 
 
+# Binder with monitoring needs more than the default system node (components/fit.py).
+CORE_WITH_MONITORING = {"systemPool": {"vmSize": "Standard_E2s_v5"}}
+
+
 def config(**keys: Any):
     secrets = keys.pop("secrets", None)
     return parse_config(*raw_config(secrets, **keys))
@@ -445,7 +449,8 @@ def test_os_disk_tier_follows_vcpus():
 
 
 def test_gpu_pool_and_monitoring_add_their_items():
-    doc = cost.estimate(config(cluster={"gpuPool": {"minCount": 0, "maxCount": 2}}, monitoring={"enabled": True}),
+    doc = cost.estimate(config(cluster={"gpuPool": {"minCount": 0, "maxCount": 2}, **CORE_WITH_MONITORING},
+                               monitoring={"enabled": True}),
                         offline=True)
     gpu = by_name(doc, "GPU nodes (Standard_NC4as_T4_v3)")
     assert (gpu["idleQuantity"], gpu["quantity"], gpu["unitPrice"]) == (0, 2, 0.526)

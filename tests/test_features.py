@@ -30,7 +30,8 @@ def test_speed_defaults_in_binder_mode(render):
 
 def test_placeholders_and_pre_puller(render):
     values = release(render(speed={"placeholders": 3, "userScheduler": False}, **HUB), "jupyterhub")["values"]
-    assert values["scheduling"]["userPlaceholder"] == {"enabled": True, "replicas": 3}
+    placeholder = values["scheduling"]["userPlaceholder"]
+    assert (placeholder["enabled"], placeholder["replicas"]) == (True, 3)
     assert values["scheduling"]["userScheduler"]["enabled"] is False
     assert values["prePuller"] == {"hook": {"enabled": True}, "continuous": {"enabled": True}}
     off = release(render(speed={"prePuller": False}, **HUB), "jupyterhub")["values"]["prePuller"]

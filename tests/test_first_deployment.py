@@ -8,6 +8,7 @@ import json
 import pytest
 
 from components import charts, cluster_spec, hub_spec, ingress_spec
+from components import practices_spec as pv
 from components.config import ConfigError
 from components.config_load import parse_config
 from tests.helpers import SECRET, named, raw_config, release, resources_of
@@ -70,8 +71,24 @@ def test_build_pool_is_opt_in_without_spot_and_binderhub_only(render):
 
 # ---- warm capacity ----
 
+def _priority_class_names(jh: dict) -> dict[str, list[str]]:
+    """Each z2jh pod spec and the priorityClassName entries the chart writes into it: its own when
+    `scheduling.podPriority.enabled` (z2jh 4.4.0 templates/hub/deployment.yaml, proxy/deployment.yaml,
+    scheduling/user-scheduler/deployment.yaml, scheduling/user-placeholder/statefulset.yaml), then
+    the pod's `extraPodSpec` as given."""
+    chart_own = bool(jh.get("scheduling", {}).get("podPriority", {}).get("enabled"))
+    specs = {"hub": jh["hub"], "proxy": jh["proxy"]["chp"], "user-scheduler": jh["scheduling"]["userScheduler"],
+             "user-placeholder": jh["scheduling"]["userPlaceholder"]}
+    found = {}
+    for pod, block in specs.items():
+        names = ["<chart's class>"] if chart_own else []
+        extra = (block.get("extraPodSpec") or {}).get("priorityClassName")
+        found[pod] = names + ([extra] if extra else [])
+    return found
+
+
 @pytest.mark.parametrize("mode", ["binderhub", "jupyterhub"])
-def test_placeholders_turn_on_pod_priority(mode):
+def test_placeholders_rank_below_users_and_every_pod_names_its_class_once(mode):
     extra = {k: v for k, v in HUB.items() if k != "secrets"} if mode == "jupyterhub" else {}
     secrets = HUB["secrets"] if mode == "jupyterhub" else None
     wiring = hub_spec.dockerhub_wiring(cfg(), "t")
@@ -81,10 +98,23 @@ def test_placeholders_turn_on_pod_priority(mode):
         values = hub_spec.release_values(c, SECRETS, wiring if c.binder else None)
         return values["jupyterhub"] if c.binder else values
 
-    on = jh(2)["scheduling"]
-    assert on["userPlaceholder"] == {"enabled": True, "replicas": 2}
-    assert on["podPriority"] == {"enabled": True}
-    assert "podPriority" not in jh(0)["scheduling"]
+    on = jh(2)
+    placeholder = on["scheduling"]["userPlaceholder"]
+    assert (placeholder["enabled"], placeholder["replicas"]) == (True, 2)
+    assert _priority_class_names(on) == {
+        "hub": [pv.CORE_PRIORITY_CLASS], "proxy": [pv.CORE_PRIORITY_CLASS], "user-scheduler": [pv.CORE_PRIORITY_CLASS],
+        "user-placeholder": [pv.USER_PLACEHOLDER_PRIORITY_CLASS]}
+    assert pv.user_placeholder_priority_class()["value"] == -10 < 0  # users (no class) preempt placeholders
+    off = jh(0)
+    assert all(len(names) <= 1 for names in _priority_class_names(off).values())
+    assert off["scheduling"]["userPlaceholder"] == {"enabled": False, "replicas": 0}
+
+
+def test_the_placeholder_class_exists_before_the_hub_release(render):
+    plan = render(speed={"placeholders": 1})
+    klass = named(plan, "core-priority-placeholder-class")["inputs"]
+    assert (klass["metadata"]["name"], klass["value"]) == (pv.USER_PLACEHOLDER_PRIORITY_CLASS, -10)
+    assert "core-priority-placeholder-class" in named(plan, "hub-release")["dependsOn"]
 
 
 # ---- ordering on a fresh subscription ----

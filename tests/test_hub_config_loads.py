@@ -51,6 +51,7 @@ FEATURE_STACKS: dict[str, dict[str, Any]] = {
     },
     "binder-entra-datasets-monitoring": {
         "auth": ENTRA, "secrets": {"authClientSecret": "oauth-plaintext"}, "monitoring": {"enabled": True},
+        "cluster": {"systemPool": {"vmSize": "Standard_E2s_v5"}},  # Binder with monitoring (components/fit.py)
         "datasets": [{"name": "census", "storageAccount": "testunicensus", "container": "census",
                       "mountPath": "/srv/census", "create": True}],
     },

@@ -6,6 +6,8 @@ from components import charts
 from tests.helpers import SECRET, named, release, resources_of
 
 GITHUB = {"type": "github", "clientId": "c", "allowedUsers": ["alice"]}
+# Binder with monitoring needs more than the default system node (components/fit.py).
+BIG_SYSTEM = {"cluster": {"systemPool": {"vmSize": "Standard_E2s_v5"}}}
 
 
 def test_monitoring_off_by_default(render):
@@ -15,7 +17,7 @@ def test_monitoring_off_by_default(render):
 
 
 def test_prometheus_and_grafana(render):
-    plan = render(monitoring={"enabled": True, "retentionDays": 30})
+    plan = render(monitoring={"enabled": True, "retentionDays": 30}, **BIG_SYSTEM)
     prometheus = release(plan, "prometheus")
     assert (prometheus["chart"], prometheus["version"], prometheus["namespace"]) == ("prometheus", "29.27.0",
                                                                                       "monitoring")
@@ -44,7 +46,7 @@ def test_prometheus_and_grafana(render):
 
 
 def test_hub_metrics_are_readable_by_prometheus(render):
-    for keys, name in (({}, "binderhub"), ({"mode": "jupyterhub", "auth": GITHUB,
+    for keys, name in ((BIG_SYSTEM, "binderhub"), ({"mode": "jupyterhub", "auth": GITHUB,
                                            "secrets": {"authClientSecret": "s"}}, "jupyterhub")):
         plan = render(monitoring={"enabled": True}, **keys)
         values = release(plan, name)["values"]
@@ -57,6 +59,6 @@ def test_hub_metrics_are_readable_by_prometheus(render):
 
 
 def test_grafana_password_is_generated_once(render):
-    plan = render(monitoring={"enabled": True})
+    plan = render(monitoring={"enabled": True}, **BIG_SYSTEM)
     assert [r["name"] for r in resources_of(plan, "random:index/randomPassword:RandomPassword")] == [
         "monitoring-grafana-admin"]

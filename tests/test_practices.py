@@ -9,6 +9,8 @@ import io
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from components import charts, hub_spec, ingress_spec, monitoring_spec
 from components import practices_spec as pv
@@ -399,3 +401,89 @@ def test_every_toggle_renders_values_the_binderhub_schema_accepts(keys):
 def test_every_home_storage_renders_values_the_jupyterhub_schema_accepts(storage):
     values = hub_mode_values(storage=storage, security={"podHardening": True, "egressBandwidth": "10M"})
     assert charts.schema_errors(charts.JUPYTERHUB, values) == []
+
+
+# ------------------------------------------------------------ network policy emptiness
+
+
+@pytest.mark.parametrize(("spec", "found"), [
+    ({"podSelector": {"matchLabels": {"a": "b"}}, "egress": [{"to": [{"ipBlock": {"cidr": "1.2.3.4/32"}}],
+                                                              "ports": []}]},
+     "spec.egress[0].ports is an empty list: every port"),
+    ({"podSelector": {"matchLabels": {"a": "b"}}, "egress": [{"to": [], "ports": [{"port": 443}]}]},
+     "spec.egress[0].to is an empty list: every peer"),
+    ({"podSelector": {"matchLabels": {"a": "b"}}, "ingress": [{}]}, "spec.ingress[0] is empty: it allows everything"),
+    ({"podSelector": {}, "egress": []},
+     "spec.podSelector is empty: the policy applies to every pod of the namespace"),
+    ({"podSelector": {"matchLabels": {"a": "b"}}, "egress": [{"to": [{"namespaceSelector": {}}]}]},
+     "spec.egress[0].to[0] has only empty selectors: every pod in every namespace"),
+    ({"podSelector": {"matchLabels": {"a": "b"}}, "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}]},
+     "spec.egress[0].to[0].ipBlock is 0.0.0.0/0 with no except: every address"),
+    ({"podSelector": {"matchExpressions": [{"key": "component", "operator": "In", "values": []}]}},
+     "spec.podSelector.matchExpressions[0] has no values"),
+    ({"podSelector": {"matchLabels": {"a": "b"}}, "egress": [{"ports": [{"protocol": "TCP"}]}]},
+     "spec.egress[0].ports[0] names no port: every port of its protocol"),
+])
+def test_every_empty_that_means_all_is_found(spec, found):
+    assert found in pv.network_policy_widenings(spec)
+
+
+def test_what_a_rule_means_by_leaving_a_key_out_is_not_flagged():
+    # z2jh's DNS rule has no `to` (DNS anywhere) and its rule to labelled pods in any namespace
+    # pairs an empty namespaceSelector with a podSelector.
+    spec = {"podSelector": {"matchLabels": {"component": "hub"}}, "egress": [{"ports": [{"port": 53}]}], "ingress": [
+        {"from": [{"podSelector": {"matchLabels": {"x": "true"}}, "namespaceSelector": {"matchLabels": {}}}],
+         "ports": [{"port": 8081}]}]}
+    assert pv.network_policy_widenings(spec) == []
+
+
+def test_an_empty_build_port_list_is_refused_not_rendered_as_every_port():
+    (line,) = problems(security={"buildEgressPorts": []})
+    assert line.startswith("binderhub-azure:security.buildEgressPorts must list at least one TCP port")
+    assert "an empty port list in a NetworkPolicy means every port" in line
+    # The builder itself never writes an empty list: without ports there is no public rule at all.
+    c = cfg()
+    emptied = c.model_copy(update={"security": c.security.model_copy(update={"build_egress_ports": []})})
+    spec = hub_spec.build_pod_network_policy(emptied, "binderhub")["spec"]
+    assert [rule.get("to") for rule in spec["egress"]] == [None]  # DNS only
+    assert pv.network_policy_widenings(spec) == []
+
+
+def _rendered_policies(c) -> list[tuple[str, dict]]:
+    """Every NetworkPolicy rule list the stack renders: its own build policy, and the rule lists it
+    gives the charts' policies (`*.networkPolicy.egress` / `ingress` in the hub release values)."""
+    found = []
+    if c.binder:
+        found.append(("build policy", hub_spec.build_pod_network_policy(c, "binderhub")["spec"]))
+    values = hub_spec.release_values(c, SECRETS, hub_spec.dockerhub_wiring(cfg(), "t") if c.binder else None)
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            if path.endswith("networkPolicy"):
+                rules = {k: node[k] for k in ("egress", "ingress") if k in node}
+                found.append((path, {"podSelector": {"matchLabels": {"chart": "sets it"}}, **rules}))
+            for key, value in node.items():
+                walk(value, f"{path}.{key}" if path else key)
+    walk(values, "")
+    return found
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ports=st.lists(st.integers(min_value=0, max_value=70000), max_size=4),
+       mode=st.sampled_from(["binderhub", "jupyterhub"]), block=st.booleans(), monitoring=st.booleans())
+def test_no_rendered_network_policy_rule_has_an_empty_that_means_all(ports, mode, block, monitoring):
+    keys = {"security": {"blockCloudMetadata": block}, "monitoring": {"enabled": monitoring},
+            "cluster": {"systemPool": {"vmSize": "Standard_E2s_v5"}}}
+    if mode == "binderhub":
+        keys["security"]["buildEgressPorts"] = ports
+    else:
+        keys.update(HUB)
+    try:
+        c = cfg(**keys)
+    except ConfigError:
+        assert mode == "binderhub" and (not ports or not all(1 <= p <= 65535 for p in ports))
+        return
+    policies = _rendered_policies(c)
+    assert any(path == "build policy" for path, _ in policies) == (mode == "binderhub")
+    for path, spec in policies:
+        assert pv.network_policy_widenings(spec) == [], path

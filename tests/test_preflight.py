@@ -167,6 +167,20 @@ def test_vm_size_restricted_or_missing(size, expected):
     assert not check.ok
     assert expected in check.detail
     assert "az vm list-skus --location westeurope" in check.detail
+    # Azure would refuse the pool for certain: `pulumi up` stops before creating anything.
+    assert check.stops_up
+
+
+def test_a_size_the_region_does_not_offer_stops_pulumi_up(monkeypatch):
+    """A size vm_sizes.json does not know (a note offline) that the region does not offer either."""
+    import pulumi
+
+    monkeypatch.setattr(preflight, "should_run_in_pulumi_up", lambda: True)
+    monkeypatch.setattr(preflight, "build_clients", lambda sub: fake_clients())
+    cfg = cfg_of(cluster={"userPool": {"vmSize": "Standard_D4s_v9"}})
+    with pytest.raises(pulumi.RunError) as err:
+        preflight.check_during_pulumi(cfg, {"azure-native:subscriptionId": SUB}, lambda line: None)
+    assert "vm size user: Standard_D4s_v9 is not offered in westeurope" in str(err.value)
 
 
 def test_zone_restrictions_and_other_regions_do_not_block():

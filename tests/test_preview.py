@@ -37,7 +37,8 @@ FEATURES: dict[str, dict[str, Any]] = {
     "tljh": {"mode": "tljh", "auth": GITHUB, "vm": {"sshPublicKey": KEY}, "budget": {
         "monthlyAmount": 50, "contactEmails": ["it@testuni.example"]}},
     "entra-no-local-accounts-datasets-monitoring": {
-        "cluster": {"entraAdminGroupIds": ["12345678-1234-1234-1234-123456789012"], "disableLocalAccounts": True},
+        "cluster": {"entraAdminGroupIds": ["12345678-1234-1234-1234-123456789012"], "disableLocalAccounts": True,
+                    "systemPool": {"vmSize": "Standard_E2s_v5"}},  # Binder with monitoring (components/fit.py)
         "monitoring": {"enabled": True},
         "datasets": [{"name": "census", "storageAccount": "testunicensus", "container": "census",
                       "mountPath": "/srv/census", "create": True},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from pathlib import Path
 
@@ -62,7 +63,18 @@ def test_user_pods_cannot_reach_cloud_metadata_or_private_ranges(render, mode):
     assert jh["singleuser"]["cloudMetadata"]["blockWithIptables"] is True
     rules = _user_pod_rules(jh)
     assert rules["cloudMetadataServer"] is False and rules["privateIPs"] is False
-    assert rules["nonPrivateIPs"] is True
+    # z2jh's nonPrivateIPs rule excepts only 10/8, 172.16/12, 192.168/16 and the metadata address
+    # (z2jh 4.4.0 _helpers-netpol.tpl), so it is off and the stack's own rule stands instead.
+    assert rules["nonPrivateIPs"] is False
+    assert rules["dnsPortsKubeSystemNamespace"] is True and rules["dnsPortsPrivateIPs"] is True  # DNS still works
+    (public,) = jh["singleuser"]["networkPolicy"]["egress"]
+    (peer,) = public["to"]
+    assert peer["ipBlock"]["cidr"] == "0.0.0.0/0" and "ports" not in public  # every port, public addresses only
+    unreachable = ["168.63.129.16", "169.254.169.254", "169.254.0.1", "10.0.0.10", "10.244.1.5", "172.16.0.1",
+                   "192.168.1.1", "100.64.0.1"]
+    for address in unreachable:
+        assert any(ipaddress.ip_address(address) in ipaddress.ip_network(net) for net in peer["ipBlock"]["except"]), \
+            address
 
 
 def test_build_pods_egress_policy(render):
@@ -94,7 +106,8 @@ def test_limits_quotas_and_culling_defaults(render):
     assert binder["per_repo_quota"] == 100 and "pod_quota" not in binder  # a deprecated alias
     assert values["config"]["LaunchQuota"] == {"total_quota": 200}
     assert values["config"]["KubernetesBuildExecutor"]["resources"]["limits"]["memory"] == "2G"
-    assert values["dind"]["resources"]["limits"]["memory"] == "4G"
+    # limits.buildMemory 4G means 4 GiB (JupyterHub's reading); Kubernetes gets it as 4Gi, not 4G (4*10^9 bytes).
+    assert values["dind"]["resources"]["limits"]["memory"] == "4Gi"
     single = values["jupyterhub"]["singleuser"]
     assert single["memory"]["limit"] == "2G" and single["cpu"]["limit"] == 1
     cull = values["jupyterhub"]["cull"]

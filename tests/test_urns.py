@@ -29,7 +29,9 @@ FILES = {"name": "climate", "storageAccount": "testunidata", "share": "climate",
 # declare in that mode is pinned.
 MODES = {
     "binderhub": {"auth": GITHUB, "monitoring": {"enabled": True}, "datasets": [BLOB, FILES],
-                  "security": {"cryptnono": True}, "cluster": {"gpuPool": {"maxCount": 1}}, "budget": BUDGET},
+                  "security": {"cryptnono": True}, "speed": {"placeholders": 2},
+                  "cluster": {"gpuPool": {"maxCount": 1}, "systemPool": {"vmSize": "Standard_E2s_v5"}},
+                  "budget": BUDGET},
     "jupyterhub": {"mode": "jupyterhub", "auth": GITHUB, "storage": {"type": "shared"},
                    "monitoring": {"enabled": True}, "budget": BUDGET},
     "tljh": {"mode": "tljh", "auth": GITHUB, "vm": {"sshPublicKey": KEY}, "budget": BUDGET},

@@ -36,6 +36,8 @@ from tools.plan import run_program
 GITHUB = {"type": "github", "clientId": "gh-client", "allowedOrganizations": ["testuni"], "admins": ["alice"]}
 ENTRA_ADMINS = ["12345678-1234-1234-1234-123456789012"]
 OAUTH = "oauth-client-secret-plaintext"
+# Binder with monitoring needs more than the default system node (components/fit.py).
+BIG_SYSTEM = {"systemPool": {"vmSize": "Standard_E2s_v5"}}
 DOCKER_TOKEN = "dockerhub-token-plaintext"
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEgC/wHhpkjr7StAlWWMFN+kF5WksXY+xqCZc0vi51vs rse@testuni"
 TLJH = {"mode": "tljh", "auth": GITHUB, "vm": {"sshPublicKey": KEY}}
@@ -186,7 +188,7 @@ def test_each_dataset_secret_holds_its_own_account_key(program):
 
 
 def test_grafana_admin_password_reaches_its_secret(program):
-    run = program(monitoring={"enabled": True})
+    run = program(monitoring={"enabled": True}, cluster=BIG_SYSTEM)
     data = reg(run, "monitoring-grafana-admin-secret").revealed["stringData"]
     assert data == {"admin-user": "admin", "admin-password": fake_secret("monitoring-grafana-admin")}
 
@@ -305,7 +307,7 @@ def test_provider_gets_exec_kubelogin_with_azure_cli_when_local_accounts_are_off
 
 
 def test_every_release_and_kubernetes_object_uses_the_cluster_provider(program):
-    run = program(monitoring={"enabled": True}, datasets=[BLOB])
+    run = program(monitoring={"enabled": True}, datasets=[BLOB], cluster=BIG_SYSTEM)
     provider_urn = reg(run, "cluster-k8s").urn
     on_cluster = [r for r in run.registrations if r.type.startswith("kubernetes:") and "providers" not in r.type]
     assert len(on_cluster) >= 10
@@ -348,7 +350,7 @@ def test_dataset_objects_wait_for_the_hub_and_each_other(render):
 
 
 def test_grafana_waits_for_the_ingress_and_its_admin_secret(render):
-    plan = render(monitoring={"enabled": True})
+    plan = render(monitoring={"enabled": True}, cluster=BIG_SYSTEM)
     assert {"ingress-traefik", "ingress-letsencrypt-production", "monitoring-grafana-admin-secret",
             "monitoring-namespace"} <= depends(plan, "monitoring-grafana")
     assert "monitoring-namespace" in depends(plan, "monitoring-prometheus")

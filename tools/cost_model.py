@@ -10,16 +10,16 @@ import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from components import fit as node_fit
 from components.config import StackConfig
+from components.hub_spec import DIND_REQUESTS
+from components.quantities import GIB, jupyterhub_bytes, kubernetes_quantity
+from components.vm_sizes import SIZES
 
 from .cost_prices import (
     _AKS_OS_DISK,
-    _DAEMONSET_GIB,
-    _DIND_REQUEST_GIB,
     _DISK_NUMBERS,
     _DISK_SIZES,
-    _EVICTION_GIB,
-    _MAX_PODS,
     _MEMORY_UNITS,
     _TLJH_OVERHEAD_GIB,
     ACR_INCLUDED_GIB,
@@ -120,9 +120,14 @@ def aks_os_disk(vm_size: str) -> tuple[str, int] | None:
 
 
 def aks_node_overhead_gib(memory_gib: float, *, build_node: bool) -> float:
-    """Memory of an AKS user node that user servers cannot have (see the constants above)."""
-    kube_reserved = min((20 * _MAX_PODS + 50) / 1024, 0.25 * memory_gib)
-    return kube_reserved + _EVICTION_GIB + _DAEMONSET_GIB + (_DIND_REQUEST_GIB if build_node else 0.0)
+    """Memory of an AKS user node that user servers cannot have: AKS's kube-reserved memory and
+    eviction threshold, the allowance for its own pods (components/fit.py), and the build
+    daemon's request on a node where builds run."""
+    memory = memory_gib * GIB
+    kept = node_fit.kube_reserved_memory(memory) + node_fit.EVICTION_THRESHOLD + node_fit.AKS_OWN_PODS_MEMORY
+    if build_node:
+        kept += kubernetes_quantity(DIND_REQUESTS["memory"])
+    return float(kept) / GIB
 
 
 def users_per_node(memory_gib: float, overhead_gib: float, per_user_gib: float) -> int:
@@ -197,9 +202,10 @@ def node_pools(cfg: StackConfig, user_fit: int | None, idle_users: int) -> list[
                  users_per_node=user_fit, min_count=user.min_count, serves="users"),
     ]
     if gpu is not None:
-        # Every GPU size in vm_sizes.py has one GPU, and a GPU server asks for one.
+        # A GPU server asks for one GPU (hub_spec._profile); a size vm_sizes.json does not know counts as one.
+        gpus = SIZES[gpu.vm_size].gpus if gpu.vm_size in SIZES else 1
         pools.append(NodePool("gpu", "GPU nodes", gpu.vm_size, gpu.min_count, gpu.max_count, autoscaled=True,
-                              users_per_node=1, min_count=gpu.min_count, serves="gpuUsers"))
+                              users_per_node=gpus or 1, min_count=gpu.min_count, serves="gpuUsers"))
     build = cfg.build_pool
     if build is not None:
         # Binder builds on their own on-demand pool, scaled from zero by waiting builds (hub_spec.py).
@@ -242,10 +248,12 @@ def _kubernetes_items(cfg: StackConfig, builder: _Builder, notes: list[str]) -> 
     size = VM_SIZES.get(user.vm_size)
     node: dict[str, Any] = {"vmSize": user.vm_size, "spot": user.spot, "memoryPerUserGiB": round(per_user_gib, 3)}
     fit: int | None = None
-    if size is not None:
-        # Binder image builds run on the user nodes unless there is a build pool (hub_spec.py).
-        overhead = aks_node_overhead_gib(size[1], build_node=cfg.binder and cfg.build_pool is None)
-        fit = users_per_node(size[1], overhead, per_user_gib)
+    room = node_fit.user_room(cfg)
+    if size is not None and room is not None:
+        # What the node offers user servers, from the pods the stack renders for it (components/fit.py):
+        # the build daemon runs there unless there is a build pool.
+        overhead = size[1] - float(room.memory) / GIB
+        fit = node_fit.users_per_node(room, jupyterhub_bytes(cfg.limits.memory))
         node |= {"vcpus": size[0], "memoryGiB": size[1], "systemOverheadGiB": round(overhead, 2)}
     else:
         notes.append(f"Users per node: {user.vm_size} is not in the size table ({', '.join(VM_SIZES)}).")
@@ -292,9 +300,9 @@ def _kubernetes_items(cfg: StackConfig, builder: _Builder, notes: list[str]) -> 
     if size is not None:
         notes.append("Users per node: (node memory - system overhead) / limits.memory, where the overhead is AKS's "
                      "kube-reserved memory (the smaller of 20 MiB x 250 pods + 50 MiB and 25 % of the node), the "
-                     "100 MiB eviction threshold, 0.5 GiB for DaemonSets"
-                     + (" and the 1 GiB build daemon" if cfg.binder and cfg.build_pool is None else "")
-                     + "; profiles with their own memory fit differently.")
+                     "100 MiB eviction threshold, 0.5 GiB for AKS's own pods"
+                     + (" and the 1 GiB build daemon" if node_fit.builds_on_user_pool(cfg) else "")
+                     + " (components/fit.py); profiles with their own memory fit differently.")
     return {"fit": fit, "node": node, "price": user_price,
             "pools": [_pool_doc(pool, node_prices[pool.key], disk_prices[pool.key]) for pool in pools]}
 

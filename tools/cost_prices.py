@@ -48,15 +48,7 @@ PROMETHEUS_GIB = 8  # monitoring_spec.py, on the cluster's default StandardSSD c
 _DISK_SIZES = (4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32767)
 _DISK_NUMBERS = (1, 2, 3, 4, 6, 10, 15, 20, 30, 40, 50, 60, 70, 80)
 
-# Memory the node keeps from user servers (AKS 1.29+ node reservations): kube-reserved is the
-# smaller of 20 MiB per pod slot + 50 MiB and 25 % of the node's memory, with Azure CNI
-# Overlay's default of 250 pod slots per node; the kubelet evicts below 100 MiB free; and an
-# allowance for the DaemonSets every node runs (Cilium, CSI drivers, the image puller).
-_MAX_PODS = 250
-_EVICTION_GIB = 100 / 1024
-_DAEMONSET_GIB = 0.5
-# BinderHub's build daemon (dind) requests 1 GiB on each build node (hub_spec.py).
-_DIND_REQUEST_GIB = 1.0
+# What an AKS node keeps from user servers is components/fit.py's (AKS's published reservations).
 # On the single TLJH VM: the OS, JupyterHub and its proxy.
 _TLJH_OVERHEAD_GIB = 1.0
 

@@ -228,7 +228,9 @@ def check_vm_size(pool: Pool, skus: Mapping[str, VmSku], location: str) -> Check
     other = f"pick another size or region (az vm list-skus --location {location} --resource-type virtualMachines " \
             "--output table lists them)"
     if sku is None:
-        return Check(name, False, f"{pool.vm_size} is not offered in {location}\nfix: {other}")
+        # Azure refuses a pool of a size the region does not list (a misspelt or retired size, too):
+        # stop `pulumi up` before it creates anything, rather than fail halfway at the node pool.
+        return Check(name, False, f"{pool.vm_size} is not offered in {location}\nfix: {other}", stops_up=True)
     restriction = _blocking(sku, location)
     if restriction is not None:
         if restriction.reason_code == "QuotaId":
@@ -238,12 +240,12 @@ def check_vm_size(pool: Pool, skus: Mapping[str, VmSku], location: str) -> Check
             why = f"restricted for this subscription (reasonCode {restriction.reason_code or 'unknown'})"
             fix = f"{other}, or ask for access: Help + support > Create a support request (Service and " \
                   "subscription limits (quotas))"
-        return Check(name, False, f"{pool.vm_size} is {why} in {location}\nfix: {fix}")
+        return Check(name, False, f"{pool.vm_size} is {why} in {location}\nfix: {fix}", stops_up=True)
     if sku.vcpus is None:
         return Check(name, False, f"{pool.vm_size}: its SKU has no vCPUs capability, so its quota cannot be counted")
     if pool.spot and sku.low_priority_capable is False:
         return Check(name, False, f"{pool.vm_size} cannot run as Spot (LowPriorityCapable is False)\n"
-                                  "fix: pick another size, or set cluster.userPool.spot false")
+                                  "fix: pick another size, or set cluster.userPool.spot false", stops_up=True)
     kind = "Spot " if pool.spot else ""
     return Check(name, True, f"{pool.vm_size}: {sku.vcpus} vCPUs, family {sku.family or '(none)'}; "
                              f"up to {pool.nodes} {kind}node{'s' if pool.nodes != 1 else ''}")
