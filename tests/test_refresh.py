@@ -286,4 +286,5 @@ def test_vm_sizes_checked_against_the_resource_skus():
     assert found["vm size Standard_D2s_v5"].status == "updated"
     assert found["vm size Standard_E8s_v5"].detail == "not offered in swedencentral"
     sizes = json.loads(result.files[src.VM_SIZES_FILE])["sizes"]
-    assert sizes["Standard_D2s_v5"] == {"vcpus": 4, "memoryGiB": 16.0, "localDiskGiB": 0, "architecture": "x64"}
+    assert sizes["Standard_D2s_v5"] == {"vcpus": 4, "memoryGiB": 16.0, "localDiskGiB": 0, "architecture": "x64",
+                                        "gpus": 0}

@@ -458,8 +458,8 @@ def regions_source(ctx: Context) -> SourceResult:
     return result
 
 
-def _sku_numbers(item: Mapping[str, Any]) -> tuple[int, float, int, str] | None:
-    """(vCPUs, memory GiB, local disk GiB, architecture) from a Resource SKU's capabilities."""
+def _sku_numbers(item: Mapping[str, Any]) -> tuple[int, float, int, str, int] | None:
+    """(vCPUs, memory GiB, local disk GiB, architecture, GPUs) from a Resource SKU's capabilities."""
     caps = {c.get("name"): c.get("value") for c in item.get("capabilities") or []}
     try:
         vcpus, memory = int(caps["vCPUs"]), float(caps["MemoryGB"])
@@ -467,7 +467,7 @@ def _sku_numbers(item: Mapping[str, Any]) -> tuple[int, float, int, str] | None:
         return None
     cache = int(caps.get("CachedDiskBytes") or 0) // 1024**3
     temp = int(caps.get("MaxResourceVolumeMB") or 0) // 1024
-    return vcpus, memory, max(cache, temp), str(caps.get("CpuArchitectureType") or "x64")
+    return vcpus, memory, max(cache, temp), str(caps.get("CpuArchitectureType") or "x64"), int(caps.get("GPUs") or 0)
 
 
 def vm_sizes_source(ctx: Context) -> SourceResult:
@@ -481,12 +481,14 @@ def vm_sizes_source(ctx: Context) -> SourceResult:
     for name, size in doc["sizes"].items():
         sku = skus.get(name)
         numbers = _sku_numbers(sku) if sku else None
-        recorded = (size["vcpus"], float(size["memoryGiB"]), size["localDiskGiB"], size.get("architecture", "x64"))
+        recorded = (size["vcpus"], float(size["memoryGiB"]), size["localDiskGiB"], size.get("architecture", "x64"),
+                    size.get("gpus", 0))
         if numbers is None:
             result.findings.append(Finding(f"vm size {name}", "listed", "-", "note",
                                            f"not offered in {REFERENCE_REGION}"))
         elif numbers != recorded:
-            size.update(vcpus=numbers[0], memoryGiB=numbers[1], localDiskGiB=numbers[2], architecture=numbers[3])
+            size.update(vcpus=numbers[0], memoryGiB=numbers[1], localDiskGiB=numbers[2], architecture=numbers[3],
+                        gpus=numbers[4])
             changed = True
             result.findings.append(Finding(f"vm size {name}", str(recorded), str(numbers), "updated"))
     result.findings.append(Finding("vm sizes", str(len(doc["sizes"])), str(len(doc["sizes"])),
