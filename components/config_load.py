@@ -23,6 +23,7 @@ from .config_messages import (
     _message,
     namespace_problems,
 )
+from .helm_guard import merged_values_problems
 from .hub_spec import chart_value_problems
 
 
@@ -93,6 +94,9 @@ def parse_config(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str] 
         # A key refused as a misplaced secret is not reported a second time as missing.
         missing = tuple(f"{PROJECT}:{name} is required" for name in wrongly_secret)
         problems.extend(line for line in cross_checks(model) if not line.startswith(missing) or not missing)
+        if not problems:
+            # What the merged chart values do, whatever path set it (the helmValues gate's layer 2).
+            problems.extend(merged_values_problems(model))
         if not problems:
             problems.extend(chart_value_problems(model))
     if problems:

@@ -159,9 +159,11 @@ ALLOWED: tuple[Allowed, ...] = (
     Allowed("binderhub", "config.*.spec_config[*].config.quota", "their quota, at most limits.perRepoQuota"),
     Allowed("binderhub", "config.BinderHub.pod_quota", "servers in all (deprecated alias), at most limits.totalQuota"),
     Allowed("binderhub", "config.LaunchQuota.total_quota", "servers in all, at most limits.totalQuota"),
-    Allowed("binderhub", "config.KubernetesBuildExecutor.build_image", "the repo2docker image (README, New versions)"),
+    Allowed("binderhub", "config.KubernetesBuildExecutor.build_image",
+            "the repo2docker image (the README names this override)"),
     Allowed("binderhub", "dind.daemonset.image.name", "the build daemon's image"),
-    Allowed("binderhub", "dind.daemonset.image.tag", "the build daemon's image tag (README, New versions)"),
+    Allowed("binderhub", "dind.daemonset.image.tag",
+            "the build daemon's image tag (the README names this override)"),
     Allowed("binderhub", "resources.**", "the binder pod's requests and limits"),
 )
 

@@ -12,6 +12,7 @@ from it.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import re
@@ -82,6 +83,15 @@ def _same(a: Any, b: Any) -> bool:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _map(value: Any) -> Mapping[str, Any]:
+    """`value` if it is a mapping, else an empty one (the shape check reports wrong kinds)."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 # ----------------------------------------------------------------------------- quantities
@@ -162,9 +172,21 @@ def pod_subtrees(v: Values, product: bool = False) -> Iterator[tuple[str, Path, 
             yield "binderhub", path, get(bh, path)
 
 
+def _identity(item: Any, i: int) -> str:
+    """A list item's identity: `[name=x@digest]` for a mapping with a `name` (its content
+    included, so a container that keeps the product's name but not its image or command is
+    new), else its index."""
+    name = item.get("name") if isinstance(item, Mapping) else None
+    if not isinstance(name, str):
+        return f"[{i}]"
+    digest = hashlib.sha256(json.dumps(item, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return f"[name={name}@{digest}]"
+
+
 def _named(tree: Any, path: Path = ()) -> Iterator[tuple[Path, str, Any]]:
     """(identity path, key, value) of every mapping entry; list items that are mappings with a
-    `name` are identified by it (`[name=x]`), so reordering a list does not change identities."""
+    `name` are identified by it and their content (`_identity`), so reordering a list does not
+    make anything new."""
     if isinstance(tree, Mapping):
         for key, item in tree.items():
             sub = (*path, str(key))
@@ -172,9 +194,7 @@ def _named(tree: Any, path: Path = ()) -> Iterator[tuple[Path, str, Any]]:
             yield from _named(item, sub)
     elif isinstance(tree, list):
         for i, item in enumerate(tree):
-            name = item.get("name") if isinstance(item, Mapping) else None
-            sub = (*path, f"[name={name}]" if isinstance(name, str) else f"[{i}]")
-            yield from _named(item, sub)
+            yield from _named(item, (*path, _identity(item, i)))
 
 
 def _norm(key: str) -> str:
@@ -196,8 +216,7 @@ def _real_path(tree: Any, identity: Path) -> Path:
     node = tree
     for part in identity:
         if part.startswith("[name=") and isinstance(node, list):
-            name = part[6:-1]
-            index = next((i for i, x in enumerate(node) if isinstance(x, Mapping) and x.get("name") == name), 0)
+            index = next((i for i, x in enumerate(node) if _identity(x, i) == part), 0)
             out.append(f"[{index}]")
             node = node[index] if index < len(node) else None
         else:
@@ -230,20 +249,18 @@ def _authenticator(section: str) -> bool:
 
 
 def check_login(v: Values) -> Iterator[Finding]:
-    config, config0 = get(v.jh, ("hub", "config")) or {}, get(v.jh0, ("hub", "config")) or {}
+    config, config0 = _map(get(v.jh, ("hub", "config"))), _map(get(v.jh0, ("hub", "config")))
     for section in sorted(set(config) | set(config0)):
-        body, body0 = config.get(section), config0.get(section)
-        if not isinstance(body, Mapping):
-            continue
+        body, body0 = _map(config.get(section)), _map(config0.get(section))
         if _authenticator(section):
-            keys = set(body) | set(body0 or {})
+            keys = set(body) | set(body0)
             for trait in sorted(keys - LOGIN_PRESENTATION):
-                if not _same(body.get(trait), (body0 or {}).get(trait)):
+                if not _same(body.get(trait), body0.get(trait)):
                     yield Finding("jupyterhub", ("hub", "config", section, trait),
                                   f"changes the login ({section}.{trait})")
         elif section == "JupyterHub":
-            for trait in sorted(LOGIN_JUPYTERHUB & (set(body) | set(body0 or {}))):
-                if not _same(body.get(trait), (body0 or {}).get(trait)):
+            for trait in sorted(LOGIN_JUPYTERHUB & (set(body) | set(body0))):
+                if not _same(body.get(trait), body0.get(trait)):
                     yield Finding("jupyterhub", ("hub", "config", section, trait),
                                   f"changes who may log in or what runs user servers (JupyterHub.{trait})")
     for chart, path in (("jupyterhub", ("hub", "config", "BinderSpawner", "auth_enabled")),
@@ -254,9 +271,7 @@ def check_login(v: Values) -> Iterator[Finding]:
 
 
 def _roles(v: Values) -> Iterator[Finding]:
-    roles, roles0 = get(v.jh, ("hub", "loadRoles")) or {}, get(v.jh0, ("hub", "loadRoles")) or {}
-    if not isinstance(roles, Mapping):
-        return
+    roles, roles0 = _map(get(v.jh, ("hub", "loadRoles"))), _map(get(v.jh0, ("hub", "loadRoles")))
     for name, role in roles.items():
         if _same(role, roles0.get(name)):
             continue
@@ -264,8 +279,8 @@ def _roles(v: Values) -> Iterator[Finding]:
         if not isinstance(role, Mapping):
             yield Finding("jupyterhub", path, "is not a role (a mapping with scopes, users, groups or services)")
             continue
-        before = roles0.get(name) if isinstance(roles0.get(name), Mapping) else {}
-        members = [m for key in ("users", "groups") for m in (role.get(key) or [])]
+        before = _map(roles0.get(name))
+        members = [m for key in ("users", "groups") for m in _list(role.get(key))]
         reaches = members or str(role.get("name", name)) in EVERYONE_ROLES
         if str(role.get("name", name)) == "admin":
             for key in ("users", "groups", "services"):
@@ -274,8 +289,8 @@ def _roles(v: Values) -> Iterator[Finding]:
             continue
         if not reaches:
             continue
-        kept = set(before.get("scopes") or [])
-        for scope in role.get("scopes") or []:
+        kept = set(map(str, _list(before.get("scopes"))))
+        for scope in _list(role.get("scopes")) or ([role["scopes"]] if role.get("scopes") else []):
             text = str(scope)
             base, _, scope_filter = text.partition("!")
             if text in kept or base in HARMLESS_SCOPES or scope_filter in ("user", "server"):
@@ -298,7 +313,7 @@ def check_quotas(v: Values) -> Iterator[Finding]:
     if not v.cfg.binder:
         return
     total, per_repo = v.cfg.limits.total_quota, v.cfg.limits.per_repo_quota
-    config = v.bh.get("config") if isinstance(v.bh.get("config"), Mapping) else {}
+    config = _map(v.bh.get("config"))
     # BinderHub.pod_quota is a deprecated alias whose observer writes LaunchQuota.total_quota
     # (binderhub/app.py at af9ca8b1); None means no quota, 0 refuses every launch.
     for path in (("config", "LaunchQuota", "total_quota"), ("config", "BinderHub", "pod_quota")):
@@ -338,17 +353,19 @@ def _repo_lists(v: Values, config: Mapping[str, Any]) -> Iterator[Finding]:
     """banned_specs/allowed_specs: a provider's own section replaces RepoProvider's for that
     provider (traitlets: the most derived class wins), so each may only add bans and narrow
     allows (binderhub/repoproviders.py is_banned)."""
-    banned0 = get(v.bh0, ("config", "RepoProvider", "banned_specs")) or []
-    allowed0 = get(v.bh0, ("config", "RepoProvider", "allowed_specs")) or []
+    banned0 = _list(get(v.bh0, ("config", "RepoProvider", "banned_specs")))
+    allowed0 = _list(get(v.bh0, ("config", "RepoProvider", "allowed_specs")))
     for section, body in config.items():
         if not isinstance(body, Mapping):
             continue
-        if "banned_specs" in body and not set(banned0) <= set(body.get("banned_specs") or []):
+        banned = body.get("banned_specs")
+        if "banned_specs" in body and (not isinstance(banned, list) or not set(banned0) <= set(map(str, banned))):
             yield Finding("binderhub", ("config", section, "banned_specs"),
                           "drops repositories that security.bannedRepos bans")
         if "allowed_specs" in body:
-            allowed = body.get("allowed_specs") or []
-            if allowed0 and (not allowed or not set(allowed) <= set(allowed0)):
+            allowed = body.get("allowed_specs")
+            wider = allowed0 and (not allowed or not set(map(str, allowed)) <= set(allowed0))
+            if not isinstance(allowed, list) or wider:
                 yield Finding("binderhub", ("config", section, "allowed_specs"),
                               "allows repositories beyond security.allowedRepos")
 
@@ -377,7 +394,9 @@ def _mounts(tree: Any) -> Iterator[tuple[Path, str]]:
 
 
 def _texts(tree: Any) -> Iterator[tuple[Path, str]]:
-    for path, _, value in _named(tree):
+    """Every text of a tree, keys included (a file's data may be a mapping)."""
+    for path, key, value in _named(tree):
+        yield path, key
         if isinstance(value, str):
             yield path, value
         elif isinstance(value, list):
@@ -387,9 +406,9 @@ def _texts(tree: Any) -> Iterator[tuple[Path, str]]:
 
 
 def check_kernel_culling(v: Values) -> Iterator[Finding]:
-    files, files0 = get(v.jh, ("singleuser", "extraFiles")) or {}, get(v.jh0, ("singleuser", "extraFiles")) or {}
-    for name, body in (files0 or {}).items():
-        if not _same((files or {}).get(name), body):
+    files, files0 = _map(get(v.jh, ("singleuser", "extraFiles"))), _map(get(v.jh0, ("singleuser", "extraFiles")))
+    for name, body in files0.items():
+        if not _same(files.get(name), body):
             yield Finding("jupyterhub", ("singleuser", "extraFiles", name),
                           "changes the user servers' kernel culling, which limits.cullIdleMinutes renders")
     for chart, base, _tree in pod_subtrees(v):
@@ -539,7 +558,7 @@ def _rule_problem(rule: Any, untrusted: bool) -> str | None:
                 return "reaches pods or namespaces on every port (no `ports`)"
             continue
         cidr = str(block.get("cidr") if isinstance(block, Mapping) else "")
-        excepted = [str(e) for e in (block.get("except") or [])] if isinstance(block, Mapping) else []
+        excepted = [str(e) for e in _list(block.get("except"))] if isinstance(block, Mapping) else []
         if _overlaps(cidr, excepted, FORBIDDEN_NETS if untrusted else PLATFORM_NETS):
             return ("reaches private, link-local, metadata (169.254.169.254) or Azure platform (168.63.129.16) "
                     "addresses" if untrusted else "reaches the metadata (169.254.169.254) or Azure platform "
@@ -549,15 +568,15 @@ def _rule_problem(rule: Any, untrusted: bool) -> str | None:
 
 def check_network(v: Values) -> Iterator[Finding]:
     for component in POLICIES:
-        policy, policy0 = (*component, "networkPolicy"), get(v.jh0, (*component, "networkPolicy")) or {}
+        policy, policy0 = (*component, "networkPolicy"), _map(get(v.jh0, (*component, "networkPolicy")))
         if get(policy0, ("enabled",)) is True and get(v.jh, (*policy, "enabled")) is not True:
             yield Finding("jupyterhub", (*policy, "enabled"), f"turns off the network policy of {dotted(component)}")
-        rules, rules0 = get(v.jh, (*policy, "egressAllowRules")) or {}, get(policy0, ("egressAllowRules",)) or {}
-        for key, value in (rules.items() if isinstance(rules, Mapping) else ()):
+        rules, rules0 = _map(get(v.jh, (*policy, "egressAllowRules"))), _map(get(policy0, ("egressAllowRules",)))
+        for key, value in rules.items():
             if value is True and rules0.get(key) is not True:
                 yield Finding("jupyterhub", (*policy, "egressAllowRules", key),
                               f"widens where {dotted(component)} may connect ({key})")
-        extra, extra0 = get(v.jh, (*policy, "egress")), get(policy0, ("egress",)) or []
+        extra, extra0 = get(v.jh, (*policy, "egress")), _list(get(policy0, ("egress",)))
         if extra is not None and not isinstance(extra, list):
             yield Finding("jupyterhub", (*policy, "egress"), "must be a list of egress rules")
             continue
@@ -698,8 +717,9 @@ def check_private_data(v: Values) -> Iterator[Finding]:
 
 def check_priorities(v: Values) -> Iterator[Finding]:
     placeholders = get(v.jh, ("scheduling", "userPlaceholder"))
-    on = isinstance(placeholders, Mapping) and placeholders.get("enabled") and (placeholders.get("replicas") or 0)
-    priority = get(v.jh, ("scheduling", "podPriority")) or {}
+    replicas = get(placeholders, ("replicas",))
+    on = get(placeholders, ("enabled",)) is True and (not _is_int(replicas) or replicas > 0)
+    priority = _map(get(v.jh, ("scheduling", "podPriority")))
     if on and get(priority, ("enabled",)) is not True:
         yield Finding("jupyterhub", ("scheduling", "podPriority", "enabled"), "turns pod priority off while user "
                       "placeholders are on: placeholders would never give way to a real user (z2jh "
@@ -771,12 +791,12 @@ def _python_snippets(v: Values) -> Iterator[tuple[str, Path, str]]:
     for chart, block in (("jupyterhub", ("hub", "extraConfig")), ("binderhub", ("extraConfig",))):
         if chart == "binderhub" and not v.cfg.binder:
             continue
-        entries, entries0 = get(v.of(chart), block) or {}, get(v.of(chart, True), block) or {}
-        for key, code in (entries.items() if isinstance(entries, Mapping) else ()):
+        entries, entries0 = _map(get(v.of(chart), block)), _map(get(v.of(chart, True), block))
+        for key, code in entries.items():
             if not _same(code, entries0.get(key)):
                 yield chart, (*block, str(key)), code
-    files, files0 = get(v.jh, ("hub", "extraFiles")) or {}, get(v.jh0, ("hub", "extraFiles")) or {}
-    for key, body in (files.items() if isinstance(files, Mapping) else ()):
+    files, files0 = _map(get(v.jh, ("hub", "extraFiles"))), _map(get(v.jh0, ("hub", "extraFiles")))
+    for key, body in files.items():
         mount = str(get(body, ("mountPath",)) or "")
         if mount.endswith(".py") and "jupyterhub_config" in mount and not _same(body, files0.get(key)):
             yield "jupyterhub", ("hub", "extraFiles", str(key), "stringData"), get(body, ("stringData",))
@@ -822,7 +842,9 @@ INVARIANTS: tuple[Invariant, ...] = (
               "BinderHub app.py (pod_quota writes LaunchQuota.total_quota), quota.py, repoproviders.py "
               "(repo_config, is_banned) at af9ca8b1",
               f"use {PROJECT}:limits.totalQuota, limits.perRepoQuota, security.bannedRepos, security.allowedRepos",
-              ("binderhub:config.*.banned_specs", "binderhub:config.*.allowed_specs"),
+              ("binderhub:config.LaunchQuota.total_quota", "binderhub:config.BinderHub.pod_quota",
+               "binderhub:config.BinderHub.per_repo_quota", "binderhub:config.*.banned_specs",
+               "binderhub:config.*.allowed_specs"),
               check_quotas),
     Invariant("culling", "idle culling",
               "cull.enabled, timeout, every and maxAge are what the typed keys render",
@@ -858,7 +880,8 @@ INVARIANTS: tuple[Invariant, ...] = (
               "168.63.129.16",
               "Kubernetes NetworkPolicy (an empty `to` or `ports` means all); z2jh values.schema "
               "networkPolicy.egressAllowRules",
-              NO_KEY, tuple(f"jupyterhub:{dotted(c)}.networkPolicy.{k}" for c in POLICIES
+              f"{NO_KEY} (for the metadata address: {PROJECT}:security.blockCloudMetadata)",
+              tuple(f"jupyterhub:{dotted(c)}.networkPolicy.{k}" for c in POLICIES
                             for k in ("enabled", "egressAllowRules.*")), check_network),
     Invariant("metadata", "the metadata block",
               f"singleuser.cloudMetadata.blockWithIptables and ip ({METADATA_IP}) are the product's",
