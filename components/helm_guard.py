@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 from . import charts, hub_spec, values_invariants
 from .helm_paths import (
     ALLOWED,
-    MISSING,
     Path,
     ack_problem,
     acknowledged_by,
@@ -128,10 +127,11 @@ def helm_values_problems(cfg: StackConfig) -> list[str]:
     return problems
 
 
-def _known_secret(chart: str, path: Path) -> str | None:
+def _known_secret(chart: str, path: Path) -> tuple[str, Path] | None:
+    """(what to do instead, the known secret's own path) when `path` is at or below one."""
     for kchart, pattern, instead in KNOWN_SECRETS:
         if kchart == chart and matches(parse(pattern), path, prefix=True):
-            return instead
+            return instead, path[:len(parse(pattern))]
     return None
 
 
@@ -147,14 +147,10 @@ def secret_problems(cfg: StackConfig) -> list[str]:
     blocks.append(("binderhub", "binderhub", binder))
     for where, chart, tree in blocks:
         for path, value in nodes(tree):
-            instead = _known_secret(chart, path)
-            if instead and value not in (None, "", [], {}) and not isinstance(value, (Mapping, list)):
-                key = _key(where, _cut(path))
-                problems.setdefault(key, f"{key} is refused: it holds a secret in plain text; {instead} "
-                                    f"({NO_SECRET})")
-            elif instead and isinstance(value, list) and value and all(isinstance(x, str) for x in value):
-                key = _key(where, path)
-                problems.setdefault(key, f"{key} is refused: it holds a secret in plain text; {instead} "
+            known = _known_secret(chart, path)
+            if known and value not in (None, "", [], {}) and not isinstance(value, (Mapping, list)):
+                key = _key(where, known[1])
+                problems.setdefault(key, f"{key} is refused: it holds a secret in plain text; {known[0]} "
                                     f"({NO_SECRET})")
             if isinstance(value, str) and len(path) >= 2 and path[-2] == "extraConfig":
                 for detail in read_snippet(value).secrets[:1]:
@@ -167,12 +163,6 @@ def secret_problems(cfg: StackConfig) -> list[str]:
                 problems[key] = (f"{key} looks like a secret in plain text ({why}; the plan would print it); "
                                  f"{PLAIN} ({NO_SECRET})")
     return list(problems.values())
-
-
-def _cut(path: Path) -> Path:
-    """A known secret's path without list indexes below it (CryptKeeper.keys[0] -> keys)."""
-    cut = next((i for i, p in enumerate(path) if p.startswith("[")), len(path))
-    return path[:cut]
 
 
 def unchecked(cfg: StackConfig) -> list[tuple[str, str]]:
@@ -297,12 +287,15 @@ def shape_problems(cfg: StackConfig, jh0: Mapping[str, Any], bh0: Mapping[str, A
         for path, value in nodes(tree):
             if value is None or any(path[:len(w)] == w for w in wrong):
                 continue
-            want = _kind(get(base, path, MISSING)) if has(base, path) and get(base, path) is not None else None
+            present = get(base, path)
+            # an empty mapping or list is how the charts default a key that takes either (z2jh
+            # extraEnv: a mapping or a list); nothing is dropped there, the schema decides
+            want = _kind(present) if present not in (None, {}, []) else None
             have = _kind(value)
             why = None
             if want is not None and have is not want:
                 why = f"must be {_KIND[want]} (the chart or the stack has one there), not {_describe(value)}"
-            elif want is None and has(base, path) and get(base, path) is not None and have is not None:
+            elif want is None and present not in (None, {}, []) and have is not None:
                 why = f"must be a single value (the chart or the stack has one there), not {_describe(value)}"
             for s_chart, pattern, kind, text in STRUCTURE:
                 if s_chart == chart and matches(parse(pattern), path) and not isinstance(value, kind):

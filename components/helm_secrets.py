@@ -161,18 +161,28 @@ def secrets_in(tree: Any, path: Path = (), name: str = "") -> Iterator[tuple[Pat
             yield path, why
 
 
-def redact(tree: Any, name: str = "") -> Any:
-    """A copy of `tree` with every secret text (as `secrets_in` finds them) replaced by the
-    placeholder. Anything else is returned as it is."""
+def python_secret(code: Any) -> bool:
+    """Whether Python config code gives a name a literal secret (`helm_python`)."""
+    from .helm_python import read_snippet  # helm_python uses this module's rules
+
+    return isinstance(code, str) and bool(read_snippet(code).secrets)
+
+
+def redact(tree: Any, name: str = "", parent: str = "") -> Any:
+    """A copy of `tree` with every secret text (as `secrets_in` finds them, and Python config
+    under an `extraConfig` that gives a name a literal secret) replaced by the placeholder.
+    Anything else is returned as it is."""
     if isinstance(tree, dict):
         out = {}
         for key, item in tree.items():
             label = _env_name(tree, name) if key == "value" else str(key)
-            out[key] = redact(item, label)
+            out[key] = redact(item, label, name)
         return out
     if isinstance(tree, list):
-        return [redact(item, name) for item in tree]
-    return PLACEHOLDER if value_secret(name, tree) else tree
+        return [redact(item, name, parent) for item in tree]
+    if value_secret(name, tree) or (parent == "extraConfig" and python_secret(tree)):
+        return PLACEHOLDER
+    return tree
 
 
 def redact_text(text: str) -> str:
