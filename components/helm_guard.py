@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from . import charts, hub_spec, values_invariants
+from . import charts, helm_secrets, hub_spec, values_invariants
 from .helm_paths import (
     ALLOWED,
     Path,
@@ -60,7 +60,10 @@ def _helm_values(cfg: StackConfig) -> dict[str, Any]:
 
 
 def _leaves(cfg: StackConfig) -> list[Leaf]:
-    return [leaf for leaf in chart_paths(_helm_values(cfg), cfg.binder) if leaf[2]]
+    """Every leaf the gate judges; in jupyterhub mode `helmValues.binderhub` is refused whole
+    by the cross-field checks, so its paths are not judged one by one (its secrets are)."""
+    return [leaf for leaf in chart_paths(_helm_values(cfg), cfg.binder)
+            if leaf[2] and (cfg.binder or leaf[0] == "jupyterhub")]
 
 
 def _key(where: str, path: Path) -> str:
@@ -355,6 +358,12 @@ def _blame(cfg: StackConfig, chart: str, path: Path) -> str:
     if best:
         return best[1]
     return _key(chart, path)
+
+
+def redact(tree: Any) -> Any:
+    """`tree` with whatever the gate calls secret (`helm_secrets`, and literal secrets in Python
+    config) shown as "[secret]": what the offline plan prints."""
+    return helm_secrets.redact(tree, lambda code: bool(read_snippet(code).secrets))
 
 
 # ==================================================================================== README

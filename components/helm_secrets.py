@@ -25,7 +25,7 @@ A value is secret when
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import pairwise
 from typing import Any
 
@@ -161,26 +161,22 @@ def secrets_in(tree: Any, path: Path = (), name: str = "") -> Iterator[tuple[Pat
             yield path, why
 
 
-def python_secret(code: Any) -> bool:
-    """Whether Python config code gives a name a literal secret (`helm_python`)."""
-    from .helm_python import read_snippet  # helm_python uses this module's rules
-
-    return isinstance(code, str) and bool(read_snippet(code).secrets)
-
-
-def redact(tree: Any, name: str = "", parent: str = "") -> Any:
-    """A copy of `tree` with every secret text (as `secrets_in` finds them, and Python config
-    under an `extraConfig` that gives a name a literal secret) replaced by the placeholder.
-    Anything else is returned as it is."""
+def redact(tree: Any, code_secret: Callable[[str], bool] | None = None, name: str = "", parent: str = "") -> Any:
+    """A copy of `tree` with every secret text (as `secrets_in` finds them, and, given
+    `code_secret`, Python config under an `extraConfig` for which it says so) replaced by the
+    placeholder. Anything else is returned as it is. (`helm_guard.redact` passes the Python
+    reader, which itself uses this module's rules.)"""
     if isinstance(tree, dict):
         out = {}
         for key, item in tree.items():
             label = _env_name(tree, name) if key == "value" else str(key)
-            out[key] = redact(item, label, name)
+            out[key] = redact(item, code_secret, label, name)
         return out
     if isinstance(tree, list):
-        return [redact(item, name, parent) for item in tree]
-    if value_secret(name, tree) or (parent == "extraConfig" and python_secret(tree)):
+        return [redact(item, code_secret, name, parent) for item in tree]
+    if value_secret(name, tree):
+        return PLACEHOLDER
+    if code_secret is not None and parent == "extraConfig" and isinstance(tree, str) and code_secret(tree):
         return PLACEHOLDER
     return tree
 

@@ -267,6 +267,10 @@ def check_login(v: Values) -> Iterator[Finding]:
                         ("binderhub", ("config", "BinderHub", "auth_enabled"))):
         if not _same(get(v.of(chart), path), get(v.of(chart, True), path)):
             yield Finding(chart, path, "changes whether Binder requires login")
+    services, services0 = _map(get(v.jh, ("hub", "services"))), _map(get(v.jh0, ("hub", "services")))
+    for name, service in services.items():
+        if get(service, ("admin",)) and not get(services0.get(name), ("admin",)):
+            yield Finding("jupyterhub", ("hub", "services", str(name), "admin"), "makes a service admin")
     yield from _roles(v)
 
 
@@ -688,7 +692,7 @@ def check_builds(v: Values) -> Iterator[Finding]:
 
 PRIVATE_SECRETS = ("hub", "image-pull-secret", "proxy-public-manual-tls", "proxy-public-tls-acme", "binder-secret",
                    "binder-build-docker-config")
-PRIVATE_CLAIMS = ("hub-db-dir", practices_spec.EVENTS_CLAIM)
+PRIVATE_CLAIMS = ("hub-db-dir", practices_spec.EVENTS_CLAIM, practices_spec.HOME_CLAIM)
 
 
 def _references(tree: Any) -> Iterator[tuple[Path, str]]:
@@ -710,7 +714,20 @@ def check_private_data(v: Values) -> Iterator[Finding]:
             if name in private:
                 yield Finding(chart, (*base, *_real_path(get(v.of(chart), base), path)),
                               f"lets user or build pods read {name!r}, which holds the hub's, Binder's or the "
-                              "stack's own secrets or data")
+                              "stack's own secrets or data (or every user's home)")
+    # Homes: each user mounts only their own directory of the share (storage.static.subPath),
+    # and cannot speak NFS to the share itself (the product's init container; README "Homes on
+    # a shared share").
+    for key in ("type", "static", "homeMountPath"):
+        path = ("singleuser", "storage", key)
+        if not _same(get(v.jh, path), get(v.jh0, path)):
+            yield Finding("jupyterhub", path, "changes which home directory user servers mount (storage.type)")
+    kept = {_identity(c, 0) for c in _list(get(v.jh, ("singleuser", "initContainers")))}
+    for container in _list(get(v.jh0, ("singleuser", "initContainers"))):
+        if _identity(container, 0) not in kept:
+            yield Finding("jupyterhub", ("singleuser", "initContainers"),
+                          f"drops or changes the stack's init container {get(container, ('name',))!r} (it keeps "
+                          "user servers from reaching the home share directly)")
 
 
 # --- priorities ---------------------------------------------------------------------------
@@ -919,9 +936,12 @@ INVARIANTS: tuple[Invariant, ...] = (
               check_builds),
     Invariant("private-data", "the stack's own secrets and data",
               "no user or build pod references the hub's, Binder's, the TLS or the datasets' Secrets, nor the "
-              "hub database or launch-event claims",
-              "z2jh and BinderHub templates (Secrets hub, image-pull-secret, binder-secret; claim hub-db-dir)",
-              NO_KEY, (), check_private_data),
+              "hub database, launch-event or shared-home claims; home storage (singleuser.storage type, static "
+              "claim and subPath) and the NFS-blocking init container are the product's",
+              "z2jh and BinderHub templates (Secrets hub, image-pull-secret, binder-secret; claim hub-db-dir); "
+              "practices_spec home storage", f"use {PROJECT}:storage",
+              ("jupyterhub:singleuser.storage.type", "jupyterhub:singleuser.storage.static",
+               "jupyterhub:singleuser.initContainers"), check_private_data),
     Invariant("priorities", "priorities",
               "pod priority stays on while user placeholders are on; user, puller and placeholder priorities "
               "stay below the core class and placeholders below users; no user or build pod gets a "

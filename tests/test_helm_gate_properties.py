@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 from components import charts, helm_guard, values_invariants
 from components.config import ConfigError
 from components.config_load import parse_config
+from components.helm_guard import redact
 from components.helm_paths import Path, allowed, dotted, get, has, leaves, nodes
-from components.helm_secrets import PLACEHOLDER, redact, secrets_in
+from components.helm_secrets import PLACEHOLDER, secrets_in
 from tests.helpers import raw_config
 
 P = "binderhub-azure:helmValues."
@@ -92,7 +93,14 @@ HARMLESS = st.one_of(st.booleans(), st.integers(-5, 10**6), st.sampled_from(["x"
 def unknown_paths(draw: st.DrawFn) -> tuple[str, str, Path, Any]:
     mode, where, path = draw(st.sampled_from(chart_paths()))
     path = path + tuple(draw(st.lists(SEGMENT, max_size=2)))
+    if mode == "binderhub" and where == "jupyterhub" and draw(st.booleans()):
+        where = "binderhub.jupyterhub"  # the same chart, set inside the BinderHub values
     return mode, where, path, draw(HARMLESS)
+
+
+def helm_values(where: str, path: Path, value: Any) -> dict[str, Any]:
+    block, _, sub = where.partition(".")
+    return {block: nest((sub, *path) if sub else path, value)}
 
 
 def _names(line: str, where: str, path: Path) -> bool:
@@ -105,8 +113,8 @@ def _names(line: str, where: str, path: Path) -> bool:
 @given(unknown_paths())
 def test_every_path_the_allowlist_does_not_know_is_refused_or_listed(case):
     mode, where, path, value = case
-    chart = "jupyterhub" if where == "jupyterhub" else "binderhub"
-    values = {where: nest(path, value)}
+    chart = "binderhub" if where == "binderhub" else "jupyterhub"
+    values = helm_values(where, path, value)
     found, cfg = check(mode, values)
     if allowed(chart, path):
         return  # accepted as it is, or refused by an invariant or the schema: either is fine

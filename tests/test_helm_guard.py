@@ -300,6 +300,24 @@ def test_a_plain_sidecar_is_accepted_when_listed_and_shown_unchecked():
     assert check({}, values, ["jupyterhub.singleuser.extraContainers"]) == []
 
 
+@pytest.mark.parametrize(("values", "unchecked", "key", "why"), [
+    ({"singleuser": {"storage": {"static": {"subPath": ""}}}}, ["jupyterhub.singleuser.storage.static"],
+     "jupyterhub.singleuser.storage.static", "home directory"),
+    ({"singleuser": {"initContainers": []}}, ["jupyterhub.singleuser.initContainers"],
+     "jupyterhub.singleuser.initContainers", "block-nfs-access"),
+    ({"singleuser": {"storage": {"extraVolumes": [{"name": "all", "persistentVolumeClaim": {"claimName": "home-nfs"}}],
+                                 "extraVolumeMounts": [{"name": "all", "mountPath": "/all"}]}}},
+     ["jupyterhub.singleuser.storage"], "jupyterhub.singleuser.storage.extraVolumes[0].persistentVolumeClaim.claimName",
+     "home"),
+    ({"singleuser": {"extraEnv": {"K": {"valueFrom": {"secretKeyRef": {"name": "hub", "key": "x"}}}}}},
+     ["jupyterhub.singleuser.extraEnv.K"], "jupyterhub.singleuser.extraEnv.K.valueFrom.secretKeyRef", "'hub'"),
+    ({"hub": {"services": {"grader": {"admin": True}}}}, ["jupyterhub.hub.services.grader"],
+     "jupyterhub.hub.services.grader.admin", "service admin"),
+])
+def test_user_pods_never_reach_other_homes_or_the_stacks_secrets(values, unchecked, key, why):
+    refused(check(JH_MODE, {"jupyterhub": values}, unchecked), key, why)
+
+
 def test_the_products_own_privileged_containers_stay_allowed():
     """dind is privileged by the BinderHub chart's template; the NFS block and z2jh's metadata
     block are the product's own init containers: the gate compares with the product's values."""

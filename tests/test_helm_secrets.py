@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from components import helm_secrets
+from components.helm_guard import redact
 from components.helm_python import read_snippet
-from components.helm_secrets import PLACEHOLDER, redact, redact_text, secret_name, secrets_in, value_secret
+from components.helm_secrets import PLACEHOLDER, redact_text, secret_name, secrets_in, value_secret
 from tools import plan
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,8 +5,10 @@
 
 Runs the real `__main__.py` under Pulumi's mocks with the stack's config. Secret
 config (`secure:` entries, whose plaintext is unknown offline), generated passwords
-and credentials appear as "[secret]". Exit 0 on success, 2 with one line per
-problem on stderr when the config is wrong.
+and credentials appear as "[secret]", and so does anything the helmValues gate calls a
+secret (components/helm_secrets.py). helmValues paths the stack took responsibility for
+(`helmValues.uncheckedPaths`) are listed under Notes and as `uncheckedHelmValues`. Exit 0
+on success, 2 with one line per problem on stderr when the config is wrong.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from components import aks_versions, helm_guard
 from components.config import PROJECT, ConfigError
 from components.config_load import parse_config
-from components.helm_secrets import redact, redact_text
+from components.helm_secrets import redact_text
 from components.notes import stack_notes
 
 from . import cost
@@ -143,7 +145,7 @@ def plan_document(cfg: Any, monitor: RecordingMonitor, stack: str) -> dict[str, 
         "outputs": monitor.stack_outputs,
     }
     # Whatever the helmValues gate calls a secret is shown as the placeholder, wherever it is.
-    return redact(plan)
+    return helm_guard.redact(plan)
 
 
 def summary(plan: dict[str, Any]) -> str:
