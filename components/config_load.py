@@ -94,9 +94,12 @@ def parse_config(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str] 
         # A key refused as a misplaced secret is not reported a second time as missing.
         missing = tuple(f"{PROJECT}:{name} is required" for name in wrongly_secret)
         problems.extend(line for line in cross_checks(model) if not line.startswith(missing) or not missing)
-        if not problems:
+        if all(line.startswith(f"{PROJECT}:helmValues.") for line in problems):
             # What the merged chart values do, whatever path set it (the helmValues gate's layer 2).
-            problems.extend(merged_values_problems(model))
+            # With at most helmValues problems so far the values still render: report these too,
+            # one line per key.
+            seen = {line.split(" ", 1)[0] for line in problems}
+            problems.extend(line for line in merged_values_problems(model) if line.split(" ", 1)[0] not in seen)
         if not problems:
             problems.extend(chart_value_problems(model))
     if problems:

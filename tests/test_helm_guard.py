@@ -557,6 +557,18 @@ def test_every_plan_lists_unchecked_paths():
     assert plain["uncheckedHelmValues"] == [] and not any("not checked" in n for n in plain["notes"])
 
 
+def test_path_and_invariant_refusals_come_together_one_line_per_key():
+    values = {"jupyterhub": {"hub": {"extraConfig": {"a": "pass"}}, "singleuser": {"memory": {"guarantee": "64G"}}},
+              "binderhub": {"config": {"LaunchQuota": {"total_quota": 5000}}}}
+    found = check({}, values)
+    assert [line.split(" ", 1)[0][len(P):] for line in found] == [
+        "jupyterhub.hub.extraConfig.a", "binderhub.config.LaunchQuota.total_quota",
+        "jupyterhub.singleuser.memory.guarantee"]
+    # another kind of problem first: the invariants wait until the rest of the config is valid
+    found = check({"limits": {"memory": "lots"}}, values)
+    assert not any("LaunchQuota" in line for line in found)
+
+
 def test_refused_helm_values_stop_the_plan_before_any_resource():
     raw, secret = raw_config(helmValues={"binderhub": {"imageBuilderType": "host"}})
     with pytest.raises(ConfigError) as info:
