@@ -469,6 +469,20 @@ def test_a_value_of_the_wrong_kind_gives_one_line_naming_the_key(values, uncheck
     assert found[0].startswith(P + key + " must be") or found[0].startswith(P + key + " is not a config section")
 
 
+@pytest.mark.parametrize("as_json", [False, True])
+def test_a_string_where_a_mapping_belongs_exits_2_from_the_plan_with_one_line(tmp_path, as_json):
+    """This used to end in an AttributeError inside the values merge."""
+    stack = tmp_path / "Pulumi.typo.yaml"
+    stack.write_text("config:\n  azure-native:location: westeurope\n  binderhub-azure:institution: demo\n"
+                     "  binderhub-azure:contactEmail: rse@demo.example\n  binderhub-azure:helmValues:\n"
+                     "    binderhub:\n      jupyterhub: singleuser\n")
+    proc = subprocess.run([sys.executable, "-m", "tools.plan", "--config-file", str(stack),
+                           *(["--json"] if as_json else [])], cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.splitlines() == [
+        f"{P}binderhub.jupyterhub must be a mapping (the JupyterHub chart's values, merged key by key), not a text"]
+
+
 @pytest.mark.parametrize(("env", "why"), [
     ({"singleuser": {"extraEnv": [{"name": "GITHUB_TOKEN", "value": "abc123def456"}]}}, "by its name"),
     ({"singleuser": {"extraEnv": {"MY_PAT": {"value": "ghp_" + "a" * 36}}}}, "GitHub token"),
@@ -606,10 +620,11 @@ def test_every_allowlisted_path_is_a_real_chart_path():
         chart = charts.JUPYTERHUB if entry.chart == "jupyterhub" else charts.BINDERHUB
         head: list[str] = []
         for part in entry.path:
-            if part in ("*", "[*]", "**") or part in free:
-                head.append(part) if part in free else None
+            if part in ("*", "[*]", "**"):
                 break
             head.append(part)
+            if part in free:
+                break
         defaults = charts.defaults(chart)
         assert has(defaults, tuple(head)) or get(defaults, tuple(head[:-1])) is not None, entry.pattern
 
