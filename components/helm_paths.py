@@ -129,8 +129,11 @@ ALLOWED: tuple[Allowed, ...] = (
     Allowed("jupyterhub", "singleuser.lifecycleHooks.**",
             "commands run in the user's own container as the user (e.g. nbgitpuller); the kernel-culling "
             "invariant reads them"),
-    Allowed("jupyterhub", "singleuser.extraFiles.**",
-            "files in user servers; the culling and privilege invariants check where they go and what they say"),
+    Allowed("jupyterhub", "singleuser.extraFiles.*.mountPath",
+            "files in user servers; the culling and privilege invariants check where they go"),
+    Allowed("jupyterhub", "singleuser.extraFiles.*.mode", "their permissions (Kubernetes allows at most 0777)"),
+    Allowed("jupyterhub", "singleuser.extraFiles.*.data.**", "their content, which the culling invariant reads"),
+    Allowed("jupyterhub", "singleuser.extraFiles.*.stringData", "their content, which the culling invariant reads"),
     Allowed("jupyterhub", "singleuser.memory.guarantee", "memory request of user servers, at most the limit"),
     Allowed("jupyterhub", "singleuser.cpu.guarantee", "CPU request of user servers, at most the limit"),
     Allowed("jupyterhub", "singleuser.startTimeout", "how long a server may take to start"),

@@ -417,6 +417,12 @@ def test_kernel_culling_disabled_through_extra_files_or_commands_is_refused(valu
     refused(check({}, {"jupyterhub": values}, unchecked), key, "kernel culling")
 
 
+def test_an_extra_file_the_gate_cannot_read_needs_to_be_listed():
+    values = {"jupyterhub": {"singleuser": {"extraFiles": {"bin": {"mountPath": "/usr/local/bin/start.sh",
+                                                                   "binaryData": "IyEvYmluL3NoCg=="}}}}}
+    refused(check({}, values), "jupyterhub.singleuser.extraFiles.bin.binaryData", "uncheckedPaths")
+
+
 def test_an_extra_file_elsewhere_is_accepted_and_rendered():
     values = {"jupyterhub": {"singleuser": {"extraFiles": {"readme": {"mountPath": "/home/jovyan/README.md",
                                                                       "stringData": "Welcome"}}}}}
