@@ -553,6 +553,8 @@ def _rule_problem(rule: Any, untrusted: bool) -> str | None:
     if not targets:
         return "has no `to`, which allows every destination"
     ports = rule.get("ports")
+    if untrusted and not ports:
+        return "has no `ports`, which allows every port (list the ports)"
     for target in targets if isinstance(targets, list) else [targets]:
         block = target.get("ipBlock") if isinstance(target, Mapping) else None
         if block is None:
@@ -891,8 +893,8 @@ INVARIANTS: tuple[Invariant, ...] = (
               check_limits),
     Invariant("network", "network policies",
               "the NetworkPolicies of user servers, hub and proxies stay enabled; no egressAllowRules flag the "
-              "stack leaves off is turned on; extra user-server egress rules have a `to` of ipBlocks that "
-              "except every private, link-local, metadata and Azure platform (168.63.129.16) address; extra hub "
+              "stack leaves off is turned on; extra user-server egress rules have `ports` and a `to` of ipBlocks "
+              "that except every private, link-local, metadata and Azure platform (168.63.129.16) address; extra hub "
               "and proxy rules have a `to`, ports for in-cluster targets, and never reach 169.254.169.254 or "
               "168.63.129.16",
               "Kubernetes NetworkPolicy (an empty `to` or `ports` means all); z2jh values.schema "

@@ -318,6 +318,37 @@ def test_user_pods_never_reach_other_homes_or_the_stacks_secrets(values, uncheck
     refused(check(JH_MODE, {"jupyterhub": values}, unchecked), key, why)
 
 
+PUBLIC = {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
+                                          "169.254.0.0/16", "168.63.129.16/32"]}
+
+
+@pytest.mark.parametrize(("rule", "why"), [
+    ({"to": [{"ipBlock": {"cidr": "168.63.129.16/32"}}], "ports": [{"port": 80}]}, "Azure platform"),
+    ({"to": [{"ipBlock": {**PUBLIC, "except": PUBLIC["except"][:-1]}}], "ports": [{"port": 443}]}, "Azure platform"),
+    ({"to": [{"ipBlock": {"cidr": "169.254.169.254/32"}}], "ports": [{"port": 80}]}, "metadata"),
+    ({"to": [{"ipBlock": PUBLIC}]}, "every port"),
+    ({"to": [{"ipBlock": PUBLIC}], "ports": []}, "every port"),
+    ({"to": [], "ports": [{"port": 443}]}, "every destination"),
+    ({"to": [{"podSelector": {}}], "ports": [{"port": 443}]}, "inside the cluster"),
+])
+def test_extra_user_egress_rules_that_reach_too_far_are_refused(rule, why):
+    values = {"jupyterhub": {"singleuser": {"networkPolicy": {"egress": [rule]}}}}
+    refused(check({}, values, ["jupyterhub.singleuser.networkPolicy.egress"]),
+            "jupyterhub.singleuser.networkPolicy.egress[0]", why)
+
+
+def test_an_extra_public_egress_rule_with_ports_is_accepted_and_the_hub_may_reach_a_service():
+    values = {"jupyterhub": {"singleuser": {"networkPolicy": {"egress": [
+        {"to": [{"ipBlock": PUBLIC}], "ports": [{"port": 5432, "protocol": "TCP"}]}]}},
+        "hub": {"networkPolicy": {"egress": [{"to": [{"namespaceSelector": {"matchLabels": {"name": "db"}}}],
+                                              "ports": [{"port": 5432}]}]}}}}
+    listed = ["jupyterhub.singleuser.networkPolicy.egress", "jupyterhub.hub.networkPolicy.egress"]
+    assert check({}, values, listed) == []
+    hub_rule = {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"port": 80}]}
+    refused(check({}, {"jupyterhub": {"hub": {"networkPolicy": {"egress": [hub_rule]}}}},
+                  ["jupyterhub.hub.networkPolicy.egress"]), "jupyterhub.hub.networkPolicy.egress[0]", "metadata")
+
+
 def test_the_products_own_privileged_containers_stay_allowed():
     """dind is privileged by the BinderHub chart's template; the NFS block and z2jh's metadata
     block are the product's own init containers: the gate compares with the product's values."""
