@@ -99,8 +99,8 @@ def helm_values_problems(cfg: StackConfig) -> list[str]:
             used.add(pattern)
             continue
         key = _key(where, path)
-        if any(key.startswith(s) for s in secret_keys):
-            continue
+        if any(key == s or key.startswith((s + ".", s + "[")) for s in secret_keys):
+            continue  # already refused as a secret
         watched = watching(chart, path)
         null = "; null removes the key and all the chart and the stack set under it" if value is None else ""
         hint = suggestion(where, path)
@@ -162,7 +162,7 @@ def secret_problems(cfg: StackConfig) -> list[str]:
                                         f"plan would print it); {PLAIN} ({NO_SECRET})")
         for path, why in secrets_in(tree):
             key = _key(where, path)
-            if not any(key.startswith(k) for k in problems):
+            if not any(key == k or key.startswith((k + ".", k + "[")) for k in problems):
                 problems[key] = (f"{key} looks like a secret in plain text ({why}; the plan would print it); "
                                  f"{PLAIN} ({NO_SECRET})")
     return list(problems.values())
