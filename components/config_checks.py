@@ -18,7 +18,7 @@ from .config_fields import (
     memory_bytes,
 )
 from .config_limits import limit_problems
-from .fit import fit_problems, gpu_size_problems
+from .fit import gpu_size_problems
 from .helm_guard import helm_values_problems
 from .vm_sizes import SIZES, ephemeral_os_problem
 
@@ -151,9 +151,6 @@ def cross_checks(cfg: StackConfig) -> list[str]:
 
     problems.extend(name_problems(cfg, p))
     problems.extend(limit_problems(cfg))
-    if not problems and not cfg.tljh:
-        # Pods against nodes, read from the rendered values (which need the rules above to hold).
-        problems.extend(fit_problems(cfg))
     return problems
 
 

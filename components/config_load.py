@@ -23,6 +23,8 @@ from .config_messages import (
     _message,
     namespace_problems,
 )
+from .fit import fit_problems
+from .helm_guard import merged_values_problems
 from .hub_spec import chart_value_problems
 
 
@@ -93,8 +95,19 @@ def parse_config(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str] 
         # A key refused as a misplaced secret is not reported a second time as missing.
         missing = tuple(f"{PROJECT}:{name} is required" for name in wrongly_secret)
         problems.extend(line for line in cross_checks(model) if not line.startswith(missing) or not missing)
+        if all(line.startswith(f"{PROJECT}:helmValues.") for line in problems):
+            # What the merged chart values do, whatever path set it (the helmValues gate's layer 2).
+            # With at most helmValues problems so far the values still render: report these too,
+            # one line per key.
+            seen = {line.split(" ", 1)[0] for line in problems}
+            problems.extend(line for line in merged_values_problems(model) if line.split(" ", 1)[0] not in seen)
         if not problems:
             problems.extend(chart_value_problems(model))
+        if not problems and not model.tljh:
+            # Pods against nodes, read from the rendered values: last, once the values are known to
+            # be what the typed keys and the gate allow (a helmValues guarantee is the gate's to
+            # refuse, not a node size's).
+            problems.extend(fit_problems(model))
     if problems:
         # One line per problem, whatever a value held.
         raise ConfigError([" ".join(line.split("\n")) if "\n" in line else line for line in problems])

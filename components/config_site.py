@@ -305,3 +305,13 @@ class HelmValuesConfig(_Model):
         default_factory=dict, description="Merged into the BinderHub chart values (binderhub mode only).",
         examples=[{"config": {"BinderHub": {"banner_message": "Hello"}}}],
     )
+    unchecked_paths: list[str] = Field(
+        default_factory=list,
+        description="helmValues paths you take responsibility for. The gate accepts a short list of paths whose "
+        "effect it checks (README \"Security model\"); any other path is refused unless listed here, as "
+        "'jupyterhub.<path>', 'binderhub.<path>' or 'binderhub.jupyterhub.<path>' (`*` is any one key; an entry "
+        "covers everything below it). Listed paths are shown as unchecked in every plan and `pulumi up`; the "
+        "invariants on the merged values (login, quotas, culling, limits, network policies, service accounts, "
+        "privilege, priorities) and the secret check still apply to them.",
+        examples=[["jupyterhub.hub.extraConfig.myconfig", "jupyterhub.singleuser.extraContainers"]],
+    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from . import aks_versions, vm_sizes
+from . import aks_versions, helm_guard, vm_sizes
 from .config import StackConfig
 
 
@@ -41,4 +41,6 @@ def stack_notes(cfg: StackConfig, on: date) -> list[str]:
         if size not in vm_sizes.SIZES:
             notes.append(f"{key} {size} is not in components/vm_sizes.json ({vm_sizes.RECORDED}): its vCPUs, memory "
                          "and price are unknown offline; the pre-flight asks Azure whether the region offers it")
+    # helmValues paths the stack took responsibility for (helmValues.uncheckedPaths).
+    notes.extend(helm_guard.unchecked_notes(cfg))
     return notes

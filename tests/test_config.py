@@ -201,15 +201,15 @@ def test_reference_documents_every_key():
 @pytest.mark.parametrize(
     ("keys", "expected"),
     [
-        ({"helmValues": {"jupyterhub": {"hub": {"baseURL": "/x/"}}}},
+        ({"helmValues": {"jupyterhub": {"hub": {"baseURL": "/x/"}}, "uncheckedPaths": ["jupyterhub.hub.baseURL"]}},
          "binderhub-azure:helmValues.jupyterhub.hub breaks the binderhub"),
-        ({"helmValues": {"binderhub": {"replicas": "two"}}},
+        ({"helmValues": {"binderhub": {"replicas": "two"}, "uncheckedPaths": ["binderhub.replicas"]}},
          "binderhub-azure:helmValues.binderhub.replicas breaks the binderhub"),
         ({"helmValues": {"binderhub": {"imageBuilderType": "kaniko"}}},
          "binderhub-azure:helmValues.binderhub.imageBuilderType is refused"),
         ({"mode": "jupyterhub", "auth": {"type": "github", "clientId": "c", "allowAll": True},
-          "secrets": {"authClientSecret": "s"}, "helmValues": {"jupyterhub": {"singleuser": {"cpu": "lots"}}}},
-         "binderhub-azure:helmValues.jupyterhub.singleuser.cpu breaks the jupyterhub 4.4.0 chart schema"),
+          "secrets": {"authClientSecret": "s"}, "helmValues": {"jupyterhub": {"singleuser": {"startTimeout": "long"}}}},
+         "binderhub-azure:helmValues.jupyterhub.singleuser.startTimeout breaks the jupyterhub 4.4.0 chart schema"),
     ],
 )
 def test_helm_values_that_break_the_chart_schema(keys, expected):

@@ -175,13 +175,14 @@ def test_http_only_has_no_tls():
 def test_helm_values_are_merged_last():
     values = binder_values(helmValues={
         "binderhub": {"config": {"BinderHub": {"per_repo_quota": 3}}},
-        "jupyterhub": {"singleuser": {"image": {"name": "quay.io/jupyter/scipy-notebook", "tag": "latest"}},
-                       "cull": {"every": None}},
+        "jupyterhub": {"singleuser": {"image": {"name": "quay.io/jupyter/scipy-notebook", "tag": "latest"},
+                                      "defaultUrl": None}},
+        "uncheckedPaths": ["jupyterhub.singleuser.defaultUrl"],  # a null on a rendered key must be listed
     })
     assert values["config"]["BinderHub"]["per_repo_quota"] == 3
     assert values["config"]["BinderHub"]["use_registry"] is True  # merged, not replaced
     assert values["jupyterhub"]["singleuser"]["image"]["name"] == "quay.io/jupyter/scipy-notebook"
-    assert "every" not in values["jupyterhub"]["cull"]  # null removes a key, as in Helm
+    assert "defaultUrl" not in values["jupyterhub"]["singleuser"]  # null removes a key, as in Helm
     assert charts.schema_errors(charts.BINDERHUB, values) == []
 
 

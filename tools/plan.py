@@ -5,8 +5,10 @@
 
 Runs the real `__main__.py` under Pulumi's mocks with the stack's config. Secret
 config (`secure:` entries, whose plaintext is unknown offline), generated passwords
-and credentials appear as "[secret]". Exit 0 on success, 2 with one line per
-problem on stderr when the config is wrong.
+and credentials appear as "[secret]", and so does anything the helmValues gate calls a
+secret (components/helm_secrets.py). helmValues paths the stack took responsibility for
+(`helmValues.uncheckedPaths`) are listed under Notes and as `uncheckedHelmValues`. Exit 0
+on success, 2 with one line per problem on stderr when the config is wrong.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ import runpy
 import sys
 from typing import TYPE_CHECKING, Any
 
-from components import aks_versions
+from components import aks_versions, helm_guard
 from components.config import PROJECT, ConfigError
 from components.config_load import parse_config
+from components.helm_secrets import redact_text
 from components.notes import stack_notes
 
 from . import cost
@@ -126,11 +129,14 @@ def plan_document(cfg: Any, monitor: RecordingMonitor, stack: str) -> dict[str, 
         }
         for r in sorted(monitor.registrations, key=lambda r: r.urn)
     ]
-    return {
+    plan = {
         "project": PROJECT,
         "stack": stack,
         # What to know before deploying (not errors): see components/notes.py.
         "notes": stack_notes(cfg, aks_versions.today()),
+        # helmValues paths the stack takes responsibility for: not checked by the gate.
+        "uncheckedHelmValues": [{"path": path, "acknowledgedBy": pattern}
+                                for path, pattern in helm_guard.unchecked(cfg)],
         # Offline prices only: the plan never touches the network.
         "costEstimate": cost.estimate(cfg, offline=True),
         "resources": resources,
@@ -138,6 +144,8 @@ def plan_document(cfg: Any, monitor: RecordingMonitor, stack: str) -> dict[str, 
                          if r.type == RELEASE_TYPE],
         "outputs": monitor.stack_outputs,
     }
+    # Whatever the helmValues gate calls a secret is shown as the placeholder, wherever it is.
+    return helm_guard.redact(plan)
 
 
 def summary(plan: dict[str, Any]) -> str:
@@ -186,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{path.name} alone (pulumi up would read both)", file=sys.stderr)
         plan = build_plan(raw, secret, stack)
     except (PlanError, ConfigError) as err:
-        print(str(err), file=sys.stderr)
+        print(redact_text(str(err)), file=sys.stderr)
         return 2
     except Exception as err:  # a bug, not bad input: say so in one line, traceback on request
         return unexpected(err, doing="the offline plan failed")
