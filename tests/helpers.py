@@ -63,3 +63,23 @@ def release(plan: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 __all__ = ["BASE", "SECRET", "TEST_SSH_KEY", "named", "one", "raw_config", "release", "resources_of"]
+
+
+def parsed(secrets: dict[str, str] | None = None, **keys: Any) -> Any:
+    """The validated StackConfig of these keys (on the BASE stack)."""
+    from components.config_load import parse_config
+
+    return parse_config(*raw_config(secrets, **keys))
+
+
+def refusals(secrets: dict[str, str] | None = None, **keys: Any) -> list[str]:
+    """The problems of a config that must be refused (the test fails if it is accepted), each one
+    line, as the offline tools print them."""
+    import pytest
+
+    from components.config import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        parsed(secrets, **keys)
+    assert all("\n" not in line for line in info.value.problems)
+    return info.value.problems

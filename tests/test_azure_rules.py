@@ -17,9 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from components import azure_limits, hub_spec, image_ref, letsencrypt, practices_spec, tljh_spec
-from components.config import ConfigError, StackConfig
 from components.config_load import parse_config
-from tests.helpers import TEST_SSH_KEY, raw_config
+from tests.helpers import TEST_SSH_KEY, parsed, refusals
 from tools import plan
 
 GITHUB = {"type": "github", "clientId": "gh", "allowedUsers": ["alice"], "admins": ["alice"]}
@@ -28,17 +27,8 @@ SECRET = {"authClientSecret": "s"}
 SECRETS = hub_spec.HubSecrets(proxy_token="p", cookie_secret="c", crypt_key="k", auth_client_secret="s")
 
 
-def config(secrets: dict[str, str] | None = None, **keys: Any) -> StackConfig:
-    raw, secret = raw_config(secrets, **keys)
-    return parse_config(raw, secret)
-
-
-def refused(secrets: dict[str, str] | None = None, **keys: Any) -> list[str]:
-    raw, secret = raw_config(secrets, **keys)
-    with pytest.raises(ConfigError) as info:
-        parse_config(raw, secret)
-    assert all("\n" not in line for line in info.value.problems)
-    return info.value.problems
+config = parsed
+refused = refusals
 
 
 def one_line_naming(found: list[str], key: str) -> str:

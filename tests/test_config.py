@@ -8,19 +8,13 @@ import pytest
 
 from components.config import ConfigError
 from components.config_load import parse_config
-from tests.helpers import raw_config
+from tests.helpers import parsed, raw_config, refusals
 from tools.config_reference import reference_markdown
 
-
-def parse(secrets=None, **keys):
-    raw, secret = raw_config(secrets, **keys)
-    return parse_config(raw, secret)
+parse = parsed
 
 
-def problems(secrets=None, **keys) -> list[str]:
-    with pytest.raises(ConfigError) as info:
-        parse(secrets, **keys)
-    return info.value.problems
+problems = refusals
 
 
 def test_minimal_stack_gets_low_idle_cost_defaults():

@@ -16,15 +16,9 @@ from pydantic import BaseModel
 from components import aks_versions, config, config_fields
 from components.config import AZURE_REGIONS, ConfigError, StackConfig
 from components.config_load import parse_config
-from tests.helpers import TEST_SSH_KEY, raw_config
+from tests.helpers import TEST_SSH_KEY, raw_config, refusals
 
-
-def problems(secrets: dict[str, str] | None = None, **keys: Any) -> list[str]:
-    raw, secret = raw_config(secrets, **keys)
-    with pytest.raises(ConfigError) as info:
-        parse_config(raw, secret)
-    assert all("\n" not in line for line in info.value.problems)
-    return info.value.problems
+problems = refusals
 
 
 def has(found: list[str], start: str) -> bool:

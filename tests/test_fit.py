@@ -11,25 +11,17 @@ from hypothesis import strategies as st
 
 from components import charts, fit
 from components.config import ConfigError
-from components.config_load import parse_config
 from components.quantities import GIB, MIB, jupyterhub_bytes, kubernetes_quantity
 from components.vm_sizes import SIZES, VmSize
-from tests.helpers import raw_config
+from tests.helpers import parsed, refusals
 
 P = "binderhub-azure:"
 GITHUB = {"type": "github", "clientId": "c", "allowedUsers": ["alice"]}
 HUB = {"mode": "jupyterhub", "auth": GITHUB, "secrets": {"authClientSecret": "s"}}
 
 
-def cfg(**keys: Any):
-    secrets = keys.pop("secrets", None)
-    return parse_config(*raw_config(secrets, **keys))
-
-
-def refused(**keys: Any) -> list[str]:
-    with pytest.raises(ConfigError) as err:
-        cfg(**keys)
-    return err.value.problems
+cfg = parsed
+refused = refusals
 
 
 # ------------------------------------------------------------------------------ nodes

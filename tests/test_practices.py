@@ -15,9 +15,8 @@ from hypothesis import strategies as st
 from components import charts, hub_spec, ingress_spec, monitoring_spec
 from components import practices_spec as pv
 from components.config import ConfigError
-from components.config_load import parse_config
 from components.hub_spec import HubSecrets
-from tests.helpers import named, raw_config, release, resources_of
+from tests.helpers import named, parsed, refusals, release, resources_of
 from tests.test_ops import BINDER_OUTPUTS, Pulumi, binderhub_cluster, jupyterhub_cluster
 from tools import cost, launches, ops
 
@@ -27,15 +26,8 @@ GITHUB = {"type": "github", "clientId": "gh-client", "allowedOrganizations": ["t
 HUB = {"mode": "jupyterhub", "auth": GITHUB, "secrets": {"authClientSecret": "s"}}
 
 
-def cfg(secrets=None, **keys):
-    raw, secret = raw_config(secrets, **keys)
-    return parse_config(raw, secret)
-
-
-def problems(secrets=None, **keys) -> list[str]:
-    with pytest.raises(ConfigError) as err:
-        cfg(secrets, **keys)
-    return err.value.problems
+cfg = parsed
+problems = refusals
 
 
 def binder_values(**keys):
