@@ -132,7 +132,8 @@ class StackConfig(_Model):
         None, description="Optional cost budget with email alerts, set with the keys below; absent means none."
     )
     default_url: str = Field(
-        "/lab", description="Interface a new server opens: /lab (JupyterLab), /tree (classic) or /rstudio.",
+        "/lab", description="Interface a new server opens: /lab (JupyterLab), /tree (classic) or /rstudio "
+        "(tljh: /lab or /tree).",
         examples=["/lab"],
     )
     profiles: list[ProfileConfig] = Field(

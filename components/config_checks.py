@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic.alias_generators import to_camel
 
+from . import tljh_spec
 from .azure_names import name_problems
 from .config import StackConfig
 from .config_fields import (
@@ -228,6 +229,22 @@ def _tljh_checks(cfg: StackConfig) -> list[str]:
                         "pulumi config set --path vm.sshPublicKey \"$(cat ~/.ssh/id_ed25519.pub)\"")
     if not cfg.auth.admins:
         problems.append(f"{p}:auth.admins must name at least one JupyterHub admin when mode is tljh")
+    if cfg.default_url not in tljh_spec.DEFAULT_APPS:
+        problems.append(f"{p}:defaultUrl must be {' or '.join(tljh_spec.DEFAULT_APPS)} when mode is tljh (TLJH's "
+                        f"user_environment.default_app: JupyterLab or the classic interface) (got {cfg.default_url!r})")
+    # Names tljh-config would store as numbers, booleans or null (tljh_spec.reads_as_text), each
+    # with what to do instead.
+    auth = cfg.auth
+    instead = {"clientId": "a GitHub or Entra ID client ID has letters or dashes: check the value",
+               "allowedUsers": "admit that account in TLJH's admin panel after installation",
+               "admins": "make that account an admin in TLJH's admin panel after installation",
+               "allowedOrganizations": "list its members in auth.allowedUsers"}
+    for key, names in (("clientId", [auth.client_id or ""]), ("allowedUsers", auth.allowed_users),
+                       ("admins", auth.admins), ("allowedOrganizations", auth.allowed_organizations)):
+        for name in names:
+            if name and not tljh_spec.reads_as_text(name):
+                problems.append(f"{p}:auth.{key} {name!r} cannot be given to TLJH: tljh-config reads it as a "
+                                f"number, a boolean or null, not as text; {instead[key]}")
     return problems
 
 

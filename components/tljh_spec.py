@@ -9,6 +9,7 @@ a script on the VM reads it at first boot with the VM's managed identity.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import string
 from pathlib import Path
@@ -70,6 +71,20 @@ def security_rules(cfg: StackConfig) -> list[dict[str, Any]]:
              "destination_address_prefix": "*", **rule} for rule in rules]
 
 
+# defaultUrl -> TLJH's user_environment.default_app, which its configurer turns back into the
+# servers' default URL (tljh/configurer.py update_user_environment); TLJH offers only these two.
+DEFAULT_APPS = {"/lab": "jupyterlab", "/tree": "classic"}
+
+
+def reads_as_text(value: str) -> bool:
+    """Whether tljh-config keeps a value given on its command line as text. Whatever the key, it
+    reads `none` as null, digits (with at most one dot) as a number and `true`/`false` as a boolean,
+    in any case (tljh/config.py parse_value); a GitHub account or organisation named `2024` or
+    `true` would reach TLJH as a number or a boolean, which its schema (users.*) or the
+    authenticator (at login) refuses."""
+    return not (value.lower() in ("none", "true", "false") or re.match(r"\d+(\.\d*)?$", value))
+
+
 def _tljh(*args: str) -> str:
     return "tljh-config " + " ".join(shlex.quote(a) for a in args)
 
@@ -103,7 +118,9 @@ def _configure_commands(cfg: StackConfig) -> list[str]:
         _tljh("set", "limits.cpu", str(cfg.limits.cpu)),
         _tljh("set", "services.cull.timeout", str(cfg.cull_idle_minutes * 60)),
         _tljh("set", "services.cull.max_age", str(int(cfg.max_age_hours * 3600))),
-        _tljh("set", "user_environment.default_app", "jupyterlab"),
+        # Another defaultUrl is refused (config_checks), though only after the custom-data size
+        # check has rendered this document.
+        _tljh("set", "user_environment.default_app", DEFAULT_APPS.get(cfg.default_url, "jupyterlab")),
     ]
     if cfg.https:
         cmds += [

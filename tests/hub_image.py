@@ -10,7 +10,8 @@ secret.yaml, configmap.yaml and deployment.yaml at tags 4.2.0 and 4.4.0):
   and environment variables (release name, namespace, the proxy token, Services' ports).
 
 `hub_directory` writes the same into a directory, and copies of the two chart files whose
-path constant points there. `hub_python` makes the virtualenv of the hub image's packages.
+path constant points there. `hub_python` makes the virtualenv of the hub image's packages
+(with `make_venv`, which tests/tljh_hub.py uses for TLJH's hub environment too).
 """
 
 from __future__ import annotations
@@ -101,10 +102,11 @@ def requirements_image() -> str:
     return found.group(1)
 
 
-def pinned_versions() -> dict[str, str]:
-    """`package -> version` of tests/hub-image-requirements.txt (normalised names)."""
+def pinned_versions(requirements: Path = REQUIREMENTS) -> dict[str, str]:
+    """`package -> version` of a pinned requirements file, by default tests/hub-image-requirements.txt
+    (normalised names)."""
     pins = {}
-    for line in REQUIREMENTS.read_text().splitlines():
+    for line in requirements.read_text().splitlines():
         if line and not line.startswith("#"):
             name, _, version = line.partition("==")
             pins[name.strip().lower().replace("_", "-")] = version.strip()

@@ -99,6 +99,20 @@ def test_a_fractional_cpu_limit_is_rendered_as_a_number():
     assert "tljh-config set limits.cpu 0.5\n" in script
 
 
+def test_default_url_reaches_tljh_as_its_default_app():
+    for url, app in (("/lab", "jupyterlab"), ("/tree", "classic")):
+        script = tljh_spec.configure_script(cfg(defaultUrl=url), "kv")
+        assert f"tljh-config set user_environment.default_app {app}\n" in script
+
+
+def test_names_that_are_text_to_tljh_config_pass():
+    # Names with letters, dashes, dots after letters or an @ stay text; so do GitHub's client IDs.
+    for name in ("alice", "2024-school", "alice@myuni.example", "Iv1.0123abcd", "nonex", "1e3", "-1", ".5"):
+        assert tljh_spec.reads_as_text(name), name
+    for name in ("1234", "0.5", "2.", "true", "False", "NONE"):
+        assert not tljh_spec.reads_as_text(name), name
+
+
 # A fake /dev and stand-ins for the block-device tools, to run the rendered disk script as cloud-init
 # would. The stand-ins log their calls and keep labels, signatures and the /home mount in $STATE.
 STUBS = {
@@ -375,6 +389,15 @@ def test_tljh_stack_under_mocks(render):
         ({"auth": {"type": "github", "clientId": "c", "allowAll": True}},
          "binderhub-azure:auth.admins must name at least one JupyterHub admin"),
         ({"cluster": {"userPool": {"maxCount": 3}}}, "binderhub-azure:cluster is not used when mode is tljh"),
+        # TLJH's user_environment.default_app offers JupyterLab and the classic interface only.
+        ({"defaultUrl": "/rstudio"}, "binderhub-azure:defaultUrl must be /lab or /tree when mode is tljh"),
+        # tljh-config would store these as a number, a boolean or null (tljh_spec.reads_as_text).
+        ({"auth": {**TLJH["auth"], "allowedUsers": ["bob", "1234"]}},
+         "binderhub-azure:auth.allowedUsers '1234' cannot be given to TLJH"),
+        ({"auth": {**TLJH["auth"], "admins": ["alice", "True"]}}, "binderhub-azure:auth.admins 'True' cannot"),
+        ({"auth": {**TLJH["auth"], "allowedOrganizations": ["2024"]}},
+         "binderhub-azure:auth.allowedOrganizations '2024' cannot be given to TLJH: tljh-config reads it as a number"),
+        ({"auth": {**TLJH["auth"], "clientId": "0123456789"}}, "binderhub-azure:auth.clientId '0123456789' cannot"),
         ({"mode": "binderhub", "vm": {"sshPublicKey": KEY}, "auth": {"type": "none"}, "secrets": {}},
          "binderhub-azure:vm is only used when mode is tljh"),
     ],

@@ -1,0 +1,253 @@
+"""The rendered TLJH config reaches TLJH as valid config and loads in its hub environment's packages.
+
+For each stack below (GitHub login with organisations, users and admins; Entra ID login; HTTPS
+with Let's Encrypt production and staging, and plain HTTP; a fractional CPU limit; culling), the
+VM's cloud-init as the program renders it under mocks gives install-tljh.sh and
+configure-tljh.sh. Their `--admin` names and `tljh-config set` / `add-item` commands are replayed
+into the config.yaml TLJH would store (tests/tljh_hub.py), and tests/tljh_config_check.py, run
+with the Python of TLJH's hub environment (tests/tljh-hub-requirements.txt, installed once into
+.venv-tljh/), validates every step with TLJH's own schema, renders Traefik's config from it, and
+runs JupyterHub's startup with TLJH's own jupyterhub_config.py and configurer (the unmodified
+modules in tests/data/upstream/the-littlest-jupyterhub/): the real JupyterHub, OAuthenticator
+(GitHubOAuthenticator, AzureAdOAuthenticator), TraefikFileProviderProxy and TLJH's
+UserCreatingSpawner around SystemdSpawner.
+
+A stack fails on a command tljh-config refuses, an unknown config option or section, a value a
+trait refuses, an ERROR log line, or any warning not in EXPECTED_WARNINGS with its reason. What
+only the VM has is stood in for, and said where (tests/tljh_config_check.py): the systemd version,
+and the wait for the running Traefik's API. No user is created and nothing is served.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from components import tljh_spec
+from components.config_fields import memory_bytes
+from components.config_load import parse_config
+from tests import hub_image, tljh_hub
+from tests.helpers import TEST_SSH_KEY, one, raw_config
+from tests.test_hub_config_loads import mistakes
+
+GITHUB = {"type": "github", "clientId": "Iv1.0123456789abcdef"}
+ENTRA = {"type": "entra", "clientId": "11111111-2222-3333-4444-555555555555",
+         "tenantId": "12345678-1234-1234-1234-123456789012"}
+BASE_TLJH: dict[str, Any] = {"mode": "tljh", "vm": {"sshPublicKey": TEST_SSH_KEY},
+                             "secrets": {"authClientSecret": "oauth-plaintext"}}
+TLJH_STACKS: dict[str, dict[str, Any]] = {
+    "github-orgs-users-https": {
+        "auth": {**GITHUB, "allowedOrganizations": ["testuni", "testuni:rse-team"], "allowedUsers": ["bob"],
+                 "admins": ["alice", "carol"]},
+    },
+    "github-allow-all-http-half-cpu-classic": {
+        "https": False, "defaultUrl": "/tree", "auth": {**GITHUB, "allowAll": True, "admins": ["alice"]},
+        "limits": {"cpu": 0.5, "memory": "1.5G", "cullIdleMinutes": 30, "maxAgeHours": 8},
+    },
+    "entra-tenant-https-staging": {
+        "letsEncrypt": "staging", "domain": "hub.myuni.example",
+        "auth": {**ENTRA, "admins": ["alice@myuni.example"]},
+    },
+    "entra-allowed-users": {
+        "auth": {**ENTRA, "allowedUsers": ["bob@myuni.example"], "allowAll": False, "admins": ["alice@myuni.example"]},
+        "limits": {"cpu": 2, "memory": "4G", "maxAgeHours": 0.5},
+    },
+}
+AUTHENTICATORS = {"github": "GitHubOAuthenticator", "entra": "AzureAdOAuthenticator"}
+# Warnings a correct config still logs, each with why it is expected; any other warning fails.
+EXPECTED_WARNINGS = {
+    r"^\S+/jupyter_events/schema.py:\d+: JupyterEventsVersionWarning: The `version` property of an event "
+    r"schema must be a string":
+        "library warning about JupyterHub's own event schema, not about config",
+    r"^Service cull-idle sets `admin: True`, which is deprecated in JupyterHub 2.0":
+        "TLJH's configurer (set_cull_idle_service) defines its idle culler so; TLJH's code, not the stack's",
+}
+
+
+@pytest.fixture(scope="session")
+def tljh_python() -> Path:
+    return tljh_hub.tljh_python()
+
+
+def _stack(name: str) -> tuple[dict[str, str] | None, dict[str, Any]]:
+    keys = {**BASE_TLJH, **TLJH_STACKS[name]}
+    return keys.pop("secrets"), keys
+
+
+def scripts(plan: dict[str, Any]) -> tuple[str, str]:
+    """(install-tljh.sh, configure-tljh.sh) as the VM's cloud-init in the plan writes them."""
+    vm = one(plan, "azure-native:compute:VirtualMachine")
+    doc = yaml.safe_load(base64.b64decode(vm["inputs"]["osProfile"]["customData"]).decode())
+    files = {f["path"]: f["content"] for f in doc["write_files"]}
+    return files[f"{tljh_spec.SCRIPT_DIR}/install-tljh.sh"], files[f"{tljh_spec.SCRIPT_DIR}/configure-tljh.sh"]
+
+
+def with_commands(configure: str, *extra: str) -> str:
+    """The configure script with more tljh-config commands before its reloads."""
+    head, reload, tail = configure.partition("tljh-config reload\n")
+    assert reload, configure
+    return head + "".join(f"{line}\n" for line in extra) + reload + tail
+
+
+def load(python: Path, directory: Path, install: str, configure: str) -> dict[str, Any]:
+    """Replay the scripts into TLJH's config and run the check in the hub environment's Python."""
+    env = tljh_hub.tljh_directory(directory, tljh_hub.config_steps(install, configure))
+    done = subprocess.run([str(python), str(tljh_hub.CHECK_SCRIPT), str(directory)], env=env,
+                          cwd=Path(env["TLJH_INSTALL_PREFIX"]) / "state", capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, f"the check itself failed:\n{done.stderr[-4000:]}"
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    report["stderr"] = done.stderr
+    return report
+
+
+@pytest.mark.parametrize("name", sorted(TLJH_STACKS))
+def test_rendered_tljh_config_loads_in_the_hub_environment(name, render, tljh_python, tmp_path):
+    secrets, keys = _stack(name)
+    cfg = parse_config(*raw_config(secrets, **keys))
+    report = load(tljh_python, tmp_path, *scripts(render(secrets, **keys)))
+    assert mistakes(report, EXPECTED_WARNINGS) == [], report["stderr"][-4000:]
+
+    pins = hub_image.pinned_versions(tljh_hub.REQUIREMENTS)
+    versions = {name: version for name, version in report["versions"].items() if name != "python"}
+    assert versions == {name: pins[name] for name in versions}
+    # TLJH's own default authenticator section is the only one no class reads.
+    assert report["unused_sections"] == ["FirstUseAuthenticator"]
+
+    auth = cfg.auth
+    admins = sorted(set(auth.admins))
+    assert report["authenticator"] == AUTHENTICATORS[auth.type]
+    settings = report["authenticator_settings"]
+    assert settings["client_id"] == auth.client_id and settings["client_secret_set"]
+    assert settings["oauth_callback_url"] == f"{cfg.scheme}://{cfg.host}/hub/oauth_callback"
+    assert settings["allow_all"] is cfg.allow_all
+    # JupyterHub adds the admins to an allow list that names anyone.
+    assert settings["allowed_users"] == (sorted({*auth.allowed_users, *admins}) if auth.allowed_users else [])
+    assert settings["admin_users"] == admins == report["admins_in_db"]
+    if auth.type == "github":
+        assert settings["allowed_organizations"] == sorted(auth.allowed_organizations)
+        assert settings["scope"] == (["read:org"] if auth.allowed_organizations else [])
+    else:
+        assert settings["tenant_id"] == auth.tenant_id
+        assert settings["username_claim"] == "preferred_username"
+
+    assert report["spawner"] == ["UserCreatingSpawner", "SystemdSpawner", "Spawner"]
+    spawner = report["spawner_settings"]
+    assert spawner["mem_limit"] == memory_bytes(cfg.limits.memory)
+    assert spawner["cpu_limit"] == cfg.limits.cpu
+    assert spawner["default_url"] == cfg.default_url
+    culler = report["services"]["cull-idle"]
+    assert f"--timeout={cfg.cull_idle_minutes * 60}" in culler
+    assert f"--max-age={int(cfg.max_age_hours * 3600)}" in culler
+
+    entrypoint = "https" if cfg.https else "http"
+    assert report["proxy"] == ["TraefikFileProviderProxy", "TraefikProxy"]
+    proxy = report["proxy_settings"]
+    assert proxy["traefik_entrypoint"] == entrypoint
+    assert proxy["waited_for"] == [entrypoint, "auth_api"]
+    assert proxy["api_password_set"] and proxy["api_routers"] == ["route_api"]
+    traefik = report["traefik"]
+    if cfg.https:
+        assert traefik["entrypoints"] == ["auth_api", "http", "https"]
+        acme = traefik["acme"]
+        assert acme["email"] == cfg.contact_email
+        if cfg.lets_encrypt == "staging":
+            assert acme["caServer"] == "https://acme-staging-v02.api.letsencrypt.org/directory"
+        else:
+            assert "caServer" not in acme  # Traefik's default CA: Let's Encrypt production
+        assert traefik["generated_cert"] == {"resolver": "letsencrypt", "domain": {"main": cfg.host, "sans": []}}
+    else:
+        assert traefik == {"entrypoints": ["auth_api", "http"], "acme": None, "generated_cert": None}
+
+
+def _github_scripts(render) -> tuple[str, str]:
+    secrets, keys = _stack("github-orgs-users-https")
+    return scripts(render(secrets, **keys))
+
+
+def test_the_check_fails_on_what_tljh_config_refuses(render, tljh_python, tmp_path):
+    install, configure = _github_scripts(render)
+    configure = with_commands(configure, "tljh-config add-item users.allowed 1234", "tljh-config set limits.cpu lots")
+    found = "\n".join(mistakes(load(tljh_python, tmp_path, install, configure), EXPECTED_WARNINGS))
+    assert "`tljh-config add-item users.allowed 1234` is refused by tljh-config: Config validation error: " \
+           "1234 is not of type 'string'" in found
+    assert "`tljh-config set limits.cpu lots` is refused by tljh-config" in found
+
+
+def test_the_check_fails_on_unknown_options_sections_and_values(render, tljh_python, tmp_path):
+    install, configure = _github_scripts(render)
+    configure = with_commands(configure, "tljh-config set auth.GitHubOAuthenticator.allowed_orgs x",
+                              "tljh-config set auth.GitHubOAuthenticatr.client_id x",
+                              "tljh-config set limits.memory lots")
+    found = "\n".join(mistakes(load(tljh_python, tmp_path, install, configure), EXPECTED_WARNINGS))
+    assert "Config option `allowed_orgs` not recognized by `GitHubOAuthenticator`" in found
+    assert "config sections no class of this hub reads: ['GitHubOAuthenticatr']" in found
+    assert "lots is not a valid memory specification" in found
+
+
+# ------------------------------------------------------------- the replay of tljh-config itself
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("none", None), ("None", None), ("0", 0), ("2024", 2024), ("0.5", 0.5), ("2.", 2.0), ("true", True),
+    ("FALSE", False), (".5", ".5"), ("-1", "-1"), ("1e3", "1e3"), ("2G", "2G"),
+    ("alice@myuni.example", "alice@myuni.example"),
+])
+def test_command_values_are_read_as_tljh_config_reads_them(text, value):
+    assert tljh_hub.command_value(text) == value and type(tljh_hub.command_value(text)) is type(value)
+
+
+@given(st.text(alphabet=st.sampled_from("0123456789.eE-+ aflnorstuTNFL@"), max_size=8) | st.text(max_size=8))
+def test_the_stack_knows_which_values_tljh_config_keeps_as_text(text):
+    # components/tljh_spec.py refuses names by this rule (config_checks); the replay reads them.
+    assert tljh_spec.reads_as_text(text) is isinstance(tljh_hub.command_value(text), str)
+
+
+def test_set_and_add_item_make_what_they_need_and_replace_what_is_in_the_way():
+    config: tljh_hub.Config = {"users": {"admin": ["alice"]}, "limits": "2G"}
+    config = tljh_hub.apply_command(config, ["set", "limits.memory", "4G"])
+    assert config["limits"] == {"memory": "4G"}  # a non-mapping on the path is replaced
+    config = tljh_hub.apply_command(config, ["add-item", "users.admin", "bob"])
+    config = tljh_hub.apply_command(config, ["add-item", "auth.X.scope", "read:org"])
+    assert config["users"]["admin"] == ["alice", "bob"] and config["auth"] == {"X": {"scope": ["read:org"]}}
+    before = {"limits": {"cpu": 1}}
+    assert tljh_hub.apply_command(before, ["add-item", "limits.cpu", "2"]) == {"limits": {"cpu": [2]}}
+    assert before == {"limits": {"cpu": 1}}  # commands work on a copy
+    with pytest.raises(ValueError, match="holds the text"):
+        tljh_hub.apply_command({"a": "text"}, ["add-item", "a", "x"])
+    with pytest.raises(ValueError):
+        tljh_hub.apply_command({}, ["unset", "a", "x"])
+
+
+def test_the_steps_start_from_the_installer_and_end_before_the_reloads(render):
+    install, configure = _github_scripts(render)
+    steps = tljh_hub.config_steps(install, configure)
+    assert steps[0]["config"] == {"users": {"admin": ["alice", "carol"]}}  # bootstrap.py --admin alice --admin carol
+    secret = next(s for s in steps if "client_secret" in s["command"])
+    assert tljh_hub.DUMMY_SECRET in secret["command"] and "oauth-plaintext" not in json.dumps(steps)
+    last = steps[-1]["config"]
+    assert last["users"]["admin"] == ["alice", "carol", "alice", "carol"]  # installer's, then add-item's
+    assert last["https"]["letsencrypt"]["domains"] == ["testuni-hub.westeurope.cloudapp.azure.com"]
+    with pytest.raises(AssertionError, match="after a reload"):
+        tljh_hub.config_steps(install, configure + "tljh-config set limits.cpu 2\n")
+
+
+def test_the_hub_environment_is_that_of_the_pinned_commit():
+    text = tljh_hub.REQUIREMENTS.read_text()
+    assert f"# tljh: {tljh_spec.TLJH_REF}\n" in text
+    assert tljh_hub.PACKAGE.parent.name == tljh_spec.TLJH_REF[:8]
+    pins = hub_image.pinned_versions(tljh_hub.REQUIREMENTS)
+    assert all(version and "*" not in version for version in pins.values()), "pin every package exactly"
+    # TLJH's own ranges at that commit (tljh/requirements-hub-env.txt, setup.py install_requires).
+    for name, major in (("jupyterhub", "5"), ("oauthenticator", "17"), ("jupyterhub-systemdspawner", "1"),
+                        ("jupyterhub-traefik-proxy", "2"), ("jupyterhub-idle-culler", "1"), ("pluggy", "1")):
+        assert pins[name].split(".")[0] == major, name
+    assert pins["ruamel-yaml"].startswith("0.18.")
+    assert "the-littlest-jupyterhub" not in pins  # on no package registry: vendored instead
