@@ -158,9 +158,55 @@ def configure_script(cfg: StackConfig, vault_name: str) -> str:
         f"tljh-config set auth.{cls}.client_secret \"$secret\" > /dev/null",
         *_configure_commands(cfg),
         "tljh-config reload",
+        # The hub now logs in through OAuth: open the web ports (closed until now, see
+        # web_guard_script), then start the proxy's HTTPS, whose Let's Encrypt challenge needs port 80.
+        f"touch {CONFIGURED_MARK}",
+        *_web_ports("-D", until_gone=True),
         "tljh-config reload proxy",
     ]
     return "\n".join(lines) + "\n"
+
+
+# Until configure-tljh.sh has finished, TLJH runs with its installer's config: FirstUseAuthenticator
+# with the admins already known, so whoever reached port 80 first could claim an admin's account
+# (any password) and with it sudo on the VM. The web ports stay closed on the VM itself until the
+# real login is in place; the mark keeps them open at later boots. SSH (22) is not affected.
+CONFIGURED_MARK = f"{SCRIPT_DIR}/configured"
+_WEB_RULE = "INPUT -p tcp -m multiport --dports 80,443 -m comment --comment tljh-unconfigured -j DROP"
+
+
+def _web_ports(action: str, *, until_gone: bool = False) -> list[str]:
+    """Shell lines that add (`-I`, once) or delete (`-D`, every copy) the rule dropping web traffic."""
+    lines = []
+    for tool in ("iptables", "ip6tables"):
+        if until_gone:
+            body = f"while {tool} {action} {_WEB_RULE} 2>/dev/null; do :; done"
+        else:
+            body = f"{tool} -C {_WEB_RULE} 2>/dev/null || {tool} {action} {_WEB_RULE}"
+        lines.append(f"if command -v {tool} > /dev/null; then {body}; fi")
+    return lines
+
+
+def web_guard_script() -> str:
+    """Closes ports 80 and 443 on the VM before the proxy and the hub start, at every boot until
+    TLJH is configured (the unit's condition reads the mark configure-tljh.sh writes)."""
+    return "\n".join(["#!/bin/bash", "set -eu", *_web_ports("-I")]) + "\n"
+
+
+WEB_GUARD_UNIT = f"""[Unit]
+Description=Keep the web ports closed until TLJH's login is configured
+ConditionPathExists=!{CONFIGURED_MARK}
+Before=traefik.service jupyterhub.service
+After=network-pre.target
+
+[Service]
+Type=oneshot
+ExecStart={SCRIPT_DIR}/web-guard.sh
+RemainAfterExit=yes
+
+[Install]
+WantedBy=multi-user.target
+"""
 
 
 def metadata_guard_script() -> str:
@@ -312,6 +358,8 @@ def cloud_init(cfg: StackConfig, vault_name: str) -> str:
         "write_files": [
             {"path": f"{SCRIPT_DIR}/metadata-guard.sh", "permissions": "0700", "content": metadata_guard_script()},
             {"path": "/etc/systemd/system/metadata-guard.service", "permissions": "0644", "content": GUARD_UNIT},
+            {"path": f"{SCRIPT_DIR}/web-guard.sh", "permissions": "0700", "content": web_guard_script()},
+            {"path": "/etc/systemd/system/web-guard.service", "permissions": "0644", "content": WEB_GUARD_UNIT},
             {"path": "/etc/systemd/system/jupyterhub.service.d/home-disk.conf", "permissions": "0644",
              "content": HOME_DROPIN},
             {"path": f"{SCRIPT_DIR}/configure-tljh.sh", "permissions": "0700",
@@ -321,6 +369,7 @@ def cloud_init(cfg: StackConfig, vault_name: str) -> str:
         "runcmd": [
             ["systemctl", "daemon-reload"],
             ["systemctl", "enable", "--now", "metadata-guard.service"],
+            ["systemctl", "enable", "--now", "web-guard.service"],
             [f"{SCRIPT_DIR}/install-tljh.sh"],
         ],
     }

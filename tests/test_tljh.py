@@ -406,3 +406,57 @@ def test_bad_tljh_config(overrides, expected):
     with pytest.raises(ConfigError) as info:
         cfg(**overrides)
     assert any(p.startswith(expected) for p in info.value.problems), info.value.problems
+
+
+# --------------------------------------------------------------------------- first boot: no open window
+
+FAKE_IPTABLES = r"""#!/bin/sh
+# A stand-in for iptables/ip6tables: the rules live in $RULES (one per line).
+state="$RULES.$(basename "$0")"
+touch "$state"
+op=$1; shift
+rule="$*"
+case "$op" in
+  -C) grep -qxF -- "$rule" "$state" ;;
+  -I) echo "$rule" >> "$state" ;;
+  -D) grep -qxF -- "$rule" "$state" || exit 1
+      grep -vxF -- "$rule" "$state" > "$state.new" || true; mv "$state.new" "$state" ;;
+esac
+"""
+
+
+def test_web_ports_stay_closed_until_the_login_is_configured(tmp_path):
+    """Before configure-tljh.sh has run, TLJH's installer config (FirstUseAuthenticator, the admins
+    known) would let the first visitor claim an admin account: ports 80 and 443 stay closed on the
+    VM until the OAuth login is in place, and at every boot until then."""
+    doc = yaml.safe_load(tljh_spec.cloud_init(cfg(), "kv-testuni-abc123"))
+    files = {f["path"]: f["content"] for f in doc["write_files"]}
+    unit = files["/etc/systemd/system/web-guard.service"]
+    assert f"ConditionPathExists=!{tljh_spec.CONFIGURED_MARK}" in unit
+    assert "Before=traefik.service jupyterhub.service" in unit
+    runcmd = [" ".join(c) for c in doc["runcmd"]]
+    assert runcmd.index("systemctl enable --now web-guard.service") < runcmd.index(
+        f"{tljh_spec.SCRIPT_DIR}/install-tljh.sh")
+    # The ports open only once the hub has reloaded with the real login, and before the proxy's
+    # HTTPS (its Let's Encrypt challenge needs port 80).
+    lines = tljh_spec.configure_script(cfg(), "kv").splitlines()
+    mark = lines.index(f"touch {tljh_spec.CONFIGURED_MARK}")
+    opened = next(i for i, line in enumerate(lines) if "iptables -D" in line)
+    assert lines.index("tljh-config reload") < mark < opened < lines.index("tljh-config reload proxy")
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("iptables", "ip6tables"):
+        (bin_dir / tool).write_text(FAKE_IPTABLES)
+        (bin_dir / tool).chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "RULES": str(tmp_path / "rules")}
+    guard = tmp_path / "web-guard.sh"
+    guard.write_text(files[f"{tljh_spec.SCRIPT_DIR}/web-guard.sh"])
+    for _ in range(2):  # at each boot; the rule is added once
+        subprocess.run(["bash", str(guard)], env=env, check=True)
+    for tool in ("iptables", "ip6tables"):
+        rules = (tmp_path / f"rules.{tool}").read_text().splitlines()
+        assert rules == ["INPUT -p tcp -m multiport --dports 80,443 -m comment --comment tljh-unconfigured -j DROP"]
+    opening = "\n".join(line for line in lines if "tables -D" in line)
+    subprocess.run(["bash", "-c", opening], env=env, check=True)
+    assert all((tmp_path / f"rules.{tool}").read_text() == "" for tool in ("iptables", "ip6tables"))
