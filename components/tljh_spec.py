@@ -167,6 +167,17 @@ def configure_script(cfg: StackConfig, vault_name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def oneshot_unit(description: str, script: str, *, before: str, condition: str = "") -> str:
+    """A systemd unit that runs one of the stack's scripts once at boot, before the units named,
+    and stays "active" (so they can order after it); `condition` is a ConditionPathExists value."""
+    lines = ["[Unit]", f"Description={description}"]
+    if condition:
+        lines.append(f"ConditionPathExists={condition}")
+    lines += [f"Before={before}", "After=network-pre.target", "", "[Service]", "Type=oneshot",
+              f"ExecStart={SCRIPT_DIR}/{script}", "RemainAfterExit=yes", "", "[Install]", "WantedBy=multi-user.target"]
+    return "\n".join(lines) + "\n"
+
+
 # Until configure-tljh.sh has finished, TLJH runs with its installer's config: FirstUseAuthenticator
 # with the admins already known, so whoever reached port 80 first could claim an admin's account
 # (any password) and with it sudo on the VM. The web ports stay closed on the VM itself until the
@@ -193,20 +204,8 @@ def web_guard_script() -> str:
     return "\n".join(["#!/bin/bash", "set -eu", *_web_ports("-I")]) + "\n"
 
 
-WEB_GUARD_UNIT = f"""[Unit]
-Description=Keep the web ports closed until TLJH's login is configured
-ConditionPathExists=!{CONFIGURED_MARK}
-Before=traefik.service jupyterhub.service
-After=network-pre.target
-
-[Service]
-Type=oneshot
-ExecStart={SCRIPT_DIR}/web-guard.sh
-RemainAfterExit=yes
-
-[Install]
-WantedBy=multi-user.target
-"""
+WEB_GUARD_UNIT = oneshot_unit("Keep the web ports closed until TLJH's login is configured", "web-guard.sh",
+                              before="traefik.service jupyterhub.service", condition=f"!{CONFIGURED_MARK}")
 
 
 def metadata_guard_script() -> str:
