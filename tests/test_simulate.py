@@ -50,6 +50,7 @@ def test_a_spike_that_needs_three_nodes():
     assert result.node_hours == pytest.approx((3 * 60 + 3 * 10) / 60)
     assert result.cost == pytest.approx(3.5 * 0.5)
     assert (result.peak_nodes, result.cold_starts, result.mean_wait_minutes) == (3, 12, 5.0)
+    assert result.hourly_cold_starts == [0, 12, 0] and result.hourly_turned_away == [0, 0, 0]
 
 
 def test_placeholders_hold_room_so_fewer_users_wait():
@@ -76,6 +77,7 @@ def test_a_pool_at_its_maximum_turns_users_away():
     result = simulate_pool([0, 14, 14, 3, 14], pool, Settings(cull_minutes=0))
     # 10 fit; 4 are refused at hour 1 (the same 4 while the shortage lasts), 4 more at hour 4.
     assert result.turned_away == 8
+    assert result.hourly_turned_away == [0, 4, 0, 0, 4]
     assert result.peak_nodes == 2 and max(result.nodes) == 2
 
 
@@ -161,6 +163,8 @@ def test_tljh_is_one_vm_that_turns_users_away_beyond_its_size():
     figures = simulate.simulate_stack(doc, week, None, Settings())
     assert figures["monthly"]["total"] == doc["idleMonthly"] and figures["monthly"]["usage"] == 0
     assert figures["turnedAway"] == round(2 * 730 / 168)
+    assert set(figures["_series"].nodes) == {"the VM"}
+    assert [m.label for m in figures["_series"].marks][1] == "turned away (VM full)"
 
 
 def test_alternatives_suggest_a_placeholder_and_spot():
@@ -274,7 +278,9 @@ def test_cli_table_and_plot(tmp_path, capsys):
     assert cost.main(["--config-file", stack(tmp_path), "--offline", "--usage", "public-binder",
                       "--plot", str(png)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("Simulated month of stack 'trial' (binderhub, westeurope), usage public-binder")
+    assert out.startswith("Simulated 28 days of stack 'trial' (binderhub, westeurope), profile public-binder\n"
+                          "Period: 28 days, the weekly profile 4 times, from a Monday (672 hours)\n"
+                          "  cost of the period  $")
     assert "as configured" in out and "alternative 1" in out and "node-hours/month" in out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
 
@@ -348,3 +354,198 @@ def test_os_disk_size_bounds():
     with pytest.raises(ConfigError) as info:
         config(cluster={"systemPool": {"osDiskSizeGb": 16}})
     assert info.value.problems[0].startswith("binderhub-azure:cluster.systemPool.osDiskSizeGb")
+
+
+# ---- the period simulated, the monthly rate and the plot (issue 22) ----
+
+
+def example_run(example: Path) -> dict[str, Any]:
+    from tools.stackfile import read_stack_file
+
+    raw, secret = read_stack_file(example)
+    for name in cost.SECRET_KEYS:
+        raw.setdefault(f"{cost.PROJECT}:{name}", cost.SECRET)
+        secret = secret | {f"{cost.PROJECT}:{name}"}
+    cfg = parse_config(raw, secret)
+    profile = usage.load_profile(str(example.with_name("usage-" + example.stem.removeprefix("Pulumi.") + ".csv")))
+    return simulate.run(cfg, cost.estimate(cfg, offline=True), profile, 4,
+                        lambda other: cost.estimate(other, offline=True))
+
+
+def texts_of(fig) -> list[str]:
+    return [text.get_text() for ax in fig.axes for text in ax.texts]
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+def test_period_total_monthly_rate_and_plot_agree(example):
+    doc = example_run(example)
+    period, month = doc["period"], doc["monthly"]
+    # The plot's areas are drawn from these: they end at the period's idle, usage and total.
+    idle, used = doc["_series"].cumulative()
+    assert len(idle) == doc["hoursSimulated"] + 1 and idle[0] == used[0] == 0
+    assert (round(idle[-1], 2), round(used[-1], 2), round(idle[-1] + used[-1], 2)) == \
+        (period["idle"], period["usage"], period["total"])
+    # The monthly rate is the same hours scaled to 730 (the figure the README's table shows).
+    assert month["total"] == round((idle[-1] + used[-1]) * 730 / doc["hoursSimulated"], 2)
+    assert month["idle"] == round(idle[-1] * 730 / doc["hoursSimulated"], 2)
+    readme = (ROOT / "README.md").read_text()
+    assert f"| ${month['idle']:,.2f} | ${month['usage']:,.2f} | ${month['total']:,.2f} |" in readme
+    # The plot writes the period's total (and the monthly rate) as the text does.
+    fig = simulate.figure(doc, "t")
+    (note,) = texts_of(fig)
+    assert note == f"${period['total']:,.2f} in 28 days\n(${month['total']:,.2f} a month)"
+    labels = fig.axes[2].get_legend_handles_labels()[1]
+    assert labels == [f"idle (always on): ${period['idle']:,.2f}", f"usage: ${period['usage']:,.2f}"]
+    # The idle cost is a series per hour (a schedule would make it vary); today it is constant.
+    series = doc["_series"]
+    assert len(set(series.idle_cost)) == 1 and min(series.usage_cost) >= 0
+
+
+def dated_csv(start: str, hours: int, users=lambda when: 0) -> str:
+    import datetime
+
+    first = datetime.datetime.fromisoformat(start)
+    rows = [(first + datetime.timedelta(hours=h)) for h in range(hours)]
+    return "time,users\n" + "".join(f"{when:%Y-%m-%dT%H:%M},{users(when)}\n" for when in rows)
+
+
+def term(when) -> int:
+    # 30 people on weekday mornings 09-12, 3 in the evenings 18-21.
+    if when.weekday() < 5 and 9 <= when.hour < 12:
+        return 30
+    return 3 if when.weekday() < 5 and 18 <= when.hour < 21 else 0
+
+
+def test_a_dated_profile_reports_its_dates_and_cost_before_the_monthly_rate(tmp_path, capsys):
+    path = tmp_path / "term.csv"
+    path.write_text(dated_csv("2026-01-05T00:00", 14 * 24, term))
+    args = ["--config-file", stack(tmp_path), "--offline", "--usage", str(path)]
+    assert cost.main([*args, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    period = doc["period"]
+    assert (period["length"], period["dates"], period["hours"]) == ("14 days", "Mon 2026-01-05 to Sun 2026-01-18", 336)
+    assert (period["start"], period["end"]) == ("2026-01-05T00:00:00", "2026-01-19T00:00:00")
+    assert doc["monthly"]["total"] == pytest.approx(period["total"] * 730 / 336, abs=0.01)
+    assert cost.main(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "Simulated 14 days of stack 'trial' (binderhub, westeurope), profile term"
+    assert lines[1] == "Period: 14 days, Mon 2026-01-05 to Sun 2026-01-18 (336 hours)"
+    assert lines[2].startswith(f"  cost of the period  ${period['total']:,.2f} = idle ${period['idle']:,.2f}")
+    assert lines[3].startswith(f"  monthly rate        ${doc['monthly']['total']:,.2f} = idle")
+    assert lines[4] == (f"  in the period: {period['coldStarts']} launches waited 5 min for a node, "
+                        f"{period['turnedAway']} users turned away")
+    header = next(line for line in lines if line.startswith("setting"))
+    assert header.split()[1:3] == ["14", "days"]
+
+
+def test_weeks_repeats_a_weekly_profile_and_is_refused_for_a_dated_one(tmp_path, capsys):
+    base = ["--config-file", stack(tmp_path), "--offline", "--json", "--usage"]
+    assert cost.main([*base, "workshop"]) == 0
+    assert json.loads(capsys.readouterr().out)["period"]["hours"] == 4 * 168  # the default
+    assert cost.main([*base, "workshop", "--weeks", "3"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["hoursSimulated"], doc["period"]["length"]) == (3 * 168, "21 days")
+    assert doc["period"]["dates"] == "the weekly profile 3 times, from a Monday" and doc["period"]["start"] is None
+    path = tmp_path / "term.csv"
+    path.write_text(dated_csv("2026-01-07T00:00", 48))
+    for weeks in ("4", "1"):
+        assert cost.main([*base, str(path), "--weeks", weeks]) == 2
+        out = capsys.readouterr()
+        assert out.out == "" and len(out.err.strip().splitlines()) == 1
+        assert out.err.startswith(f"error: --weeks repeats a weekly (hour,users) profile; {path} has dates")
+        assert out.err.rstrip().endswith("leave out --weeks")
+
+
+def test_day_labels_follow_the_profile_start():
+    from tools.simulate import Period
+
+    wednesday = usage.parse_profile(dated_csv("2026-01-07T00:00", 14 * 24), "w")
+    period = simulate.period_of(wednesday, 4)
+    assert period.describe() == "14 days, Wed 2026-01-07 to Tue 2026-01-20"
+    major, minor = period.ticks()
+    assert major[:3] == [(0, "Wed\n7 Jan"), (24, "Thu"), (48, "Fri")] and (120, "Mon\n12 Jan") in major
+    assert len(major) == 14 and minor == []
+    # Starting at 09:00: the first day boundary is 15 hours in, and the times are in the dates.
+    morning = simulate.period_of(usage.parse_profile(dated_csv("2026-01-07T09:00", 72), "m"), 4)
+    assert morning.ticks()[0][0] == (15, "Thu\n8 Jan")
+    assert morning.dates() == "Wed 2026-01-07 09:00 to Sat 2026-01-10 09:00"
+    # A weekly profile starts on a Monday; Mondays name their week when it repeats.
+    weekly = Period(2 * 168, repeats=2)
+    assert weekly.ticks()[0][:2] == [(0, "Mon\nweek 1"), (24, "Tue")] and (168, "Mon\nweek 2") in weekly.ticks()[0]
+    assert Period(168, repeats=1).ticks()[0][0] == (0, "Mon")
+    # Long periods: Mondays only, at most 8 labels; short ones: every 6 hours.
+    long_major, long_minor = Period(104 * 168, repeats=104).ticks()
+    assert len(long_major) <= 8 and all(label.startswith("Mon\nweek ") for _, label in long_major)
+    assert len(long_minor) == 104
+    assert Period(24, start_hour=2 * 24).ticks()[0][:2] == [(0, "Wed 00:00"), (6, "Wed 06:00")]
+    # And the plot uses them.
+    doc = simulate.run(config(), cost.estimate(config(), offline=True), wednesday, 4,
+                       lambda other: cost.estimate(other, offline=True))
+    labels = [tick.get_text() for tick in simulate.figure(doc, "t").axes[2].get_xticklabels()]
+    assert labels[0] == "Wed\n7 Jan" and "0 = Monday" not in " ".join(labels)
+
+
+def test_builds_are_not_simulated_and_say_so(capsys):
+    public = next(example for example in EXAMPLES if example.stem == "Pulumi.public-binder")
+    doc = example_run(public)
+    assert doc["assumptions"]["builds"] == "not simulated: the build pool stays at its minCount (0 nodes)"
+    # The build pool is priced at its minimum and left out of the plot (no flat line at zero).
+    assert doc["nodeHours"]["build"] == 0 and doc["peakNodes"]["build"] == 0
+    assert set(doc["_series"].nodes) == {"user nodes"}
+    labels = simulate.figure(doc, "t").axes[1].get_legend_handles_labels()[1]
+    assert labels == ["user nodes"]
+    text = simulate.render({k: v for k, v in doc.items() if not k.startswith("_")}, "t")
+    assert "Builds are not simulated: the build pool stays at its minCount (0 nodes)." in text.splitlines()
+    default = simulate.run(config(), cost.estimate(config(), offline=True), usage.load_profile("course"), 1,
+                           lambda other: cost.estimate(other, offline=True))
+    assert "builds" not in default["assumptions"]
+
+
+def test_cold_starts_and_turned_away_are_marked_in_their_hours():
+    cfg = config()  # 3 nodes of 5: the workshop's 40 do not fit
+    doc = simulate.run(cfg, cost.estimate(cfg, offline=True), usage.load_profile("workshop"), 2,
+                       lambda other: cost.estimate(other, offline=True))
+    marks = {m.key: m for m in doc["_series"].marks}
+    tuesday_nine = 24 + 9
+    assert [h for h, n in enumerate(marks["turnedAway"].counts) if n] == [tuesday_nine, 168 + tuesday_nine]
+    assert marks["turnedAway"].total == doc["period"]["turnedAway"] == 2 * 25
+    assert [h for h, n in enumerate(marks["coldStarts"].counts) if n] == [tuesday_nine, 168 + tuesday_nine]
+    assert marks["coldStarts"].total == doc["period"]["coldStarts"] == 2 * 15
+    assert doc["turnedAway"] == round(50 * 730 / 336)  # the monthly count keeps its meaning
+    fig = simulate.figure(doc, "t")
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert labels == ["users", "waited 5 min for a node: 30", "turned away (pool at maxCount): 50"]
+    # Drawn at the middle of those hours, above the users' line.
+    offsets = [collection.get_offsets()[:, 0].tolist() for collection in fig.axes[0].collections]
+    assert offsets == [[tuesday_nine + 0.5, 168 + tuesday_nine + 0.5]] * 2
+
+
+@pytest.mark.parametrize("name", ["a-workshop-stack-with-a-forty-char-name", "x" * 95])
+def test_a_long_stack_name_does_not_clip_the_title(name):
+    cfg = config()
+    profile = usage.load_profile("public-binder")
+    doc = simulate.run(cfg, cost.estimate(cfg, offline=True), profile, 4,
+                       lambda other: cost.estimate(other, offline=True))
+    title = simulate.title_of(name, "binderhub", "swedencentral", doc["_period"], profile.name)
+    fig = simulate.figure(doc, title)
+    renderer = fig.canvas.get_renderer()
+    fig.draw(renderer)
+    (suptitle,) = fig.texts
+    box = suptitle.get_window_extent(renderer)
+    assert box.x0 >= 0 and box.x1 <= fig.bbox.width and box.y1 <= fig.bbox.height
+    assert name[:20] in suptitle.get_text() and suptitle.get_text().count("\n") <= 2
+    for ax in fig.axes:  # the legends sit beside the panels, inside the figure
+        legend = ax.get_legend().get_window_extent(renderer)
+        assert legend.x0 >= ax.get_window_extent(renderer).x1 and legend.x1 <= fig.bbox.width
+
+
+def test_same_input_same_output(tmp_path, capsys):
+    outputs, pngs = [], []
+    for run in range(2):
+        png = tmp_path / f"{run}.png"
+        assert cost.main(["--config-file", stack(tmp_path), "--offline", "--usage", "course", "--plot",
+                          str(png)]) == 0
+        outputs.append(capsys.readouterr().out)
+        pngs.append(png.read_bytes())
+    assert outputs[0] == outputs[1] and pngs[0] == pngs[1]
+    assert b"matplotlib" not in pngs[0]  # no version in the file: a library upgrade alone changes no byte

@@ -4,8 +4,9 @@
     ./run python -m tools.cost --config-file path/to/Pulumi.myuni.yaml [--json] [--offline]
     ./run python -m tools.cost --stack dev --usage PROFILE [--weeks N] [--json] [--plot FILE]
 
-With --usage, a month of use is simulated hour by hour (tools/simulate.py; profiles in
-tools/usage.py) instead of printing the itemised estimate.
+With --usage, the hours of a usage profile are simulated one by one (tools/simulate.py;
+profiles in tools/usage.py) instead of printing the itemised estimate: the cost of the hours
+simulated first, then the monthly rate.
 
 Prices are USD list pay-as-you-go prices (Linux) from the public Azure Retail Prices API
 for the stack's region. Without network, or with --offline, they come from the shipped
@@ -193,15 +194,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--offline", action="store_true",
                         help="use the shipped price table only (no request to the Azure Retail Prices API)")
     parser.add_argument("--usage", metavar="PROFILE",
-                        help="simulate a month of use: a CSV of concurrent users per hour (hour,users) or a built-in "
+                        help="simulate a period of use: a CSV of concurrent users per hour (hour,users) or a built-in "
                              "profile (workshop, course, public-binder)")
-    parser.add_argument("--weeks", type=int, default=4, metavar="N",
-                        help="weeks a weekly profile is repeated in the simulation (default 4)")
+    parser.add_argument("--weeks", type=int, metavar="N",
+                        help="weeks a weekly (hour,users) profile is repeated in the simulation (default 4); a "
+                             "dated (time,users) profile is simulated as given")
     parser.add_argument("--plot", metavar="FILE", help="with --usage: write a PNG of users, nodes and cost")
     args = parser.parse_args(argv)
-    if (args.plot or args.weeks != 4) and not args.usage:
+    if (args.plot or args.weeks is not None) and not args.usage:
         parser.error("--plot and --weeks need --usage")
-    if not 1 <= args.weeks <= 104:
+    if args.weeks is not None and not 1 <= args.weeks <= 104:
         parser.error("--weeks must be between 1 and 104")
 
     try:
@@ -221,6 +223,11 @@ def main(argv: list[str] | None = None) -> int:
                 profile = load_profile(args.usage)
             except UsageError as err:
                 print(f"error: --usage {err}", file=sys.stderr)
+                return 2
+            if args.weeks is not None and not profile.weekly:
+                # Repeating a term would repeat its dates; cutting it short is what editing the file is for.
+                print(f"error: --weeks repeats a weekly (hour,users) profile; {args.usage} has dates (time,users) "
+                      f"and is simulated as given ({len(profile.users)} hours): leave out --weeks", file=sys.stderr)
                 return 2
         doc = estimate(cfg, offline=args.offline)
         if profile is not None:
@@ -245,11 +252,11 @@ def _simulate(cfg: StackConfig, doc: dict[str, Any], profile: Any, args: argpars
         return estimate(other, offline=bool(doc["offline"]))
 
     try:
-        result = simulate.run(cfg, doc, profile, args.weeks, estimate_of)
+        result = simulate.run(cfg, doc, profile, args.weeks or 4, estimate_of)
     except simulate.SimulationError as err:
         print(f"error: cannot simulate stack '{stack}': {err}", file=sys.stderr)
         return 2
-    title = f"Simulated month of stack '{stack}' ({cfg.mode}, {cfg.location}), usage {profile.name}"
+    title = simulate.title_of(stack, cfg.mode, cfg.location, result["_period"], profile.name)
     if args.plot:
         try:
             simulate.plot(result, args.plot, title)

@@ -27,6 +27,7 @@ A node is paid (VM and OS disk) from the minute it is requested to the minute it
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -77,6 +78,8 @@ class PoolResult:
     cost: float = 0.0
     nodes: list[int] = field(default_factory=list)  # nodes running in each hour (its most)
     hourly_node_hours: list[float] = field(default_factory=list)  # node-hours paid in each hour
+    hourly_cold_starts: list[int] = field(default_factory=list)  # users who waited for a node, per hour
+    hourly_turned_away: list[int] = field(default_factory=list)  # users refused, per hour
 
     @property
     def mean_wait_minutes(self) -> float:
@@ -106,6 +109,8 @@ def simulate_pool(demand: Sequence[int], pool: Pool, settings: Settings = Settin
     result = PoolResult(hours=len(demand))
     nodes_log = result.nodes
     paid_log = result.hourly_node_hours
+    cold_log = result.hourly_cold_starts
+    turned_log = result.hourly_turned_away
     first = placeholders if hours_set is None or start_hour % HOURS_PER_WEEK in hours_set else 0
     n = nodes_for(first)
     served_prev = 0
@@ -116,9 +121,11 @@ def simulate_pool(demand: Sequence[int], pool: Pool, settings: Settings = Settin
     peak = n
     for h, users in enumerate(demand):
         excess = users - cap if users > cap else 0
-        if excess > excess_prev:
-            turned += excess - excess_prev
+        refused = excess - excess_prev if excess > excess_prev else 0
+        turned += refused
+        turned_log.append(refused)
         excess_prev = excess
+        waited = 0
         served = users - excess
         p = placeholders if hours_set is None or (start_hour + h) % HOURS_PER_WEEK in hours_set else 0
         linger = served_prev - served if served_prev > served and linger_minutes > 0 else 0
@@ -133,7 +140,9 @@ def simulate_pool(demand: Sequence[int], pool: Pool, settings: Settings = Settin
                 arrivals = served - served_prev if served > served_prev else 0
                 free = n * fit - served_prev if n * fit > served_prev else 0
                 if arrivals > free:
-                    cold += arrivals - free
+                    waited = arrivals - free
+                    cold += waited
+        cold_log.append(waited)
         if not packing:
             # Spread servers: a node stays while a server (or placeholder) may be on it.
             keep1 = max(keep1, min(a, served + linger + p))
@@ -215,20 +224,58 @@ def _fixed_monthly(doc: Mapping[str, Any]) -> float:
     return float(doc["idleMonthly"]) - autoscaled
 
 
+@dataclass(frozen=True)
+class Marks:
+    """Something to mark on the plot's time axis: how many of it in each hour simulated.
+
+    The plot draws every Marks the same way (a marker on the users line in the hours with any,
+    the period's count in the legend), so a new kind of event is one more entry here."""
+
+    key: str  # stable name: coldStarts, turnedAway
+    label: str  # legend text; the plot adds the count
+    counts: tuple[int, ...]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts)
+
+
+@dataclass(frozen=True)
+class Series:
+    """What the plot draws, one entry per hour simulated."""
+
+    users: tuple[int, ...]
+    gpu_users: tuple[int, ...] | None
+    nodes: dict[str, tuple[int, ...]]  # per pool that runs users ("user nodes"): its nodes in each hour
+    idle_cost: tuple[float, ...]  # what bills with nobody on the hub (fixed items, pools at minCount)
+    usage_cost: tuple[float, ...]  # node time above the pools' minimum
+    marks: tuple[Marks, ...]
+
+    def cumulative(self) -> tuple[list[float], list[float]]:
+        """Cumulative idle and usage cost at each hour boundary (0 .. hours): the plot's areas."""
+        idle, usage = [0.0], [0.0]
+        for i, u in zip(self.idle_cost, self.usage_cost, strict=True):
+            idle.append(idle[-1] + i)
+            usage.append(usage[-1] + u)
+        return idle, usage
+
+
 def simulate_stack(doc: Mapping[str, Any], users: Sequence[int], gpu_users: Sequence[int] | None,
                    settings: Settings, *, start_hour: int = 0) -> dict[str, Any]:
-    """The month's figures of one setting: cost split into idle and usage, node-hours and peak
-    nodes per pool, cold starts, users turned away. Counts are per month (scaled from the
-    simulated hours), except the peaks."""
+    """The figures of one setting: the cost of the hours simulated (`period`) and the monthly
+    rate (`monthly`, the same scaled to a 730-hour month), each split into idle and usage;
+    node-hours and peak nodes per pool, cold starts, users turned away (per month, scaled from
+    the hours simulated, except the peaks)."""
     hours = len(users)
-    fixed = _fixed_monthly(doc)
-    idle = fixed
-    usage_cost = 0.0
+    # Idle: the estimate's fixed items and every autoscaled pool's minCount nodes, hour by hour.
+    idle_cost = [_fixed_monthly(doc) / HOURS_PER_MONTH] * hours
+    usage_cost = [0.0] * hours
     node_hours: dict[str, float] = {}
     peaks: dict[str, int] = {}
-    cold = wait = turned = 0.0
-    series: dict[str, list[int]] = {}
-    costs: list[float] = [fixed / HOURS_PER_MONTH] * hours
+    cold = [0] * hours
+    turned = [0] * hours
+    wait = 0.0
+    nodes: dict[str, tuple[int, ...]] = {}
     for entry in doc.get("pools", []):
         if not entry["autoscaled"]:
             node_hours[entry["pool"]] = entry["idleCount"] * HOURS_PER_MONTH
@@ -242,25 +289,37 @@ def simulate_stack(doc: Mapping[str, Any], users: Sequence[int], gpu_users: Sequ
             demand = gpu_users if pool.serves == "gpuUsers" and gpu_users is not None else [0] * hours
             pool_settings = replace(settings, placeholders=0)
         result = simulate_pool(demand, pool, pool_settings, start_hour=start_hour)
-        floor = pool.min_count * pool.node_hour_price * HOURS_PER_MONTH
-        idle += floor
-        usage_cost += monthly(result.cost, hours) - floor
+        floor = pool.min_count * pool.node_hour_price
+        for h, paid in enumerate(result.hourly_node_hours):
+            idle_cost[h] += floor
+            usage_cost[h] += paid * pool.node_hour_price - floor
+            cold[h] += result.hourly_cold_starts[h]
+            turned[h] += result.hourly_turned_away[h]
         node_hours[pool.name] = round(monthly(result.node_hours, hours), 1)
         peaks[pool.name] = result.peak_nodes
-        cold += result.cold_starts
         wait += result.wait_minutes
-        turned += result.turned_away
-        series[pool.name] = result.nodes
-        for h, paid in enumerate(result.hourly_node_hours):
-            costs[h] += paid * pool.node_hour_price
+        if pool.serves is not None:
+            # A pool that serves no users (the build pool: builds are not simulated) stays at
+            # its minimum: a flat line that would look like a measurement is left out.
+            nodes[f"{pool.name} nodes" if doc.get("pools") else "the VM"] = tuple(result.nodes)
+    idle, usage_total = sum(idle_cost), sum(usage_cost)
+    cold_total, turned_total = sum(cold), sum(turned)
+    series = Series(tuple(users), tuple(gpu_users) if gpu_users is not None else None, nodes, tuple(idle_cost),
+                    tuple(usage_cost),
+                    (Marks("coldStarts", f"waited {settings.startup_minutes:g} min for a node", tuple(cold)),
+                     Marks("turnedAway", "turned away (pool at maxCount)" if doc.get("pools") else
+                           "turned away (VM full)", tuple(turned))))
     return {
-        "monthly": {"idle": round(idle, 2), "usage": round(usage_cost, 2), "total": round(idle + usage_cost, 2)},
+        "period": {"idle": round(idle, 2), "usage": round(usage_total, 2), "total": round(idle + usage_total, 2),
+                   "coldStarts": cold_total, "turnedAway": turned_total},
+        "monthly": {"idle": round(monthly(idle, hours), 2), "usage": round(monthly(usage_total, hours), 2),
+                    "total": round(monthly(idle + usage_total, hours), 2)},
         "nodeHours": node_hours,
         "peakNodes": peaks,
-        "coldStarts": {"count": round(monthly(cold, hours)), "meanWaitMinutes": round(wait / cold, 1) if cold else 0},
-        "turnedAway": round(monthly(turned, hours)),
+        "coldStarts": {"count": round(monthly(cold_total, hours)),
+                       "meanWaitMinutes": round(wait / cold_total, 1) if cold_total else 0},
+        "turnedAway": round(monthly(turned_total, hours)),
         "_series": series,
-        "_hourlyCost": costs,
     }
 
 
@@ -310,29 +369,121 @@ def alternatives(cfg: StackConfig, doc: Mapping[str, Any], profile: Profile, bas
     return found[:2]
 
 
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+@dataclass(frozen=True)
+class Period:
+    """The hours simulated: a weekly profile repeated from a Monday 00:00, or a dated profile's
+    own hours."""
+
+    hours: int
+    start_hour: int = 0  # hours since a Monday 00:00 of the first hour
+    start: datetime.datetime | None = None  # the first hour (dated profiles)
+    repeats: int | None = None  # how many times a weekly profile is repeated
+
+    @property
+    def length(self) -> str:
+        if self.hours % 24:
+            return f"{self.hours} hours"
+        days = self.hours // 24
+        return "1 day" if days == 1 else f"{days} days"
+
+    @property
+    def end(self) -> datetime.datetime | None:
+        """The end of the last hour (dated profiles)."""
+        return self.start + datetime.timedelta(hours=self.hours) if self.start is not None else None
+
+    def dates(self) -> str:
+        """'Mon 2026-01-05 to Sun 2026-01-18' (whole days) or with times; for a weekly profile the
+        weekdays it covers."""
+        if self.start is None or self.end is None:
+            times = "once" if self.repeats == 1 else f"{self.repeats} times"
+            return f"the weekly profile {times}, from a Monday"
+        if self.start.hour == self.start.minute == 0 and self.hours % 24 == 0:
+            last = self.end - datetime.timedelta(days=1)
+            return f"{self.start:%a %Y-%m-%d} to {last:%a %Y-%m-%d}"
+        return f"{self.start:%a %Y-%m-%d %H:%M} to {self.end:%a %Y-%m-%d %H:%M}"
+
+    def describe(self) -> str:
+        return f"{self.length}, {self.dates()}"
+
+    def day_label(self, hour: int, first: bool = False) -> str:
+        """The label of the day that begins `hour` hours into the period: its weekday, and on
+        Mondays (and the first label) its date (dated profiles) or its week (weekly profiles)."""
+        day = (self.start_hour + hour) // 24
+        weekday = WEEKDAYS[day % 7]
+        if not first and day % 7:
+            return weekday
+        if self.start is not None:
+            when = self.start + datetime.timedelta(hours=hour)
+            return f"{weekday}\n{when.day} {when:%b}"
+        if self.repeats == 1:
+            return weekday
+        return f"{weekday}\nweek {(self.start_hour + hour) // HOURS_PER_WEEK + 1}"
+
+    def ticks(self) -> tuple[list[tuple[int, str]], list[int]]:
+        """The time axis, in hours from the start: labelled (major) ticks and unlabelled ones. Every
+        day for up to 16 days, Mondays beyond (at most 8 labels), every 6 hours for short
+        periods."""
+        first = (24 - self.start_hour % 24) % 24  # the first day boundary
+        midnights = list(range(first, self.hours, 24))  # not the end: that day is not simulated
+        if self.hours < 48:
+            major = list(range(0, self.hours, 6))
+            labels = [(h, f"{WEEKDAYS[((self.start_hour + h) // 24) % 7]} {(self.start_hour + h) % 24:02d}:00")
+                      for h in major]
+            return labels, []
+        if self.hours <= 16 * 24:
+            return [(h, self.day_label(h, first=i == 0)) for i, h in enumerate(midnights)], []
+        mondays = [h for h in midnights if ((self.start_hour + h) // 24) % 7 == 0]
+        step = -(-len(mondays) // 8)
+        return [(h, self.day_label(h)) for h in mondays[::step]], (midnights if step == 1 else mondays)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"hours": self.hours, "length": self.length, "dates": self.dates(),
+                "start": self.start.isoformat() if self.start else None,
+                "end": self.end.isoformat() if self.end else None}
+
+
+def period_of(profile: Profile, weeks: int) -> Period:
+    if profile.weekly:
+        return Period(len(profile.users) * weeks, profile.start_hour, None, weeks)
+    return Period(len(profile.users), profile.start_hour, profile.start)
+
+
 def run(cfg: StackConfig, doc: Mapping[str, Any], profile: Profile, weeks: int,
         estimate_of: Callable[[StackConfig], Mapping[str, Any]]) -> dict[str, Any]:
-    """The simulator's document (`--json`): the stack's month and the alternatives'."""
+    """The simulator's document (`--json`): the cost of the hours simulated and the monthly
+    rate, of the stack and of the alternatives. A weekly profile is repeated `weeks` times; a
+    dated profile is simulated as given (the command refuses --weeks for it)."""
+    period = period_of(profile, weeks)
     users = list(profile.users) * weeks if profile.weekly else list(profile.users)
     gpu_users = None
     if profile.gpu_users is not None:
         gpu_users = list(profile.gpu_users) * weeks if profile.weekly else list(profile.gpu_users)
-    base = simulate_stack(doc, users, gpu_users, settings_of(cfg), start_hour=profile.start_hour)
     settings = settings_of(cfg)
+    base = simulate_stack(doc, users, gpu_users, settings, start_hour=profile.start_hour)
+    assumptions: dict[str, Any] = {
+        "nodeStartupMinutes": settings.startup_minutes, "scaleDownUnneededMinutes": settings.scale_down_minutes,
+        "cullIdleMinutes": settings.cull_minutes, "placeholders": settings.placeholders,
+        "userScheduler": settings.packing, "spotEvictions": "not simulated"}
+    unserved = [pool for pool in pools_of(doc) if pool.serves is None]
+    if unserved:
+        assumptions["builds"] = "not simulated: " + ", ".join(
+            f"the {pool.name} pool stays at its minCount ({pool.min_count} node{'' if pool.min_count == 1 else 's'})"
+            for pool in unserved)
     return {
         "profile": profile.name,
         "hoursSimulated": len(users),
         "weeks": round(len(users) / HOURS_PER_WEEK, 2),
         **_public(base),
+        "period": {**period.as_json(), **base["period"]},
         "prices": {"source": doc["priceSource"], "date": doc["priceDate"], "region": doc["pricesRegion"],
                    "offline": doc["offline"], "excludesUnknown": doc["excludesUnknown"]},
-        "assumptions": {"nodeStartupMinutes": settings.startup_minutes,
-                        "scaleDownUnneededMinutes": settings.scale_down_minutes,
-                        "cullIdleMinutes": settings.cull_minutes, "placeholders": settings.placeholders,
-                        "userScheduler": settings.packing, "spotEvictions": "not simulated"},
+        "assumptions": assumptions,
         "alternatives": alternatives(cfg, doc, profile, base, estimate_of, users, gpu_users, profile.start_hour),
-        "_series": {"users": users, "gpuUsers": gpu_users, "nodes": base["_series"],
-                    "hourlyCost": base["_hourlyCost"]},
+        "_series": base["_series"],
+        "_period": period,
     }
 
 
@@ -347,73 +498,139 @@ def _row(label: str, figures: Mapping[str, Any]) -> list[str]:
     peaks = ", ".join(f"{pool} {n}" for pool, n in figures["peakNodes"].items())
     cold = figures["coldStarts"]
     waits = f"{cold['count']} x {cold['meanWaitMinutes']:g} min" if cold["count"] else "0"
-    return [label, f"${money['idle']:,.2f}", f"${money['usage']:,.2f}", f"${money['total']:,.2f}", nodes, peaks,
-            waits, str(figures["turnedAway"])]
+    return [label, f"${figures['period']['total']:,.2f}", f"${money['idle']:,.2f}", f"${money['usage']:,.2f}",
+            f"${money['total']:,.2f}", nodes, peaks, waits, str(figures["turnedAway"])]
 
 
 def render(doc: Mapping[str, Any], title: str) -> str:
-    """The text the command prints: one row for the stack, one per alternative."""
-    header = ["setting", "idle", "usage", "total/month", "node-hours/month", "peak nodes", "waited for a node",
-              "turned away"]
+    """The text the command prints: the cost of the hours simulated, the monthly rate, then one
+    row for the stack and one per alternative."""
+    period = doc["period"]
+    money = doc["monthly"]
+    header = ["setting", period["length"], "idle/month", "usage/month", "total/month", "node-hours/month",
+              "peak nodes", "waited/month", "turned away/month"]
     rows = [_row("as configured", doc)]
     notes = []
     for i, alt in enumerate(doc["alternatives"], start=1):
         rows.append(_row(f"alternative {i}", alt))
         notes.append(f"  alternative {i}: {alt['setting']}")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    fmt = "  ".join(f"{{:{'<' if i in (0, 4, 5) else '>'}{w}}}" for i, w in enumerate(widths))
+    fmt = "  ".join(f"{{:{'<' if i in (0, 5, 6) else '>'}{w}}}" for i, w in enumerate(widths))
     prices = doc["prices"]
     a = doc["assumptions"]
+    cold = period["coldStarts"]
     lines = [title,
-             f"Profile {doc['profile']}: {doc['hoursSimulated']} hours simulated ({doc['weeks']:g} weeks), figures "
-             "per 730-hour month; USD list pay-as-you-go",
+             f"Period: {period['length']}, {period['dates']} ({period['hours']} hours)",
+             f"  cost of the period  ${period['total']:,.2f} = idle ${period['idle']:,.2f} + usage "
+             f"${period['usage']:,.2f}",
+             f"  monthly rate        ${money['total']:,.2f} = idle ${money['idle']:,.2f} + usage "
+             f"${money['usage']:,.2f} (the period scaled to a 730-hour month)",
+             f"  in the period: {cold} launch{'' if cold == 1 else 'es'} waited {a['nodeStartupMinutes']:g} min "
+             f"for a node, {period['turnedAway']} user{'' if period['turnedAway'] == 1 else 's'} turned away",
              "", fmt.format(*header), fmt.format(*rows[0]), *(fmt.format(*r) for r in rows[1:]), "", *notes,
              f"Model: nodes start in {a['nodeStartupMinutes']:g} min, are removed after "
              f"{a['scaleDownUnneededMinutes']:g} min unneeded; culler {a['cullIdleMinutes']:g} min; "
              f"{a['placeholders']} placeholder(s); user scheduler "
              f"{'on' if a['userScheduler'] else 'off'}; spot evictions not simulated.",
+             *([f"Builds are {a['builds']}."] if "builds" in a else []),
              f"Prices: {'offline table' if prices['offline'] else 'Azure Retail Prices API'}, {prices['region']}, "
-             f"{prices['date']}" + (" (excludes items of unknown price)" if prices["excludesUnknown"] else "")]
+             f"{prices['date']}, USD list pay-as-you-go"
+             + (" (excludes items of unknown price)" if prices["excludesUnknown"] else "")]
     return "\n".join(lines)
 
 
+def title_of(stack: str, mode: str, location: str, period: Period, profile: str) -> str:
+    return f"Simulated {period.length} of stack '{stack}' ({mode}, {location}), profile {profile}"
+
+
+PLOT_SIZE = (9.0, 7.5)  # inches, at 100 dpi: 900 px wide, about the width a README shows
+TITLE_CHARACTERS = 80  # a title line at the suptitle's size fits PLOT_SIZE's width
+MARK_STYLE = {"coldStarts": ("v", "tab:orange"), "turnedAway": ("X", "tab:red")}
+POOL_COLOURS = ("tab:green", "tab:purple", "tab:brown", "tab:pink")
+
+
+def wrap_title(title: str) -> str:
+    """At most three lines of TITLE_CHARACTERS; a longer title (a very long stack name) is
+    shortened with an ellipsis rather than clipped at the figure's edges."""
+    import textwrap
+
+    head, sep, tail = title.rpartition(", profile ")
+    parts = [head + ",", "profile " + tail] if sep else [title]  # the profile on a line of its own
+    lines = [line for part in parts for line in textwrap.wrap(part, TITLE_CHARACTERS, break_on_hyphens=False)]
+    if len(lines) > 3:
+        lines = [*lines[:2], textwrap.shorten(" ".join(lines[2:]), TITLE_CHARACTERS, placeholder=" ...")]
+    return "\n".join(lines)
+
+
+def figure(doc: Mapping[str, Any], title: str) -> Any:
+    """The plot as a matplotlib Figure (drawn, not saved): users with the marks (cold starts,
+    users turned away), the nodes of the pools that run users, and the cumulative cost split
+    into idle and usage, ending at the period's total; the panels share the time axis."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    series: Series = doc["_series"]
+    period: Period = doc["_period"]
+    figures = doc["period"]
+    hours = len(series.users)
+    x = list(range(hours + 1))
+
+    def steps(values: Sequence[float]) -> list[float]:
+        return [*values, values[-1]] if values else [0]
+
+    fig = Figure(figsize=PLOT_SIZE, dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)  # a PNG canvas, without pyplot's global state
+    users_ax, nodes_ax, cost_ax = fig.subplots(3, 1, sharex=True, height_ratios=[1.1, 0.8, 1.2])
+    fig.suptitle(wrap_title(title), fontsize="large")
+    outside = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0), "borderaxespad": 0.0, "fontsize": "small",
+               "frameon": False}
+
+    users_ax.step(x, steps(series.users), where="post", label="users", color="tab:blue")
+    if series.gpu_users is not None:
+        users_ax.step(x, steps(series.gpu_users), where="post", label="GPU users", color="tab:purple")
+    top = max(series.users + (series.gpu_users or ()), default=0)
+    # Each kind of mark has a lane above the users' line: a marker in every hour with any.
+    lane = 0.09
+    lanes = users_ax.get_xaxis_transform()  # x in hours, y in fractions of the panel's height
+    for i, marks in enumerate(series.marks):
+        at = [h + 0.5 for h, n in enumerate(marks.counts) if n]
+        marker, colour = MARK_STYLE.get(marks.key, ("o", "tab:gray"))
+        users_ax.scatter(at, [1 - lane * (i + 0.6)] * len(at), marker=marker, color=colour, s=24, zorder=3,
+                         transform=lanes, label=f"{marks.label}: {marks.total}")
+    users_ax.set_ylim(0, max(top, 1) / (1 - lane * len(series.marks) - 0.03))
+    users_ax.set_ylabel("concurrent users")
+    users_ax.legend(**outside)
+
+    for (pool, nodes), colour in zip(series.nodes.items(), POOL_COLOURS, strict=False):
+        nodes_ax.step(x, steps(nodes), where="post", label=pool, color=colour)
+    most = max((max(nodes, default=0) for nodes in series.nodes.values()), default=0)
+    nodes_ax.set_ylim(0, max(most, 1) * 1.15)
+    nodes_ax.yaxis.get_major_locator().set_params(integer=True)
+    nodes_ax.set_ylabel("nodes")
+    if series.nodes:
+        nodes_ax.legend(**outside)
+
+    idle, usage = series.cumulative()
+    total = idle[-1] + usage[-1]
+    cost_ax.stackplot(x, idle, usage, colors=("#9ecae1", "#fdae6b"),
+                      labels=[f"idle (always on): ${figures['idle']:,.2f}", f"usage: ${figures['usage']:,.2f}"])
+    cost_ax.plot([hours], [total], "o", color="black", markersize=4)
+    cost_ax.annotate(f"${figures['total']:,.2f} in {period.length}\n(${doc['monthly']['total']:,.2f} a month)",
+                     xy=(hours, total), xytext=(0.02, 0.93), textcoords="axes fraction", va="top",
+                     arrowprops={"arrowstyle": "->", "color": "0.3"})
+    cost_ax.set_ylim(0, max(total, 0.01) * 1.12)
+    cost_ax.set_ylabel("cumulative cost (USD)")
+    cost_ax.legend(**outside)
+
+    major, minor = period.ticks()
+    cost_ax.set_xticks([h for h, _ in major], [label for _, label in major])
+    cost_ax.set_xticks(minor, minor=True)
+    cost_ax.set_xlim(0, hours)
+    for ax in (users_ax, nodes_ax, cost_ax):
+        ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
 def plot(doc: Mapping[str, Any], path: str, title: str) -> None:
-    """A PNG of users and nodes over the first week and the cumulative cost."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    series = doc["_series"]
-    week = min(HOURS_PER_WEEK, len(series["users"]))
-    hours = list(range(week))
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6), constrained_layout=True)
-    top.step(hours, series["users"][:week], where="post", label="users", color="tab:blue")
-    if series["gpuUsers"]:
-        top.step(hours, series["gpuUsers"][:week], where="post", label="GPU users", color="tab:purple")
-    top.set_ylabel("concurrent users")
-    top.set_xlabel("hour of the first week (0 = Monday 00:00)")
-    top.set_xticks(range(0, week + 1, 24))
-    nodes_axis = top.twinx()
-    for (pool, nodes), colour in zip(series["nodes"].items(), ("tab:orange", "tab:red", "tab:green"), strict=False):
-        nodes_axis.step(hours, nodes[:week], where="post", label=f"{pool} nodes", color=colour)
-    nodes_axis.set_ylabel("nodes")
-    top.set_ylim(bottom=0)
-    nodes_axis.set_ylim(bottom=0)
-    nodes_axis.yaxis.get_major_locator().set_params(integer=True)
-    handles = top.get_legend_handles_labels()
-    more = nodes_axis.get_legend_handles_labels()
-    top.legend(handles[0] + more[0], handles[1] + more[1], loc="upper right", fontsize="small")
-    top.set_title(title)
-    total = 0.0
-    cumulative = []
-    for cost in series["hourlyCost"]:
-        total += cost
-        cumulative.append(total)
-    days = [h / 24 for h in range(len(cumulative))]
-    bottom.plot(days, cumulative, color="tab:green")
-    bottom.set_xlabel("day of the simulation")
-    bottom.set_ylabel("cumulative cost (USD)")
-    bottom.grid(alpha=0.3)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    """Write the plot as a PNG; the same input gives the same bytes (no version or date in it)."""
+    figure(doc, title).savefig(path, dpi=100, metadata={"Software": None})

@@ -35,6 +35,7 @@ class Profile:
     gpu_users: tuple[int, ...] | None
     weekly: bool  # 168 hours of a typical week (repeated) rather than a whole term
     start_hour: int = 0  # hours since a Monday 00:00 of the first row
+    start: datetime.datetime | None = None  # the first row's date-time (`time` profiles)
 
 
 def _week(f: Callable[[int, int], int]) -> tuple[int, ...]:
@@ -128,7 +129,8 @@ def parse_profile(text: str, name: str = "profile") -> Profile:
         raise UsageError("no rows after the header")
     start = times[0]
     start_hour = start.weekday() * 24 + start.hour
-    return Profile(name, tuple(users), tuple(gpus) if gpu else None, weekly=False, start_hour=start_hour)
+    return Profile(name, tuple(users), tuple(gpus) if gpu else None, weekly=False, start_hour=start_hour,
+                   start=start)
 
 
 def load_profile(spec: str) -> Profile:
