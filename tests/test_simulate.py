@@ -389,7 +389,8 @@ def test_period_total_monthly_rate_and_plot_agree(example):
     assert month["total"] == round((idle[-1] + used[-1]) * 730 / doc["hoursSimulated"], 2)
     assert month["idle"] == round(idle[-1] * 730 / doc["hoursSimulated"], 2)
     readme = (ROOT / "README.md").read_text()
-    assert f"| ${month['idle']:,.2f} | ${month['usage']:,.2f} | ${month['total']:,.2f} |" in readme
+    assert (f"| ${period['total']:,.2f} | ${month['idle']:,.2f} | ${month['usage']:,.2f} | "
+            f"${month['total']:,.2f} |") in readme
     # The plot writes the period's total (and the monthly rate) as the text does.
     fig = simulate.figure(doc, "t")
     (note,) = texts_of(fig)

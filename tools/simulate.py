@@ -385,7 +385,7 @@ class Period:
     @property
     def length(self) -> str:
         if self.hours % 24:
-            return f"{self.hours} hours"
+            return "1 hour" if self.hours == 1 else f"{self.hours} hours"
         days = self.hours // 24
         return "1 day" if days == 1 else f"{days} days"
 
@@ -520,7 +520,8 @@ def render(doc: Mapping[str, Any], title: str) -> str:
     a = doc["assumptions"]
     cold = period["coldStarts"]
     lines = [title,
-             f"Period: {period['length']}, {period['dates']} ({period['hours']} hours)",
+             f"Period: {period['length']}, {period['dates']}"
+             + ("" if period["length"].endswith(("hour", "hours")) else f" ({period['hours']} hours)"),
              f"  cost of the period  ${period['total']:,.2f} = idle ${period['idle']:,.2f} + usage "
              f"${period['usage']:,.2f}",
              f"  monthly rate        ${money['total']:,.2f} = idle ${money['idle']:,.2f} + usage "
@@ -614,7 +615,7 @@ def figure(doc: Mapping[str, Any], title: str) -> Any:
     total = idle[-1] + usage[-1]
     cost_ax.stackplot(x, idle, usage, colors=("#9ecae1", "#fdae6b"),
                       labels=[f"idle (always on): ${figures['idle']:,.2f}", f"usage: ${figures['usage']:,.2f}"])
-    cost_ax.plot([hours], [total], "o", color="black", markersize=4)
+    cost_ax.plot([hours], [total], "o", color="black", markersize=4, clip_on=False)
     cost_ax.annotate(f"${figures['total']:,.2f} in {period.length}\n(${doc['monthly']['total']:,.2f} a month)",
                      xy=(hours, total), xytext=(0.02, 0.93), textcoords="axes fraction", va="top",
                      arrowprops={"arrowstyle": "->", "color": "0.3"})
