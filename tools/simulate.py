@@ -21,8 +21,15 @@ One step is one hour; within it the model follows what the stack configures:
 - Arrivals: the demand is concurrent users per hour, so the new users of an hour are the
   increase over the previous hour (a lower bound: turnover within an hour is not seen).
 
-Spot evictions are not simulated: a spot pool's figures assume no eviction.
-A node is paid (VM and OS disk) from the minute it is requested to the minute it is removed.
+Spot evictions are not simulated: a spot pool's figures assume no eviction. Builds are not
+simulated either: a pool that serves no users (the build pool) stays at its minCount, and the
+output says so. A node is paid (VM and OS disk) from the minute it is requested to the minute
+it is removed.
+
+A stack's figures are first those of the hours simulated (`period`: a weekly profile repeated
+from a Monday, or a dated profile's own hours), then the monthly rate (`monthly`: the same
+scaled to a 730-hour month). The plot draws a Series (per hour: users, nodes, idle and usage
+cost, and the Marks to show on the time axis), so its total is the period's by construction.
 """
 
 from __future__ import annotations
