@@ -405,7 +405,7 @@ def test_cli_json_shape(tmp_path, capsys):
                           clients=fake_clients(usages="usages_westeurope_free_trial"))
     assert code == 1
     doc = json.loads(capsys.readouterr().out)
-    assert set(doc) == {"subscription", "location", "checks", "ok"}
+    assert set(doc) == {"subscription", "location", "checks", "ok", "missingSecrets"}
     assert (doc["subscription"], doc["location"], doc["ok"]) == (SUB, "westeurope", False)
     for check in doc["checks"]:
         assert set(check) == {"name", "ok", "warning", "detail"}

@@ -29,7 +29,17 @@ from components.notes import stack_notes
 
 from . import cost
 from .outputs import unexpected
-from .stackfile import ROOT, SECRET, PlanError, add_stack_arguments, read_stack_file, stack_from_args
+from .stackfile import (
+    ROOT,
+    SECRET,
+    PlanError,
+    add_stack_arguments,
+    missing_secrets,
+    missing_secrets_lines,
+    read_stack_file,
+    stack_from_args,
+    stand_in_secrets,
+)
 
 __all__ = ["ROOT", "PlanError", "build_plan", "main", "read_stack_file", "run_program", "summary"]
 
@@ -99,17 +109,22 @@ def _release(reg: Any) -> dict[str, Any]:
     }
 
 
-def build_plan(raw: dict[str, str], secret_keys: set[str], stack: str, *, mask_secrets: bool = True) -> dict[str, Any]:
+def build_plan(raw: dict[str, str], secret_keys: set[str], stack: str, *, mask_secrets: bool = True,
+               stand_ins: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
     """Validate the config (raising ConfigError), run the program, return the plan document.
 
     With `mask_secrets` (the CLI) secret config values are replaced by the placeholder before
     the program sees them. Tests pass real plaintext and `mask_secrets=False`, to show that the
-    program itself keeps every secret secret.
+    program itself keeps every secret secret. `stand_ins` are the secret keys that hold a
+    stand-in (`stackfile.stand_in_secrets`): they keep their visible text, and the ones the
+    stack needs are listed as `missingSecrets`.
     """
     cfg = parse_config(raw, secret_keys)
     if mask_secrets:
-        raw = {k: (SECRET if k in secret_keys else v) for k, v in raw.items()}
-    return plan_document(cfg, run_program(raw, secret_keys, stack), stack)
+        raw = {k: (SECRET if k in secret_keys and k not in stand_ins else v) for k, v in raw.items()}
+    plan = plan_document(cfg, run_program(raw, secret_keys, stack), stack)
+    plan["missingSecrets"] = missing_secrets(cfg, set(stand_ins))
+    return plan
 
 
 def plan_document(cfg: Any, monitor: RecordingMonitor, stack: str) -> dict[str, Any]:
@@ -151,7 +166,10 @@ def plan_document(cfg: Any, monitor: RecordingMonitor, stack: str) -> dict[str, 
 def summary(plan: dict[str, Any]) -> str:
     """The readable form: a resource tree, the Helm releases and the outputs."""
     lines = [f"Offline plan for stack '{plan['stack']}' of {plan['project']} (rendered under mocks, "
-             "nothing deployed)", "", "Resources:"]
+             "nothing deployed)", ""]
+    if plan.get("missingSecrets"):
+        lines += [*missing_secrets_lines(plan["missingSecrets"]), ""]
+    lines.append("Resources:")
     children: dict[str | None, list[dict[str, Any]]] = {}
     urns = {res["urn"] for res in plan["resources"]}
     for res in plan["resources"]:
@@ -187,12 +205,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         path, stack = stack_from_args(args)
-        raw, secret = read_stack_file(path)
+        # Secrets not set yet get a visible stand-in, so a fresh copy of an example plans offline.
+        raw, secret, stand_ins = stand_in_secrets(*read_stack_file(path))
         cfg_env = [name for name in CONFIG_ENV if os.environ.get(name)]
         if cfg_env:
             print(f"note: {' and '.join(cfg_env)} set in the environment is ignored: the offline plan renders "
                   f"{path.name} alone (pulumi up would read both)", file=sys.stderr)
-        plan = build_plan(raw, secret, stack)
+        plan = build_plan(raw, secret, stack, stand_ins=stand_ins)
     except (PlanError, ConfigError) as err:
         print(redact_text(str(err)), file=sys.stderr)
         return 2

@@ -53,7 +53,8 @@ workload identity), a managed identity and the Azure CLI's `az login`.
 Exit status: 0 when every check is OK or WARN; 1 when any check FAILs (the report says why); 2 with
 one line on stderr when the checks cannot run: bad stack config, no subscription, no
 credentials, or an Azure request failing for another reason (HTTP or network error).
-`--json` prints `{"subscription", "location", "checks": [{"name", "ok", "detail"}], "ok"}`.
+`--json` prints `{"subscription", "location", "checks": [{"name", "ok", "detail"}], "ok",
+"missingSecrets"}` (secrets the stack needs and does not set yet; the checks do not need them).
 
 Layers:
   - pure: `required_providers`, `pools_of`, `parse_provider`, `parse_sku`, `parse_usage`,
@@ -121,7 +122,16 @@ from .preflight_checks import (
     required_providers,
 )
 from .preflight_registry import SUBSCRIPTIONS_API_VERSION, check_acr_tasks, parse_subscription
-from .stackfile import SECRET, PlanError, add_stack_arguments, read_stack_file, stack_from_args
+from .stackfile import (
+    SECRET,
+    PlanError,
+    add_stack_arguments,
+    missing_secrets,
+    missing_secrets_lines,
+    read_stack_file,
+    stack_from_args,
+    stand_in_secrets,
+)
 
 # Re-exported: callers (and the tests) use this module as the command's public face.
 __all__ = [
@@ -365,8 +375,10 @@ def main(argv: Sequence[str] | None = None, *, clients: Clients | None = None,
 
     try:
         path, _ = stack_from_args(args)
-        raw, secret = read_stack_file(path)
+        # Secrets do not change what Azure is asked: check before they are set, and say so.
+        raw, secret, stand_ins = stand_in_secrets(*read_stack_file(path))
         cfg = parse_config(raw, secret)
+        missing = missing_secrets(cfg, stand_ins)
     except (PlanError, ConfigError) as exc:
         print(str(exc), file=err)
         return 2
@@ -408,9 +420,12 @@ def main(argv: Sequence[str] | None = None, *, clients: Clients | None = None,
         return 2
 
     if args.json:
-        print(json.dumps(report_json(checks, subscription, cfg.location), indent=2), file=out)
+        print(json.dumps({**report_json(checks, subscription, cfg.location), "missingSecrets": missing}, indent=2),
+              file=out)
     else:
         print(render_report(checks, subscription, where, cfg.location), file=out)
+        if missing:
+            print("\n".join(["", *missing_secrets_lines(missing)]), file=out)
     return 0 if all(c.ok for c in checks) else 1
 
 
