@@ -122,13 +122,13 @@ def build_plan(raw: dict[str, str], secret_keys: set[str], stack: str, *, mask_s
     cfg = parse_config(raw, secret_keys)
     if mask_secrets:
         raw = {k: (SECRET if k in secret_keys and k not in stand_ins else v) for k, v in raw.items()}
-    plan = plan_document(cfg, run_program(raw, secret_keys, stack), stack)
-    plan["missingSecrets"] = missing_secrets(cfg, set(stand_ins))
-    return plan
+    return plan_document(cfg, run_program(raw, secret_keys, stack), stack, missing_secrets(cfg, set(stand_ins)))
 
 
-def plan_document(cfg: Any, monitor: RecordingMonitor, stack: str) -> dict[str, Any]:
-    """The plan document of a program run (`run_program`) with config `cfg`."""
+def plan_document(cfg: Any, monitor: RecordingMonitor, stack: str,
+                  missing: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    """The plan document of a program run (`run_program`) with config `cfg`; `missing` are the
+    secrets not set yet that had a stand-in (`stackfile.missing_secrets`)."""
     names = {r.urn: r.name for r in monitor.registrations}
     resources = [
         {
@@ -147,6 +147,8 @@ def plan_document(cfg: Any, monitor: RecordingMonitor, stack: str) -> dict[str, 
     plan = {
         "project": PROJECT,
         "stack": stack,
+        # Secrets the stack needs and the file does not set yet: planned with a visible stand-in.
+        "missingSecrets": list(missing or []),
         # What to know before deploying (not errors): see components/notes.py.
         "notes": stack_notes(cfg, aks_versions.today()),
         # helmValues paths the stack takes responsibility for: not checked by the gate.
