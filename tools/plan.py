@@ -7,8 +7,10 @@ Runs the real `__main__.py` under Pulumi's mocks with the stack's config. Secret
 config (`secure:` entries, whose plaintext is unknown offline), generated passwords
 and credentials appear as "[secret]", and so does anything the helmValues gate calls a
 secret (components/helm_secrets.py). helmValues paths the stack took responsibility for
-(`helmValues.uncheckedPaths`) are listed under Notes and as `uncheckedHelmValues`. Exit 0
-on success, 2 with one line per problem on stderr when the config is wrong.
+(`helmValues.uncheckedPaths`) are listed under Notes and as `uncheckedHelmValues`. A secret the
+stack needs and the file does not set yet (a fresh copy of an example) gets a visible stand-in,
+and is listed first with the command that sets it (`missingSecrets`); `pulumi up` refuses such a
+stack. Exit 0 on success, 2 with one line per problem on stderr when the config is wrong.
 """
 
 from __future__ import annotations

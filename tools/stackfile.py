@@ -5,6 +5,9 @@ The file is read the way the Pulumi CLI reads it: YAML 1.2 (`yes`, `no`, `on`, `
 strings, `1:30` is not sixty-based) and a key given twice is an error. Whatever cannot be
 read that way (not UTF-8, not a mapping, `!!binary`, absurd nesting, a directory) is one
 `PlanError` line, so every command answers a malformed file with one line and exit 2.
+
+Also shared by those commands: what `--stack` names (a stack file's name is read as the stack it
+names), and the visible stand-ins for secrets a stack needs but does not set yet.
 """
 
 from __future__ import annotations
