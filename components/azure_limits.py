@@ -65,7 +65,9 @@ def admin_username_problem(name: str) -> str | None:
 # mpint n (RFC 4253 6.6); for ssh-ed25519 the type, then the 32-byte key (RFC 8709 section 4).
 RSA_MIN_BITS = 2048
 ED25519_KEY_BYTES = 32
-_KEY_LINE = "an OpenSSH public key line such as 'ssh-ed25519 AAAA... you@host' (the .pub file, not the private key)"
+_KEY_LINE = ("an OpenSSH public key line: its type (ssh-ed25519 or ssh-rsa), the key data in base64 and an "
+             "optional comment, the one line of your ~/.ssh/id_ed25519.pub (the .pub file, not the private key)")
+_WHOLE_LINE = "copy the whole line of your .pub file; an example's shortened key is not a key"
 _NEW_KEY = "ssh-keygen -t ed25519 makes one"
 
 
@@ -103,7 +105,12 @@ def ssh_key_problem(line: str) -> str | None:
     if kind not in ("ssh-rsa", "ssh-ed25519"):
         return f"must be {_KEY_LINE}"
     try:
-        blob = _Blob(base64.b64decode(encoded, validate=True))
+        data = base64.b64decode(encoded, validate=True)
+    except binascii.Error:
+        return (f"is not a whole key: its key data (the text after {kind}) is not valid base64 of an {kind} key "
+                f"({_WHOLE_LINE})")
+    try:
+        blob = _Blob(data)
         named = blob.string()
         if named != kind.encode():
             return f"is damaged: its key data is a {named.decode('ascii', 'replace')!r} key, not {kind}"
@@ -116,8 +123,8 @@ def ssh_key_problem(line: str) -> str | None:
         modulus = int.from_bytes(blob.string(), "big")
         if not blob.done:
             return "is damaged: its key data does not end after the RSA modulus (copy the whole .pub line)"
-    except (binascii.Error, ValueError):
-        return "is damaged: its key data is not a whole OpenSSH key (copy the whole .pub line)"
+    except ValueError:
+        return f"is damaged: its key data ends before the whole {kind} key ({_WHOLE_LINE})"
     bits = modulus.bit_length()
     if bits < RSA_MIN_BITS:
         return f"is an RSA key of {bits} bits; Azure takes RSA keys of at least {RSA_MIN_BITS} bits ({_NEW_KEY})"

@@ -68,7 +68,10 @@ class StackConfig(_Model):
     """One institution's stack."""
 
     location: str = Field(
-        description="Azure region short name (set as `azure-native:location`).", examples=["westeurope"]
+        description="Azure region short name (set as `azure-native:location`). Any region with AKS works: pick "
+        "the one nearest your users. The examples use swedencentral, a large EU region for which the AKS issue "
+        "tracker shows no refusals of new clusters, unlike West Europe (AKSCapacityError: Azure/AKS#4185, #4301).",
+        examples=["swedencentral"],
     )
     institution: str = Field(
         description="Short slug: lowercase letter first, then [a-z0-9-], 3-16 characters. Used in "
@@ -161,7 +164,7 @@ class StackConfig(_Model):
     def _region(cls, value: str) -> str:
         if not _REGION.fullmatch(value):
             raise ValueError(
-                f"must be an Azure region short name such as 'westeurope' or 'uksouth' (got {value!r})"
+                f"must be an Azure region short name such as 'swedencentral' or 'uksouth' (got {value!r})"
             )
         if value not in AZURE_REGIONS:
             close = difflib.get_close_matches(value, sorted(AZURE_REGIONS), n=1, cutoff=0.6)

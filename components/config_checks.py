@@ -60,7 +60,7 @@ def cross_checks(cfg: StackConfig) -> list[str]:
     else:
         if not auth.client_id:
             problems.append(f"{p}:auth.clientId is required when auth.type is {auth.type!r}")
-        problems.extend(_missing_secret(cfg, "authClientSecret", f"auth.type is {auth.type!r}", "client secret"))
+        problems.extend(_missing_secret(cfg, "authClientSecret"))
     if auth.type == "entra":
         if not auth.tenant_id:
             problems.append(f"{p}:auth.tenantId is required when auth.type is 'entra'")
@@ -94,8 +94,7 @@ def cross_checks(cfg: StackConfig) -> list[str]:
     if cfg.binder and reg.type == "dockerhub":
         if not reg.username:
             problems.append(f"{p}:registry.username is required when registry.type is 'dockerhub'")
-        problems.extend(_missing_secret(cfg, "dockerHubToken", "registry.type is 'dockerhub'",
-                                        "Docker Hub access token"))
+        problems.extend(_missing_secret(cfg, "dockerHubToken"))
         if reg.image_prefix is not None and not _DOCKERHUB_PREFIX.fullmatch(reg.image_prefix):
             problems.append(f"{p}:registry.imagePrefix must look like '<user-or-org>/<name>-' for Docker Hub "
                             f"(got {reg.image_prefix!r})")
@@ -259,10 +258,23 @@ def _vm_unused(cfg: StackConfig) -> list[str]:
 # ---------------------------------------------------------------------------
 
 
-def _missing_secret(cfg: StackConfig, key: str, when: str, what: str) -> list[str]:
-    """A secret the stack needs, with the command that sets it."""
-    if key in cfg.secrets_set:
+def needed_secrets(cfg: StackConfig) -> dict[str, tuple[str, str]]:
+    """The secret keys this stack needs, each with (when it is needed, what it holds). The one
+    place that says so: the config check and the offline tools' stand-ins both ask here."""
+    needed: dict[str, tuple[str, str]] = {}
+    if cfg.auth.type != "none":
+        needed["authClientSecret"] = (f"auth.type is {cfg.auth.type!r}", "client secret")
+    if cfg.binder and cfg.registry.type == "dockerhub":
+        needed["dockerHubToken"] = ("registry.type is 'dockerhub'", "Docker Hub access token")
+    return needed
+
+
+def _missing_secret(cfg: StackConfig, key: str) -> list[str]:
+    """A secret the stack needs and does not have, with the command that sets it."""
+    need = needed_secrets(cfg).get(key)
+    if need is None or key in cfg.secrets_set:
         return []
+    when, what = need
     # Without a value on the command line `pulumi config set` asks for it, so the secret stays
     # out of the shell's history.
     return [f"{PROJECT}:{key} is required when {when}: pulumi config set --secret {key} (it asks for the {what})"]

@@ -88,7 +88,8 @@ def parse_config(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str] 
             if err["type"] == "missing" and err["loc"] and err["loc"][0] in wrongly_secret:
                 continue  # already reported as a misplaced secret
             if err["type"] == "missing" and tuple(err["loc"]) == ("location",):
-                problems.append(f"{LOCATION_KEY} is required: pulumi config set azure-native:location westeurope")
+                problems.append(f"{LOCATION_KEY} is required: pulumi config set azure-native:location swedencentral "
+                                "(or the Azure region nearest your users)")
             else:
                 problems.append(_message(err))
     if model is not None:

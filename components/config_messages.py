@@ -65,7 +65,7 @@ _MISPLACED = {
     "(pulumi config set --secret dockerHubToken, which asks for it)",
     "password": f"registry credentials go in the secret key {PROJECT}:dockerHubToken (Docker Hub); "
     "ACR credentials are managed by the stack",
-    "location": f"the region is set as {LOCATION_KEY} (pulumi config set azure-native:location westeurope)",
+    "location": f"the region is set as {LOCATION_KEY} (pulumi config set azure-native:location swedencentral)",
 }
 
 

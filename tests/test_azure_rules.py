@@ -114,11 +114,15 @@ def test_admin_names_that_are_no_linux_user_names(name):
     ("ssh-dss AAAAB3NzaC1kc3M= a@b", "is a DSA key"),
     (rsa_key(1024), "is an RSA key of 1024 bits; Azure takes RSA keys of at least 2048 bits"),
     (rsa_key(2047), "is an RSA key of 2047 bits"),
-    ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGm0b2NrS2V5Rm9yVGVzdHNPbmx5 a@b", "is damaged: its key data is not a whole"),
+    ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGm0b2NrS2V5Rm9yVGVzdHNPbmx5 a@b",
+     "is damaged: its key data ends before the whole ssh-ed25519 key"),
     (azure_limits.ssh_key_line("ssh-ed25519", b"\0" * 31), "is damaged: an Ed25519 key holds 32 bytes"),
     (azure_limits.ssh_key_line("ssh-ed25519", b"\0" * 32).replace("ssh-ed25519", "ssh-rsa", 1),
      "is damaged: its key data is a 'ssh-ed25519' key, not ssh-rsa"),
-    ("ssh-ed25519 not!base64 a@b", "is damaged: its key data is not a whole OpenSSH key"),
+    ("ssh-ed25519 not!base64 a@b", "is not a whole key: its key data (the text after ssh-ed25519) is not valid "
+     "base64 of an ssh-ed25519 key"),
+    ("ssh-ed25519 AAAA... alice@laptop", "is not a whole key: its key data (the text after ssh-ed25519) is not valid "
+     "base64 of an ssh-ed25519 key (copy the whole line of your .pub file"),
     ("-----BEGIN OPENSSH PRIVATE KEY-----", "must be an OpenSSH public key line"),
 ])
 def test_ssh_keys_azure_refuses(key, expected):

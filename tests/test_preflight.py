@@ -405,7 +405,7 @@ def test_cli_json_shape(tmp_path, capsys):
                           clients=fake_clients(usages="usages_westeurope_free_trial"))
     assert code == 1
     doc = json.loads(capsys.readouterr().out)
-    assert set(doc) == {"subscription", "location", "checks", "ok"}
+    assert set(doc) == {"subscription", "location", "checks", "ok", "missingSecrets"}
     assert (doc["subscription"], doc["location"], doc["ok"]) == (SUB, "westeurope", False)
     for check in doc["checks"]:
         assert set(check) == {"name", "ok", "warning", "detail"}
@@ -556,7 +556,8 @@ def test_real_sdk_forbidden_call_exits_2(tmp_path, capsys):
     assert preflight.main(["--config-file", stack_file(tmp_path)], clients=clients) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.count("\n") == 1
-    assert captured.err.startswith("an Azure request failed: HTTP 403 AuthorizationFailed: The client ")
+    assert captured.err.startswith("not allowed: the identity you are logged in as may not perform "
+                                   "Microsoft.Compute/skus/read")
 
 
 def test_real_sdk_token_for_another_tenant_exits_2(tmp_path, capsys):
@@ -621,7 +622,8 @@ def test_network_errors_are_one_line():
     from azure.core.exceptions import ServiceRequestError
 
     message = preflight.error_message(ServiceRequestError("Connection refused\nmore detail"))
-    assert message == "could not reach Azure: Connection refused"
+    assert message == ("could not reach Azure (the connection failed): check the network, VPN or proxy, then run "
+                       "again; nothing was checked")
     assert preflight.error_message(ValueError("a bug")) is None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -35,13 +36,31 @@ def stack_file(tmp_path, keys: dict) -> str:
     return str(path)
 
 
-@pytest.mark.parametrize(("keys", "expected"), BAD_CONFIGS, ids=BAD_CONFIG_IDS)
+# A secret the stack needs and the file does not set yet is no bad input for the offline plan: it
+# plans with a stand-in and lists the secret (tests/test_newcomer_tools.py); pulumi up refuses it.
+_NOT_SET_YET = re.compile(r"binderhub-azure:(authClientSecret|dockerHubToken) is required\b")
+_REFUSED = [(k, e) for k, e in BAD_CONFIGS if not _NOT_SET_YET.match(e)]
+_REFUSED_IDS = [i for i, (_, e) in zip(BAD_CONFIG_IDS, BAD_CONFIGS, strict=True) if not _NOT_SET_YET.match(e)]
+_PLANNED = [(k, e) for k, e in BAD_CONFIGS if _NOT_SET_YET.match(e)]
+
+
+@pytest.mark.parametrize(("keys", "expected"), _REFUSED, ids=_REFUSED_IDS)
 def test_each_bad_input_exits_2_with_its_message(tmp_path, capsys, keys, expected):
     code = plan.main(["--config-file", stack_file(tmp_path, dict(keys)), "--json"])
     out, err = capsys.readouterr()
     assert code == 2
     assert expected in err
     assert out == "" and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("keys", "expected"), _PLANNED)
+def test_a_secret_not_set_yet_is_planned_and_listed(tmp_path, capsys, keys, expected):
+    assert len(_PLANNED) == 2
+    code = plan.main(["--config-file", stack_file(tmp_path, dict(keys)), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    key = expected.split(" ", 1)[0]
+    assert [m["key"] for m in json.loads(out)["missingSecrets"]] == [key]
 
 
 def test_plain_text_secret_in_the_stack_file_exits_2(tmp_path, capsys):

@@ -24,7 +24,9 @@ The JSON document (`--json`, and `estimate()`):
     currency, region, hoursPerMonth, idleMonthly, busyMonthly, excludesUnknown, unknownItems,
     suggestedBudget, items, priceSource, priceDate, offline, usersPerNode, costPerUserHour,
     userNode, pricesRegion (whose prices these are), pools (per node pool: pool, vmSize, spot,
-    autoscaled, idleCount, minCount, maxCount, usersPerNode, nodeHourPrice), notes
+    autoscaled, idleCount, minCount, maxCount, usersPerNode, nodeHourPrice), notes, and from
+    the command also missingSecrets (secrets the stack needs and does not set yet: key,
+    neededWhen, set, standIn; they do not change the price)
 
 and each item: name, quantity (when busy), idleQuantity, unitPrice, unit (hour, day or
 month), idleMonthly, busyMonthly, source.
@@ -39,7 +41,7 @@ import textwrap
 from collections.abc import Mapping
 from typing import Any
 
-from components.config import PROJECT, SECRET_KEYS, ConfigError, StackConfig
+from components.config import ConfigError, StackConfig
 from components.config_load import parse_config
 
 from .cost_model import (
@@ -70,7 +72,15 @@ from .cost_prices import (
     vm_meter,
 )
 from .outputs import unexpected
-from .stackfile import SECRET, PlanError, add_stack_arguments, read_stack_file, stack_from_args
+from .stackfile import (
+    PlanError,
+    add_stack_arguments,
+    missing_secrets,
+    missing_secrets_lines,
+    read_stack_file,
+    stack_from_args,
+    stand_in_secrets,
+)
 
 # Re-exported: callers (and the tests) use this module as the command's public face.
 __all__ = [
@@ -208,13 +218,11 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         path, stack = stack_from_args(args)
-        raw, secret = read_stack_file(path)
-        # Secrets do not change the price: estimate before the OAuth app or token exists.
-        for name in SECRET_KEYS:
-            key = f"{PROJECT}:{name}"
-            if key not in raw:
-                raw[key], secret = SECRET, secret | {key}
+        # Secrets do not change the price: estimate before the OAuth app or token exists, with a
+        # visible stand-in for each, and say which ones are still to set.
+        raw, secret, stand_ins = stand_in_secrets(*read_stack_file(path))
         cfg = parse_config(raw, secret)
+        missing = missing_secrets(cfg, stand_ins)
         profile = None
         if args.usage:
             from .usage import UsageError, load_profile
@@ -231,20 +239,27 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
         doc = estimate(cfg, offline=args.offline)
         if profile is not None:
-            return _simulate(cfg, doc, profile, args, stack)
+            return _simulate(cfg, doc, profile, args, stack, missing)
     except (PlanError, ConfigError) as err:
         print(str(err), file=sys.stderr)
         return 2
     except Exception as err:  # a bug, not bad input: one line, traceback on request
         return unexpected(err, doing="the cost estimate failed")
     if args.json:
-        print(json.dumps(doc, indent=2))
+        print(json.dumps({**doc, "missingSecrets": missing}, indent=2))
     else:
         print(render_table(doc, f"Monthly cost estimate of stack '{stack}' ({cfg.mode}, {cfg.location})"))
+        _print_missing(missing)
     return 0
 
 
-def _simulate(cfg: StackConfig, doc: dict[str, Any], profile: Any, args: argparse.Namespace, stack: str) -> int:
+def _print_missing(missing: list[dict[str, str]]) -> None:
+    if missing:
+        print("\n" + "\n".join(missing_secrets_lines(missing)))
+
+
+def _simulate(cfg: StackConfig, doc: dict[str, Any], profile: Any, args: argparse.Namespace, stack: str,
+              missing: list[dict[str, str]]) -> int:
     from . import simulate
 
     # Alternatives are priced like the stack itself: live prices only if those worked.
@@ -265,9 +280,10 @@ def _simulate(cfg: StackConfig, doc: dict[str, Any], profile: Any, args: argpars
             return 2
     public = {key: value for key, value in result.items() if not key.startswith("_")}
     if args.json:
-        print(json.dumps(public, indent=2))
+        print(json.dumps({**public, "missingSecrets": missing}, indent=2))
     else:
         print(simulate.render(public, title))
+        _print_missing(missing)
     return 0
 
 

@@ -276,7 +276,9 @@ def shown(value: Any, *, reveal: bool = False) -> Any:
                 return shown(value.fields["value"], reveal=True) if reveal else SECRET
             if sig.string_value == _RESOURCE_SIG:
                 return value.fields["urn"].string_value
-        return {k: shown(v, reveal=reveal) for k, v in value.fields.items()}
+        # Sorted: a protobuf map's iteration order is seeded anew in every process, so the
+        # plan's text (its outputs, above all) would come out in a different order on each run.
+        return {k: shown(value.fields[k], reveal=reveal) for k in sorted(value.fields)}
     if isinstance(value, struct_pb2.ListValue):
         return [shown(v, reveal=reveal) for v in value.values]
     if isinstance(value, struct_pb2.Value):

@@ -61,6 +61,7 @@ from .outputs import (
     unexpected,
 )
 from .purge_status import PurgeLookup
+from .stackfile import stack_name_argument
 from .status import (
     ACME_GROUP,
     ACME_VERSION,
@@ -320,7 +321,8 @@ CONNECTION_ERRORS = (urllib3.exceptions.HTTPError, OSError)
 
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--stack", help="Pulumi stack name (default: the selected stack)")
+    common.add_argument("--stack", type=stack_name_argument,
+                        help="Pulumi stack name (default: the selected stack)")
     common.add_argument("--kubeconfig", metavar="PATH", help="kubeconfig file to use instead of the stack output")
     common.add_argument("--outputs-json", metavar="PATH",
                         help="file with the output of `pulumi stack output --json --show-secrets` "

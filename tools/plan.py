@@ -7,8 +7,10 @@ Runs the real `__main__.py` under Pulumi's mocks with the stack's config. Secret
 config (`secure:` entries, whose plaintext is unknown offline), generated passwords
 and credentials appear as "[secret]", and so does anything the helmValues gate calls a
 secret (components/helm_secrets.py). helmValues paths the stack took responsibility for
-(`helmValues.uncheckedPaths`) are listed under Notes and as `uncheckedHelmValues`. Exit 0
-on success, 2 with one line per problem on stderr when the config is wrong.
+(`helmValues.uncheckedPaths`) are listed under Notes and as `uncheckedHelmValues`. A secret the
+stack needs and the file does not set yet (a fresh copy of an example) gets a visible stand-in,
+and is listed first with the command that sets it (`missingSecrets`); `pulumi up` refuses such a
+stack. Exit 0 on success, 2 with one line per problem on stderr when the config is wrong.
 """
 
 from __future__ import annotations
@@ -29,7 +31,17 @@ from components.notes import stack_notes
 
 from . import cost
 from .outputs import unexpected
-from .stackfile import ROOT, SECRET, PlanError, add_stack_arguments, read_stack_file, stack_from_args
+from .stackfile import (
+    ROOT,
+    SECRET,
+    PlanError,
+    add_stack_arguments,
+    missing_secrets,
+    missing_secrets_lines,
+    read_stack_file,
+    stack_from_args,
+    stand_in_secrets,
+)
 
 __all__ = ["ROOT", "PlanError", "build_plan", "main", "read_stack_file", "run_program", "summary"]
 
@@ -99,21 +111,26 @@ def _release(reg: Any) -> dict[str, Any]:
     }
 
 
-def build_plan(raw: dict[str, str], secret_keys: set[str], stack: str, *, mask_secrets: bool = True) -> dict[str, Any]:
+def build_plan(raw: dict[str, str], secret_keys: set[str], stack: str, *, mask_secrets: bool = True,
+               stand_ins: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
     """Validate the config (raising ConfigError), run the program, return the plan document.
 
     With `mask_secrets` (the CLI) secret config values are replaced by the placeholder before
     the program sees them. Tests pass real plaintext and `mask_secrets=False`, to show that the
-    program itself keeps every secret secret.
+    program itself keeps every secret secret. `stand_ins` are the secret keys that hold a
+    stand-in (`stackfile.stand_in_secrets`): they keep their visible text, and the ones the
+    stack needs are listed as `missingSecrets`.
     """
     cfg = parse_config(raw, secret_keys)
     if mask_secrets:
-        raw = {k: (SECRET if k in secret_keys else v) for k, v in raw.items()}
-    return plan_document(cfg, run_program(raw, secret_keys, stack), stack)
+        raw = {k: (SECRET if k in secret_keys and k not in stand_ins else v) for k, v in raw.items()}
+    return plan_document(cfg, run_program(raw, secret_keys, stack), stack, missing_secrets(cfg, set(stand_ins)))
 
 
-def plan_document(cfg: Any, monitor: RecordingMonitor, stack: str) -> dict[str, Any]:
-    """The plan document of a program run (`run_program`) with config `cfg`."""
+def plan_document(cfg: Any, monitor: RecordingMonitor, stack: str,
+                  missing: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    """The plan document of a program run (`run_program`) with config `cfg`; `missing` are the
+    secrets not set yet that had a stand-in (`stackfile.missing_secrets`)."""
     names = {r.urn: r.name for r in monitor.registrations}
     resources = [
         {
@@ -132,6 +149,8 @@ def plan_document(cfg: Any, monitor: RecordingMonitor, stack: str) -> dict[str, 
     plan = {
         "project": PROJECT,
         "stack": stack,
+        # Secrets the stack needs and the file does not set yet: planned with a visible stand-in.
+        "missingSecrets": list(missing or []),
         # What to know before deploying (not errors): see components/notes.py.
         "notes": stack_notes(cfg, aks_versions.today()),
         # helmValues paths the stack takes responsibility for: not checked by the gate.
@@ -151,7 +170,10 @@ def plan_document(cfg: Any, monitor: RecordingMonitor, stack: str) -> dict[str, 
 def summary(plan: dict[str, Any]) -> str:
     """The readable form: a resource tree, the Helm releases and the outputs."""
     lines = [f"Offline plan for stack '{plan['stack']}' of {plan['project']} (rendered under mocks, "
-             "nothing deployed)", "", "Resources:"]
+             "nothing deployed)", ""]
+    if plan.get("missingSecrets"):
+        lines += [*missing_secrets_lines(plan["missingSecrets"]), ""]
+    lines.append("Resources:")
     children: dict[str | None, list[dict[str, Any]]] = {}
     urns = {res["urn"] for res in plan["resources"]}
     for res in plan["resources"]:
@@ -187,12 +209,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         path, stack = stack_from_args(args)
-        raw, secret = read_stack_file(path)
+        # Secrets not set yet get a visible stand-in, so a fresh copy of an example plans offline.
+        raw, secret, stand_ins = stand_in_secrets(*read_stack_file(path))
         cfg_env = [name for name in CONFIG_ENV if os.environ.get(name)]
         if cfg_env:
             print(f"note: {' and '.join(cfg_env)} set in the environment is ignored: the offline plan renders "
                   f"{path.name} alone (pulumi up would read both)", file=sys.stderr)
-        plan = build_plan(raw, secret, stack)
+        plan = build_plan(raw, secret, stack, stand_ins=stand_ins)
     except (PlanError, ConfigError) as err:
         print(redact_text(str(err)), file=sys.stderr)
         return 2

@@ -51,9 +51,12 @@ variables (AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET or a certifi
 workload identity), a managed identity and the Azure CLI's `az login`.
 
 Exit status: 0 when every check is OK or WARN; 1 when any check FAILs (the report says why); 2 with
-one line on stderr when the checks cannot run: bad stack config, no subscription, no
-credentials, or an Azure request failing for another reason (HTTP or network error).
-`--json` prints `{"subscription", "location", "checks": [{"name", "ok", "detail"}], "ok"}`.
+one line on stderr when the checks cannot run, saying what failed: the stack file or config, no
+subscription, the network (the host, and DNS, a timeout or a failed connection), the credentials
+(none found: az login; or expired), the rights (a 403: the action and scope refused; Reader on
+the subscription covers every read here), or another Azure error.
+`--json` prints `{"subscription", "location", "checks": [{"name", "ok", "detail"}], "ok",
+"missingSecrets"}` (secrets the stack needs and does not set yet; the checks do not need them).
 
 Layers:
   - pure: `required_providers`, `pools_of`, `parse_provider`, `parse_sku`, `parse_usage`,
@@ -81,6 +84,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -88,7 +92,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError, ServiceRequestError
+from azure.core.exceptions import (
+    AzureError,
+    ClientAuthenticationError,
+    HttpResponseError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
 
 from components import aks_versions, naming
 from components.config import ConfigError, StackConfig
@@ -121,7 +131,16 @@ from .preflight_checks import (
     required_providers,
 )
 from .preflight_registry import SUBSCRIPTIONS_API_VERSION, check_acr_tasks, parse_subscription
-from .stackfile import SECRET, PlanError, add_stack_arguments, read_stack_file, stack_from_args
+from .stackfile import (
+    SECRET,
+    PlanError,
+    add_stack_arguments,
+    missing_secrets,
+    missing_secrets_lines,
+    read_stack_file,
+    stack_from_args,
+    stand_in_secrets,
+)
 
 # Re-exported: callers (and the tests) use this module as the command's public face.
 __all__ = [
@@ -276,17 +295,75 @@ def _http_detail(err: HttpResponseError) -> str:
     return _one_line(f"{status} {code}: {message}" if code else f"{status}: {message}")
 
 
+# What failed, read from the text of the error: DefaultAzureCredential gathers every credential's
+# failure into one ClientAuthenticationError, and the Azure CLI's own (printed to stderr, which
+# azure-identity passes on) names the network error: "HTTPSConnectionPool(host='login.microsoftonline.com',
+# port=443): Max retries exceeded ... Temporary failure in name resolution" (Azure/azure-cli#24841).
+_DNS = re.compile(r"Failed to resolve|Name or service not known|name resolution|getaddrinfo failed|"
+                  r"nodename nor servname|Name does not resolve|No address associated|NameResolutionError", re.I)
+_TIMEOUT = re.compile(r"timed out|timeout", re.I)
+_REFUSED = re.compile(r"Connection refused|Connection reset|Network is unreachable|No route to host|"
+                      r"Failed to establish a new connection|Max retries exceeded|RemoteDisconnected|"
+                      r"Connection aborted|ProxyError|SSLError|CERTIFICATE_VERIFY_FAILED", re.I)
+# The host a network error names, best first: the name that did not resolve, the connection's
+# host, then a URL's (not the troubleshooting links azure-identity adds to its messages).
+_HOSTS = (re.compile(r"Failed to resolve '([^']+)'"), re.compile(r"host='([^']+)'"),
+          re.compile(r"https://((?!aka\.ms\b)[A-Za-z0-9.-]+)"))
+# Entra ID codes of a login that was there and has lapsed (learn.microsoft.com/entra/identity-platform/
+# reference-error-codes): refresh token expired (700082, 70043), revoked or password changed (50173,
+# 50133), and the CLI's own "Interactive authentication is needed" when it cannot renew.
+_EXPIRED = re.compile(r"AADSTS(700082|70043|50173|50133|50078|50076)\b|expired|Interactive authentication is needed",
+                      re.I)
+_ACTION = re.compile(r"perform action '([^']+)' over scope '([^']+)'")
+READER_HINT = ("the pre-flight only reads: the Reader role on the subscription covers it (Contributor and Owner "
+               "include it)")
+
+
+def network_problem(text: str) -> str | None:
+    """'<host>: <what>' when the error text is a network failure, else None."""
+    kind = ("the name does not resolve (DNS)" if _DNS.search(text) else "the connection timed out"
+            if _TIMEOUT.search(text) else "the connection failed" if _REFUSED.search(text) else None)
+    if kind is None:
+        return None
+    host = next((m.group(1) for pattern in _HOSTS for m in pattern.finditer(text)), None)
+    return f"{host}: {kind}" if host else kind
+
+
+def _network_line(where: str, login: bool) -> str:
+    what = "Azure's login endpoint" if login else "Azure"
+    return _one_line(f"could not reach {what} ({where}): check the network, VPN or proxy, then run again; "
+                     "nothing was checked" + (", and the credentials were not the problem" if login else ""))
+
+
 def error_message(err: BaseException) -> str | None:
-    """The one line to show for an Azure error `run_checks` raised, or None for anything else."""
+    """The one line to show for an Azure error `run_checks` raised, or None for anything else. It
+    says what failed: the network (which host, DNS or connection), the credentials (none found,
+    or expired: az login), or the rights (a 403: which action on which scope)."""
     if isinstance(err, ClientAuthenticationError):
         if err.status_code:  # Azure answered 401: a token, but not one this subscription accepts
             return _one_line(f"Azure rejected the credentials ({_http_detail(err)}): run az login, with "
                              "--tenant <the subscription's tenant> if it is in another directory")
+        text = str(err.message or err)
+        network = network_problem(text)
+        if network:
+            return _network_line(network, login=True)
+        if _EXPIRED.search(text):
+            code = re.search(r"AADSTS\d+", text)
+            return _one_line(f"Azure credentials were found but have expired{f' ({code.group(0)})' if code else ''}: "
+                             "run az login again (or renew the service principal's secret)")
         return NO_CREDENTIALS
+    if isinstance(err, HttpResponseError) and err.status_code == 403:
+        action = _ACTION.search(str(err.message or err))
+        what = (f"may not perform {action.group(1)} on {action.group(2)}" if action
+                else f"may not make a read the pre-flight needs ({_http_detail(err)})")
+        return _one_line(f"not allowed: the identity you are logged in as {what}; {READER_HINT}")
     if isinstance(err, HttpResponseError):
         return f"an Azure request failed: {_http_detail(err)}"
-    if isinstance(err, ServiceRequestError):
-        return _one_line(f"could not reach Azure: {str(err).split(chr(10))[0]}")
+    if isinstance(err, (ServiceRequestError, ServiceResponseError)):
+        text = str(err.message or err)
+        network = network_problem(text)
+        return _network_line(network, login=False) if network else _one_line(
+            f"could not reach Azure: {text.split(chr(10))[0]}")
     if isinstance(err, AzureError):
         return _one_line(f"Azure error: {err}")
     return None
@@ -365,8 +442,10 @@ def main(argv: Sequence[str] | None = None, *, clients: Clients | None = None,
 
     try:
         path, _ = stack_from_args(args)
-        raw, secret = read_stack_file(path)
+        # Secrets do not change what Azure is asked: check before they are set, and say so.
+        raw, secret, stand_ins = stand_in_secrets(*read_stack_file(path))
         cfg = parse_config(raw, secret)
+        missing = missing_secrets(cfg, stand_ins)
     except (PlanError, ConfigError) as exc:
         print(str(exc), file=err)
         return 2
@@ -408,9 +487,12 @@ def main(argv: Sequence[str] | None = None, *, clients: Clients | None = None,
         return 2
 
     if args.json:
-        print(json.dumps(report_json(checks, subscription, cfg.location), indent=2), file=out)
+        print(json.dumps({**report_json(checks, subscription, cfg.location), "missingSecrets": missing}, indent=2),
+              file=out)
     else:
         print(render_report(checks, subscription, where, cfg.location), file=out)
+        if missing:
+            print("\n".join(["", *missing_secrets_lines(missing)]), file=out)
     return 0 if all(c.ok for c in checks) else 1
 
 

@@ -82,6 +82,7 @@ from .smoke_report import (
     with_certificate_state,
     with_note,
 )
+from .stackfile import stack_name_argument
 
 # Re-exported: callers (and the tests) use this module as the command's public face.
 __all__ = [
@@ -373,7 +374,8 @@ def add_arguments(parser: argparse.ArgumentParser, *, stack_options: bool = True
     """The options of `check`; `stack_options=False` when the parser already has --stack and
     --outputs-json (ops.py's common parent parser)."""
     if stack_options:
-        parser.add_argument("--stack", help="Pulumi stack name (default: the selected stack)")
+        parser.add_argument("--stack", type=stack_name_argument,
+                            help="Pulumi stack name (default: the selected stack)")
         parser.add_argument("--outputs-json", metavar="PATH",
                             help="file with the output of `pulumi stack output --json --show-secrets` "
                                  "(- reads stdin) instead of running pulumi")

@@ -5,6 +5,9 @@ The file is read the way the Pulumi CLI reads it: YAML 1.2 (`yes`, `no`, `on`, `
 strings, `1:30` is not sixty-based) and a key given twice is an error. Whatever cannot be
 read that way (not UTF-8, not a mapping, `!!binary`, absurd nesting, a directory) is one
 `PlanError` line, so every command answers a malformed file with one line and exit 2.
+
+Also shared by those commands: what `--stack` names (a stack file's name is read as the stack it
+names), and the visible stand-ins for secrets a stack needs but does not set yet.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from components.config import PROJECT
+from components.config import PROJECT, SECRET_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "[secret]"
@@ -218,13 +221,98 @@ def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--config-file", type=Path, help="path of a Pulumi.<stack>.yaml file")
 
 
-def stack_from_args(args: argparse.Namespace) -> tuple[Path, str]:
-    """The stack file and the stack's name."""
+def _file_stack_name(value: str) -> str | None:
+    """`myuni` for a value that names a stack file (`Pulumi.myuni.yaml`, `Pulumi.myuni.yml`), else None."""
+    name = value.replace("\\", "/").rsplit("/", 1)[-1]
+    for suffix in (".yaml", ".yml"):
+        if name.startswith("Pulumi.") and name.endswith(suffix) and len(name) > len("Pulumi.") + len(suffix):
+            return name[len("Pulumi."):-len(suffix)]
+    return None
+
+
+def stack_name(value: str, root: Path = ROOT) -> str:
+    """The stack name in a `--stack` value. A stack file's name at the repository root
+    (`Pulumi.myuni.yaml`) is taken as the stack it names; any other file name or path is refused
+    with the name to pass instead (ValueError, one line)."""
+    named = _file_stack_name(value)
+    is_path = "/" in value or "\\" in value or value in (".", "..")
+    if named is not None and not is_path and (root / value).is_file():
+        return named
+    if named is not None or is_path or value.endswith((".yaml", ".yml")):
+        alone = f"--stack {named}" if named else "--stack NAME (the part between Pulumi. and .yaml)"
+        absent = f" (there is no {value} at the repository root either)" if named and not is_path else ""
+        raise ValueError(f"--stack {value!r}: pass the stack name alone: {alone}{absent}")
+    return value
+
+
+def stack_from_args(args: argparse.Namespace, root: Path = ROOT) -> tuple[Path, str]:
+    """The stack file and the stack's name. `--stack` also takes the name of a stack file at the
+    repository root (`--stack Pulumi.myuni.yaml` is `--stack myuni`) and the path of an existing
+    stack file (read as `--config-file`)."""
     if args.stack:
-        if "/" in args.stack or "\\" in args.stack or args.stack in (".", ".."):
-            raise PlanError(f"--stack {args.stack!r}: a stack name, not a path (use --config-file PATH)")
-        return ROOT / f"Pulumi.{args.stack}.yaml", args.stack
-    path: Path = args.config_file
+        value = args.stack
+        if _file_stack_name(value) is not None and ("/" in value or "\\" in value) and Path(value).is_file():
+            return _config_file(Path(value))
+        try:
+            name = stack_name(value, root)
+        except ValueError as err:
+            raise PlanError(f"{err}; for a stack file elsewhere, --config-file PATH") from None
+        return root / f"Pulumi.{name}.yaml", name
+    return _config_file(args.config_file)
+
+
+def _config_file(path: Path) -> tuple[Path, str]:
     name = path.name
     stack = name.removeprefix("Pulumi.").removesuffix(".yaml") if name.startswith("Pulumi.") else path.stem
     return path, stack
+
+
+# --------------------------------------------------------------------------- secrets not set yet
+
+# What an offline tool gives the program for a secret the stack needs but does not hold yet: visibly
+# not a secret, and saying how to set the real one. `pulumi up` never sees it: the deploy program
+# reads secrets with pulumi.Config.require_secret, which refuses a missing one.
+STAND_IN = "<not set: pulumi config set --secret {name}>"
+
+
+def stand_in_secrets(raw: dict[str, str], secret: set[str]) -> tuple[dict[str, str], set[str], set[str]]:
+    """The config with a stand-in for every secret key the file does not set, the secret keys,
+    and the full keys that got a stand-in. Which of them the stack needs is for
+    `missing_secrets` to say, once the config is parsed."""
+    raw, secret, stood_in = dict(raw), set(secret), set()
+    for name in SECRET_KEYS:
+        key = f"{PROJECT}:{name}"
+        if key not in raw:
+            raw[key] = STAND_IN.format(name=name)
+            secret.add(key)
+            stood_in.add(key)
+    return raw, secret, stood_in
+
+
+def missing_secrets(cfg: Any, stood_in: set[str]) -> list[dict[str, str]]:
+    """The secrets this stack needs that only have a stand-in: key, when it is needed, and the
+    command that sets it (it asks for the value)."""
+    from components.config_checks import needed_secrets
+
+    return [{"key": f"{PROJECT}:{name}", "neededWhen": when, "set": f"pulumi config set --secret {name}",
+             "standIn": STAND_IN.format(name=name)}
+            for name, (when, _what) in needed_secrets(cfg).items() if f"{PROJECT}:{name}" in stood_in]
+
+
+def missing_secrets_lines(missing: list[dict[str, str]]) -> list[str]:
+    """The text the offline tools print about secrets not set yet (nothing when all are set)."""
+    if not missing:
+        return []
+    return ["Secrets not set yet (a visible stand-in is used here; pulumi preview and pulumi up refuse the "
+            "stack until they are set):",
+            *(f"  - {m['key']} (needed when {m['neededWhen']}): {m['set']}  (it asks for the value)"
+              for m in missing)]
+
+
+def stack_name_argument(value: str) -> str:
+    """argparse `type=` for a `--stack` that names a Pulumi stack for the Pulumi CLI (the day-two
+    commands): `stack_name`, with its refusal as argparse's one-line error."""
+    try:
+        return stack_name(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
