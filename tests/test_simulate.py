@@ -360,12 +360,9 @@ def test_os_disk_size_bounds():
 
 
 def example_run(example: Path) -> dict[str, Any]:
-    from tools.stackfile import read_stack_file
+    from tools.stackfile import read_stack_file, stand_in_secrets
 
-    raw, secret = read_stack_file(example)
-    for name in cost.SECRET_KEYS:
-        raw.setdefault(f"{cost.PROJECT}:{name}", cost.SECRET)
-        secret = secret | {f"{cost.PROJECT}:{name}"}
+    raw, secret, _ = stand_in_secrets(*read_stack_file(example))
     cfg = parse_config(raw, secret)
     profile = usage.load_profile(str(example.with_name("usage-" + example.stem.removeprefix("Pulumi.") + ".csv")))
     return simulate.run(cfg, cost.estimate(cfg, offline=True), profile, 4,
