@@ -104,6 +104,7 @@ from .preflight_checks import (
     ProviderState,
     Usage,
     VmSku,
+    check_cluster_awake,
     check_kubernetes_version,
     check_providers,
     check_quotas,
@@ -297,7 +298,7 @@ def error_message(err: BaseException) -> str | None:
 # ---------------------------------------------------------------------------
 
 
-def run_checks(cfg: StackConfig, clients: Clients) -> list[Check]:
+def run_checks(cfg: StackConfig, clients: Clients, stack: str | None = None) -> list[Check]:
     """Every check, in report order. Raises the SDK's exceptions (`azure.core.exceptions`) when
     there are no credentials or a request fails; `error_message` words them."""
     subscription = clients.subscription_id
@@ -329,19 +330,21 @@ def run_checks(cfg: StackConfig, clients: Clients) -> list[Check]:
     usages = [parse_usage(u) for u in clients.compute.usage.list(cfg.location)]
     checks += check_quotas(pools, skus, usages, cfg.location, subscription)
     if not cfg.tljh and clients.aks is not None:
-        checks += kubernetes_checks(cfg, clients.aks)
+        checks += kubernetes_checks(cfg, clients.aks, stack)
     if clients.aks is not None and purge_task_args(cfg) is not None and hasattr(clients.aks, "subscription"):
         acr = check_acr_tasks(cfg, parse_subscription(clients.aks.subscription()))
         checks += [acr] if acr else []
     return checks
 
 
-def kubernetes_checks(cfg: StackConfig, aks: Any) -> list[Check]:
-    """The configured version against the region's list, and against the cluster if it exists."""
+def kubernetes_checks(cfg: StackConfig, aks: Any, stack: str | None = None) -> list[Check]:
+    """The configured version against the region's list, and against the cluster if it exists;
+    a stopped (sleeping) cluster stops `pulumi up` before it waits on an API server that is off."""
     version = cfg.cluster.kubernetes_version
     offered = parse_kubernetes_versions(aks.kubernetes_versions(cfg.location))
     running = aks.managed_cluster(naming.resource_group(cfg), naming.cluster(cfg))
-    checks = [check_kubernetes_version(version, offered, cfg.location)]
+    asleep = check_cluster_awake(running, stack)
+    checks = [check_kubernetes_version(version, offered, cfg.location), *([asleep] if asleep else [])]
     return checks + check_running_cluster(version, parse_cluster(running) if running else None, aks_versions.today())
 
 
@@ -364,7 +367,7 @@ def main(argv: Sequence[str] | None = None, *, clients: Clients | None = None,
     args = parser.parse_args(argv)
 
     try:
-        path, _ = stack_from_args(args)
+        path, stack = stack_from_args(args)
         raw, secret = read_stack_file(path)
         cfg = parse_config(raw, secret)
     except (PlanError, ConfigError) as exc:
@@ -399,7 +402,7 @@ def main(argv: Sequence[str] | None = None, *, clients: Clients | None = None,
         return 2
     try:
         try:
-            checks = run_checks(cfg, active)
+            checks = run_checks(cfg, active, stack)
         finally:
             if built:
                 _close(active)
@@ -435,7 +438,9 @@ def check_during_pulumi(cfg: StackConfig, raw_config: Mapping[str, str],
     clients = None
     try:
         clients = build_clients(subscription)
-        checks = run_checks(cfg, clients)
+        import pulumi
+
+        checks = run_checks(cfg, clients, pulumi.get_stack())
     except Exception as err:  # never block a deployment because the checks could not run
         warn(f"pre-flight checks skipped: {error_message(err) or type(err).__name__}")
         return None

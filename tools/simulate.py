@@ -319,6 +319,15 @@ def run(cfg: StackConfig, doc: Mapping[str, Any], profile: Profile, weeks: int,
         gpu_users = list(profile.gpu_users) * weeks if profile.weekly else list(profile.gpu_users)
     base = simulate_stack(doc, users, gpu_users, settings_of(cfg), start_hour=profile.start_hour)
     settings = settings_of(cfg)
+    # --- sleep schedule (issue 23): the arithmetic is tools/schedule_cost.py's ---
+    sleep = None
+    if cfg.schedule is not None:
+        from . import schedule_cost
+
+        sleep = schedule_cost.month(cfg.schedule, doc, users, start_hour=profile.start_hour, tljh=cfg.tljh,
+                                    usage_of=lambda demand: simulate_stack(doc, demand, gpu_users, settings, start_hour=
+                                                                           profile.start_hour)["monthly"]["usage"])
+    # --- end sleep schedule ---
     return {
         "profile": profile.name,
         "hoursSimulated": len(users),
@@ -332,7 +341,9 @@ def run(cfg: StackConfig, doc: Mapping[str, Any], profile: Profile, weeks: int,
                         "userScheduler": settings.packing, "spotEvictions": "not simulated"},
         "alternatives": alternatives(cfg, doc, profile, base, estimate_of, users, gpu_users, profile.start_hour),
         "_series": {"users": users, "gpuUsers": gpu_users, "nodes": base["_series"],
-                    "hourlyCost": base["_hourlyCost"]},
+                    "hourlyCost": base["_hourlyCost"],
+                    "sleep": {k[1:]: v for k, v in sleep.items() if k.startswith("_")} if sleep else None},
+        **({"sleep": {k: v for k, v in sleep.items() if not k.startswith("_")}} if sleep else {}),
     }
 
 
@@ -374,6 +385,10 @@ def render(doc: Mapping[str, Any], title: str) -> str:
              f"{'on' if a['userScheduler'] else 'off'}; spot evictions not simulated.",
              f"Prices: {'offline table' if prices['offline'] else 'Azure Retail Prices API'}, {prices['region']}, "
              f"{prices['date']}" + (" (excludes items of unknown price)" if prices["excludesUnknown"] else "")]
+    if doc.get("sleep"):  # sleep schedule (issue 23)
+        from .schedule_cost import render_lines
+
+        lines += render_lines(doc["sleep"])
     return "\n".join(lines)
 
 
