@@ -435,3 +435,29 @@ def test_the_simulator_prints_the_schedule(tmp_path, capsys):
                       "examples/usage-course-hub.csv", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["sleep"]["monthlySleeping"] < doc["sleep"]["monthlyAlwaysOn"] == doc["monthly"]["total"]
+
+
+def test_pulumi_up_stops_on_a_sleeping_cluster_instead_of_waiting(monkeypatch):
+    """The program's pre-flight (`__main__.py`): a stopped cluster is an error before any resource."""
+    import pulumi
+
+    from tools import preflight
+
+    class Aks:
+        def kubernetes_versions(self, location):
+            return {"values": []}
+
+        def managed_cluster(self, group, name):
+            return {"properties": {"currentKubernetesVersion": "1.36.4", "powerState": {"code": "Stopped"}}}
+
+    warnings: list[str] = []
+    monkeypatch.setattr(preflight, "should_run_in_pulumi_up", lambda: True)
+    monkeypatch.setattr(preflight, "build_clients", lambda sub: None)
+    monkeypatch.setattr(preflight, "run_checks",
+                        lambda cfg, clients: preflight.kubernetes_checks(cfg, Aks()))
+    monkeypatch.setattr(pulumi, "get_stack", lambda: "course")
+    raw = {"azure-native:subscriptionId": SUBSCRIPTION}
+    with pytest.raises(pulumi.RunError) as info:
+        preflight.check_during_pulumi(parsed(SECRETS, **HUB, schedule=LONDON), raw, warnings.append)
+    assert ("cluster power: the cluster is asleep (stopped by the schedule): run ./run python -m tools.ops wake "
+            "--stack course, then retry") in str(info.value)

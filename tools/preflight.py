@@ -85,6 +85,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -438,22 +439,23 @@ def check_during_pulumi(cfg: StackConfig, raw_config: Mapping[str, str],
     clients = None
     try:
         clients = build_clients(subscription)
-        import pulumi
-
-        checks = run_checks(cfg, clients, pulumi.get_stack())
+        checks = run_checks(cfg, clients)
     except Exception as err:  # never block a deployment because the checks could not run
         warn(f"pre-flight checks skipped: {error_message(err) or type(err).__name__}")
         return None
     finally:
         if clients is not None:
             _close(clients)
+    import pulumi
+
+    # The way to wake a sleeping cluster names this stack.
+    stack = pulumi.get_stack() or "<stack>"
+    checks = [replace(c, detail=c.detail.replace("--stack <stack>", f"--stack {stack}")) for c in checks]
     if not all(c.ok and not c.warning for c in checks):
         warn(render_report(checks, subscription, source, cfg.location)
              + "\n(set binderhub-azure:preflight false to skip these checks)")
     stops = [c for c in checks if not c.ok and c.stops_up]
     if stops:
-        import pulumi
-
         raise pulumi.RunError("pre-flight: Azure would refuse this:\n" + "\n".join(
             f"{c.name}: {' '.join(c.detail.split(chr(10)))}" for c in stops))
     return checks

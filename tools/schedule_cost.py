@@ -147,3 +147,27 @@ def render_lines(block: Mapping[str, Any]) -> list[str]:
         f"  users who come while it sleeps: {block['asleepArrivalsPerMonth']} arrivals, "
         f"{block['asleepUserHoursPerMonth']} user-hours per month (not served)",
     ]
+
+
+def running_hours_per_week(schedule: ScheduleConfig, lead_minutes: int) -> float:
+    """Hours a week the compute runs: each window and the start-up lead before it."""
+    return sum(end - start + lead_minutes for _, start, end in sched.weekly_spans(schedule)) / 60
+
+
+def estimate_block(schedule: ScheduleConfig, doc: Mapping[str, Any], *, tljh: bool) -> dict[str, Any]:
+    """The cost estimate's `sleep` block: the idle bill of a week in term with the schedule."""
+    lead = sched.WAKE_LEAD_MINUTES[sched.target(tljh)]
+    running = running_hours_per_week(schedule, lead) * HOURS_PER_MONTH / (MINUTES_PER_WEEK / 60)
+    stoppable = stoppable_per_hour(doc)
+    kept = float(doc["idleMonthly"]) - stoppable * HOURS_PER_MONTH
+    return {"schedule": sched.describe(schedule), "startupLeadMinutes": lead,
+            "runningHoursPerMonth": round(running, 1), "keptWhileStoppedMonthly": round(kept, 2),
+            "idleMonthlySleeping": round(kept + stoppable * running, 2)}
+
+
+def estimate_lines(block: Mapping[str, Any], idle_always: float) -> list[str]:
+    return [f"Sleep schedule: {block['schedule']}",
+            f"  idle with the schedule ${block['idleMonthlySleeping']:,.2f} a month instead of ${idle_always:,.2f} "
+            f"(compute {block['runningHoursPerMonth']:g} h of 730, from {block['startupLeadMinutes']} min before "
+            f"each window; ${block['keptWhileStoppedMonthly']:,.2f} keeps billing while stopped: disks, shares, "
+            "public IPs, load balancer, registry, control-plane tier)"]
