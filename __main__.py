@@ -23,7 +23,7 @@ from components.notes import stack_notes
 from components.outputs import next_step
 from components.practices import CorePriority, Cryptnono
 from components.registry import ContainerRegistry
-from components.sleep import SleepSchedule
+from components.sleep import SleepSchedule, StopServersBeforeSleep
 from components.tljh import TljhServer
 
 secrets = pulumi.Config()
@@ -68,6 +68,10 @@ def on_kubernetes(cfg: StackConfig, group: resources.ResourceGroup) -> dict:
     if cfg.schedule:
         SleepSchedule("sleep", {"config": cfg, "resource_group_name": group.name, "resource_group_id": group.id,
                                 "target_id": cluster.cluster_id})
+        if cfg.schedule.stop_servers_minutes_before:
+            StopServersBeforeSleep("stop-servers", {"config": cfg, "token": hub.sleep_api_token,
+                                                    "namespace": hub.namespace, "depends_on": [hub.release]},
+                                   on_cluster)
     if cfg.monitoring.enabled:
         monitoring = Monitoring("monitoring", {"config": cfg, "depends_on": ingress.ready}, on_cluster)
         outputs |= {"grafanaUrl": monitoring.grafana_url, "grafanaAdminPassword": monitoring.grafana_admin_password}

@@ -100,6 +100,14 @@ class ScheduleConfig(_Model):
         None, description="Optional last day of the schedule: after it the hub is not woken again (it still "
         "goes to sleep at each window's end if someone woke it).", examples=["2027-06-30"],
     )
+    stop_servers_minutes_before: int = Field(
+        10, ge=0, le=120,
+        description="Kubernetes modes: minutes before each sleep at which a CronJob asks the hub to stop every "
+        "user server (each closes cleanly while the hub still runs); the hub's pages announce the awake hours. "
+        "0: leave it to the cluster's stop, which drains the nodes. (tljh: the VM's shutdown stops them.)",
+        examples=[10],
+    )
+
     @field_validator("time_zone")
     @classmethod
     def _zone(cls, value: str) -> str:

@@ -70,6 +70,12 @@ def problems(schedule: ScheduleConfig, key: str, *, tljh: bool) -> list[str]:
         elif _length(window) < lead:
             found.append(f"{key}.awake[{i}] lasts {_length(window)} minutes, shorter than the {lead} minutes "
                          f"assumed for {what}: make it longer or remove it")
+        elif not tljh and _length(window) <= schedule.stop_servers_minutes_before:
+            found.append(f"{key}.stopServersMinutesBefore ({schedule.stop_servers_minutes_before}) must be shorter "
+                         f"than {key}.awake[{i}] ({_length(window)} minutes): servers would be stopped before it opens")
+    if tljh and "stop_servers_minutes_before" in schedule.model_fields_set:
+        found.append(f"{key}.stopServersMinutesBefore is only used in the Kubernetes modes (a VM's deallocation "
+                     "shuts the system down, which stops the servers)")
     if found:
         return found
     spans = weekly_spans(schedule)
@@ -231,6 +237,18 @@ def recurrences(schedule: ScheduleConfig, *, tljh: bool) -> list[Recurrence]:
             groups.setdefault(("sleep", sleep_at), set()).add(sleep_day)
     return [Recurrence(action, at // 60, at % 60, tuple(WEEKDAY_NAMES[d] for d in sorted(days)))
             for (action, at), days in sorted(groups.items())]
+
+
+def stop_servers_times(schedule: ScheduleConfig) -> list[tuple[int, int, tuple[int, ...]]]:
+    """(hour, minute, cron weekdays 0-6 with Sunday 0) at which user servers are stopped:
+    `stopServersMinutesBefore` before each sleep."""
+    groups: dict[int, set[int]] = {}
+    for window in schedule.awake:
+        for day in window.days:
+            d = DAYS.index(day)
+            at_day, at = _shifted(d, _minutes(window.start) + _length(window) - schedule.stop_servers_minutes_before)
+            groups.setdefault(at, set()).add((at_day + 1) % 7)
+    return [(at // 60, at % 60, tuple(sorted(days))) for at, days in sorted(groups.items())]
 
 
 def terms_of(schedule: ScheduleConfig) -> Iterable[tuple[str, str]]:

@@ -8,10 +8,11 @@ from __future__ import annotations
 from typing import TypedDict
 
 import pulumi
+import pulumi_kubernetes as k8s
 import pulumi_random as random
 from pulumi_azure_native import authorization, logic
 
-from . import naming, roles, sleep_spec
+from . import charts, naming, roles, sleep_spec
 from . import schedule as sched
 from .config import StackConfig
 
@@ -80,3 +81,41 @@ class SleepSchedule(pulumi.ComponentResource):
             names.append(workflow.name)
         self.workflow_names = pulumi.Output.all(*names)
         self.register_outputs({"workflowNames": self.workflow_names})
+
+
+class StopServersArgs(TypedDict):
+    config: StackConfig
+    """The validated stack config, with `schedule` set (a Kubernetes mode)."""
+    token: pulumi.Input[str]
+    """The hub service token the chart registers for `sleep-schedule` (a Pulumi secret)."""
+    namespace: str
+    """The hub's namespace."""
+    depends_on: list[pulumi.Resource]
+    """The hub release (it creates the namespace and registers the service)."""
+
+
+class StopServersBeforeSleep(pulumi.ComponentResource):
+    """CronJobs that ask the hub to stop every user server `stopServersMinutesBefore` each sleep,
+    with the service token in a Secret of their own."""
+
+    def __init__(self, name: str, args: StopServersArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("binderhub-azure:sleep:StopServersBeforeSleep", name, None, opts)
+        cfg = args["config"]
+        assert cfg.schedule is not None
+        after = pulumi.ResourceOptions(parent=self, depends_on=args["depends_on"])
+        secret = k8s.core.v1.Secret(
+            f"{name}-token",
+            metadata={"name": sleep_spec.TOKEN_SECRET, "namespace": args["namespace"]},
+            string_data={"token": pulumi.Output.secret(args["token"])},
+            opts=after,
+        )
+        api = f"http://hub:8081{naming.hub_base_url(cfg)}hub/api"
+        image = f"{charts.BINDERHUB_HUB_IMAGE}:{charts.BINDERHUB_HUB_TAG}"  # the hub's own image (z2jh 4.4.0)
+        for job in sleep_spec.stop_servers_cronjobs(cfg.schedule, api, image):
+            k8s.batch.v1.CronJob(
+                f"{name}-{job['name']}",
+                metadata={"name": job["name"], "namespace": args["namespace"]},
+                spec=job["spec"],
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[*args["depends_on"], secret]),
+            )
+        self.register_outputs({})

@@ -131,3 +131,114 @@ def role_definition(kind: str, role_name: str, assignable_scope: Any) -> dict[st
         "permissions": [{"actions": role_permissions(kind), "not_actions": []}],
         "assignable_scopes": [assignable_scope],
     }
+
+
+# ---------------------------------------------------------------------------
+# Before a sleep: the hub stops every user server (Kubernetes modes)
+# ---------------------------------------------------------------------------
+
+# The hub service whose token may list users and stop their servers, and nothing else
+# (JupyterHub RBAC: GET /users needs list:users, the servers in it read:servers, and
+# DELETE /users/{name}/server[s/{server}] is @needs_scope('delete:servers'), jupyterhub/apihandlers/users.py).
+SERVICE = "sleep-schedule"
+SERVICE_SCOPES = ["list:users", "read:servers", "delete:servers"]
+TOKEN_SECRET = "sleep-schedule-hub-token"  # the CronJob's copy of the service token
+# z2jh's hub NetworkPolicy admits pods with this label to the hub's API port.
+HUB_ACCESS_LABEL = "hub.jupyter.org/network-access-hub"
+
+# Run with the hub image's Python (standard library only). Lists every user with a running
+# server first, then asks the hub to stop each; exits non-zero if any request failed, so the
+# Job shows it. Reads JUPYTERHUB_API_URL and JUPYTERHUB_API_TOKEN.
+STOP_SERVERS_SCRIPT = """\
+import json, os, sys, urllib.parse, urllib.request
+api = os.environ["JUPYTERHUB_API_URL"].rstrip("/")
+headers = {"Authorization": "token " + os.environ["JUPYTERHUB_API_TOKEN"]}
+def call(method, path):
+    request = urllib.request.Request(api + path, method=method, headers=headers)
+    with urllib.request.urlopen(request, timeout=60) as response:
+        body = response.read()
+        return json.loads(body) if body else None
+running, offset, limit = [], 0, 200
+while True:
+    page = call("GET", f"/users?state=active&offset={offset}&limit={limit}")
+    for user in page:
+        running += [(user["name"], server) for server in (user.get("servers") or {})]
+    if len(page) < limit:
+        break
+    offset += limit
+failed = 0
+for name, server in running:
+    user = urllib.parse.quote(name, safe="")
+    path = f"/users/{user}/servers/{urllib.parse.quote(server, safe='')}" if server else f"/users/{user}/server"
+    try:
+        call("DELETE", path)
+        print(f"stopped {name} {server}".rstrip(), flush=True)
+    except Exception as err:
+        failed += 1
+        print(f"could not stop {name} {server}: {err}", file=sys.stderr, flush=True)
+print(f"{len(running) - failed} of {len(running)} servers stopped before the hub sleeps")
+sys.exit(1 if failed else 0)
+"""
+
+
+def announcement(schedule: ScheduleConfig) -> str:
+    """The text on every hub page (JupyterHub's `announcement` template variable)."""
+    windows = "; ".join(f"{', '.join(d.capitalize() for d in w.days)} {w.start}-{w.end}" for w in schedule.awake)
+    stop = (f" Running servers are stopped {schedule.stop_servers_minutes_before} minutes before it sleeps."
+            if schedule.stop_servers_minutes_before else "")
+    return (f"This hub is awake {windows} ({schedule.time_zone} time) and asleep otherwise.{stop} "
+            "Files saved in your home directory are kept.")
+
+
+def hub_values(schedule: ScheduleConfig, token: Any) -> dict[str, Any]:
+    """What the schedule adds to the JupyterHub chart's values: the announcement, and (with
+    stopServersMinutesBefore) the service and its role."""
+    values: dict[str, Any] = {"hub": {"templateVars": {"announcement": announcement(schedule)}}}
+    if schedule.stop_servers_minutes_before:
+        values["hub"]["services"] = {SERVICE: {"apiToken": token}}
+        values["hub"]["loadRoles"] = {SERVICE: {
+            "description": "Stops every user server before the hub's cluster is stopped by its schedule",
+            "scopes": list(SERVICE_SCOPES), "services": [SERVICE]}}
+    return values
+
+
+def stop_servers_cronjobs(schedule: ScheduleConfig, hub_api_url: str, image: str) -> list[dict[str, Any]]:
+    """One CronJob per stop time, in the schedule's time zone (CronJob `timeZone`, Kubernetes 1.27+)."""
+    jobs = []
+    for hour, minute, days in sched.stop_servers_times(schedule):
+        container = {
+            "name": "stop-servers",
+            "image": image,
+            "command": ["python3", "-c", STOP_SERVERS_SCRIPT],
+            "env": [{"name": "JUPYTERHUB_API_URL", "value": hub_api_url},
+                    {"name": "JUPYTERHUB_API_TOKEN",
+                     "valueFrom": {"secretKeyRef": {"name": TOKEN_SECRET, "key": "token"}}}],
+            "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
+            # The hub image's user, by number (its USER is a name, which runAsNonRoot cannot check).
+            "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                "runAsNonRoot": True, "runAsUser": 1000, "runAsGroup": 1000,
+                                "capabilities": {"drop": ["ALL"]},
+                                "seccompProfile": {"type": "RuntimeDefault"}},
+        }
+        jobs.append({
+            "name": f"stop-servers-{hour:02d}{minute:02d}",
+            "spec": {
+                "schedule": f"{minute} {hour} * * {','.join(map(str, days))}",
+                "timeZone": schedule.time_zone,
+                "concurrencyPolicy": "Forbid",
+                "startingDeadlineSeconds": 300,  # late by more than 5 minutes: the sleep is near, skip
+                "successfulJobsHistoryLimit": 3,
+                "failedJobsHistoryLimit": 3,
+                "jobTemplate": {"spec": {
+                    "backoffLimit": 2,
+                    "activeDeadlineSeconds": max(60, schedule.stop_servers_minutes_before * 60 - 60),
+                    "template": {
+                        "metadata": {"labels": {HUB_ACCESS_LABEL: "true", "app.kubernetes.io/name": "stop-servers"}},
+                        "spec": {"restartPolicy": "Never", "automountServiceAccountToken": False,
+                                 "nodeSelector": {"hub.jupyter.org/node-purpose": "core"},
+                                 "containers": [container]},
+                    },
+                }},
+            },
+        })
+    return jobs

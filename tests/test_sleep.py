@@ -461,3 +461,120 @@ def test_pulumi_up_stops_on_a_sleeping_cluster_instead_of_waiting(monkeypatch):
         preflight.check_during_pulumi(parsed(SECRETS, **HUB, schedule=LONDON), raw, warnings.append)
     assert ("cluster power: the cluster is asleep (stopped by the schedule): run ./run python -m tools.ops wake "
             "--stack course, then retry") in str(info.value)
+
+
+# --------------------------------------------------------------------------- before a sleep: servers stopped
+
+
+def test_stop_times_are_minutes_before_each_sleep_across_midnight():
+    s = schedule(awake=[{"days": WEEKDAYS, "from": "08:30", "to": "18:00"},
+                        {"days": ["sun"], "from": "20:00", "to": "00:05"}], stopServersMinutesBefore=15)
+    # 17:45 Monday-Friday (cron: Sunday 0); Sunday's window ends Monday 00:05, so Sunday 23:50.
+    assert sched.stop_servers_times(s) == [(17, 45, (1, 2, 3, 4, 5)), (23, 50, (0,))]
+
+
+def test_stop_servers_longer_than_a_window_is_refused_and_tljh_does_not_take_it():
+    found = refusals(SECRETS, **HUB, schedule={**LONDON, "stopServersMinutesBefore": 120,
+                                               "awake": [{"days": ["mon"], "from": "09:00", "to": "10:00"}]})
+    assert any(line.startswith("binderhub-azure:schedule.stopServersMinutesBefore (120) must be shorter than "
+                               "binderhub-azure:schedule.awake[0] (60 minutes)") for line in found), found
+    found = refusals(SECRETS, **TLJH, schedule={**LONDON, "stopServersMinutesBefore": 5})
+    assert any(line.startswith("binderhub-azure:schedule.stopServersMinutesBefore is only used in the Kubernetes")
+               for line in found), found
+
+
+def test_cronjob_spec():
+    jobs = sleep_spec.stop_servers_cronjobs(schedule(), "http://hub:8081/hub/api", "quay.io/jupyterhub/k8s-hub:4.4.0")
+    assert [j["name"] for j in jobs] == ["stop-servers-1750"]
+    spec = jobs[0]["spec"]
+    assert spec["schedule"] == "50 17 * * 1,2,3,4,5" and spec["timeZone"] == "Europe/London"
+    pod = spec["jobTemplate"]["spec"]["template"]
+    assert pod["metadata"]["labels"]["hub.jupyter.org/network-access-hub"] == "true"  # z2jh's hub policy admits it
+    container = pod["spec"]["containers"][0]
+    assert container["image"] == "quay.io/jupyterhub/k8s-hub:4.4.0"
+    assert container["command"][:2] == ["python3", "-c"] and container["command"][2] == sleep_spec.STOP_SERVERS_SCRIPT
+    env = {e["name"]: e for e in container["env"]}
+    assert env["JUPYTERHUB_API_URL"]["value"] == "http://hub:8081/hub/api"
+    assert env["JUPYTERHUB_API_TOKEN"]["valueFrom"] == {"secretKeyRef": {"name": "sleep-schedule-hub-token",
+                                                                         "key": "token"}}
+    assert spec["jobTemplate"]["spec"]["activeDeadlineSeconds"] == 9 * 60  # done before the sleep
+
+
+def test_hub_values_announce_and_register_a_service_that_may_only_stop_servers():
+    values = sleep_spec.hub_values(schedule(), "TOKEN")
+    assert values["hub"]["templateVars"]["announcement"].startswith(
+        "This hub is awake Mon, Tue, Wed, Thu, Fri 08:30-18:00 (Europe/London time) and asleep otherwise. Running "
+        "servers are stopped 10 minutes before it sleeps.")
+    assert values["hub"]["services"] == {"sleep-schedule": {"apiToken": "TOKEN"}}
+    role = values["hub"]["loadRoles"]["sleep-schedule"]
+    assert role["scopes"] == ["list:users", "read:servers", "delete:servers"] and role["services"] == ["sleep-schedule"]
+    assert "services" not in sleep_spec.hub_values(schedule(stopServersMinutesBefore=0), "TOKEN")["hub"]
+
+
+def test_the_token_reaches_the_hub_and_the_cronjob(program):
+    from tools.mocks import fake_secret
+
+    run = program(SECRETS, **HUB, schedule=LONDON)
+    token = fake_secret("hub-sleep-api-token")
+    release = next(r for r in run.registrations if r.name == "hub-release")
+    assert release.revealed["values"]["hub"]["services"]["sleep-schedule"]["apiToken"] == token
+    secret = next(r for r in run.registrations if r.name == "stop-servers-token")
+    assert secret.revealed["stringData"] == {"token": token}
+    assert secret.revealed["metadata"] == {"name": "sleep-schedule-hub-token", "namespace": "jupyterhub"}
+    job = next(r for r in run.registrations if r.name == "stop-servers-stop-servers-1750")
+    assert job.revealed["metadata"]["namespace"] == "jupyterhub"
+
+
+def test_the_script_stops_every_running_server_through_the_hub_api():
+    """Run the CronJob's script against a stand-in hub API (a local HTTP server)."""
+    import http.server
+    import subprocess
+    import sys
+    import threading
+
+    seen: list[tuple[str, str, str]] = []
+    users = [{"name": f"user{i}", "servers": {"": {}}} for i in range(250)]
+    users[3]["servers"] = {"": {}, "gpu": {}}
+    users[7]["name"] = "a@b.example"
+
+    class Hub(http.server.BaseHTTPRequestHandler):
+        def _answer(self, status: int, body: Any = None) -> None:
+            data = json.dumps(body).encode() if body is not None else b""
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):
+            seen.append(("GET", self.path, self.headers["Authorization"]))
+            from urllib.parse import parse_qs, urlsplit
+
+            query = parse_qs(urlsplit(self.path).query)
+            offset, limit = int(query["offset"][0]), int(query["limit"][0])
+            assert query["state"] == ["active"]
+            self._answer(200, users[offset:offset + limit])
+
+        def do_DELETE(self):
+            seen.append(("DELETE", self.path, self.headers["Authorization"]))
+            self._answer(500 if self.path == "/hub/api/users/user9/server" else 204)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        env = {"JUPYTERHUB_API_URL": f"http://127.0.0.1:{server.server_port}/hub/api", "JUPYTERHUB_API_TOKEN": "tok"}
+        done = subprocess.run([sys.executable, "-c", sleep_spec.STOP_SERVERS_SCRIPT], env=env, capture_output=True,
+                              text=True, timeout=60)
+    finally:
+        server.shutdown()
+    gets = [p for m, p, _ in seen if m == "GET"]
+    assert gets == ["/hub/api/users?state=active&offset=0&limit=200",
+                    "/hub/api/users?state=active&offset=200&limit=200"]
+    deletes = [p for m, p, _ in seen if m == "DELETE"]
+    assert len(deletes) == 251
+    assert "/hub/api/users/user3/servers/gpu" in deletes and "/hub/api/users/a%40b.example/server" in deletes
+    assert {auth for _, _, auth in seen} == {"token tok"}
+    assert done.returncode == 1 and "could not stop user9" in done.stderr  # one failure shows in the Job
+    assert "250 of 251 servers stopped before the hub sleeps" in done.stdout
