@@ -578,3 +578,38 @@ def test_the_script_stops_every_running_server_through_the_hub_api():
     assert {auth for _, _, auth in seen} == {"token tok"}
     assert done.returncode == 1 and "could not stop user9" in done.stderr  # one failure shows in the Job
     assert "250 of 251 servers stopped before the hub sleeps" in done.stdout
+
+
+def test_status_of_an_unreachable_sleeping_cluster_says_how_to_wake_it():
+    from tests.test_ops import JUPYTERHUB_OUTPUTS, UNREACHABLE, Pulumi, jupyterhub_cluster
+    from tests.test_ops import run as ops_run
+
+    factory = jupyterhub_cluster()
+    factory.core.error = UNREACHABLE[0]
+    outputs = {**JUPYTERHUB_OUTPUTS, "sleepSchedule": OUTPUTS["sleepSchedule"]}
+    result = ops_run(["status"], pulumi=Pulumi(outputs), factory=factory)
+    assert result.code == 2
+    assert ("the cluster may be stopped by its sleep schedule (./run python -m tools.ops wake starts it)"
+            in result.err)
+
+
+def test_info_prints_the_schedule_after_the_outputs():
+    from tests.test_ops import JUPYTERHUB_OUTPUTS, Pulumi
+    from tests.test_ops import run as ops_run
+
+    result = ops_run(["info"], pulumi=Pulumi({**JUPYTERHUB_OUTPUTS, "sleepSchedule": OUTPUTS["sleepSchedule"]}))
+    assert result.code == 0
+    assert "Sleep schedule: awake mon,tue,wed,thu,fri 08:30-18:00 (Europe/London)" in result.out
+    assert "next wake:" in result.out and " UTC)" in result.out
+    assert "Sleep schedule" not in ops_run(["info"], pulumi=Pulumi(JUPYTERHUB_OUTPUTS)).out
+
+
+def test_no_credentials_is_one_line():
+    from azure.core.exceptions import ClientAuthenticationError
+
+    class NoLogin(FakeArm):
+        def send(self, method, path, api_version):
+            raise ClientAuthenticationError("DefaultAzureCredential failed to retrieve a token")
+
+    code, out, err = run_ops(["wake"], OUTPUTS, NoLogin("cluster", "stopped"))
+    assert code == 2 and out == "" and err.startswith("error: no Azure credentials: run az login")

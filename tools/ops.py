@@ -295,6 +295,8 @@ def _unreachable_message(err: BaseException, outputs: dict[str, Any]) -> str:
     host = getattr(getattr(err, "pool", None), "host", None)
     where = f"{host}, {cause}" if host else cause
     start = f" (az aks start -g {group} -n {cluster})" if group and outputs.get("clusterName") else ""
+    if outputs.get("sleepSchedule"):
+        start = " by its sleep schedule (./run python -m tools.ops wake starts it)"
     return (f"cannot reach the Kubernetes API server of {cluster} ({where}): the cluster may be stopped{start}, "
             "or its authorized IP ranges (cluster.authorizedIpRanges) may exclude this machine's address")
 
@@ -468,7 +470,14 @@ def _power(args: argparse.Namespace, runner: Runner, out: TextIO, arm_factory: A
         out.write(line + "\n")
         out.flush()
 
-    return sleep_ops.act(arm, target, args.command, wait=not args.no_wait, out=say)
+    from azure.core.exceptions import AzureError
+
+    from .preflight import error_message
+
+    try:
+        return sleep_ops.act(arm, target, args.command, wait=not args.no_wait, out=say)
+    except AzureError as problem:  # no credentials, a refused token, no network: one line
+        raise OpsError(error_message(problem) or type(problem).__name__) from None
 
 
 def main(argv: Sequence[str] | None = None, *, runner: Runner = run_pulumi, api_factory: ApiFactory = make_apis,
