@@ -7,13 +7,16 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import zoneinfo
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from components import schedule as sched
 from components import sleep_spec
-from components.config_schedule import ScheduleConfig
+from components.config_schedule import DAYS, ScheduleConfig
 from tests.helpers import named, parsed, refusals, resources_of
 from tools import ops, schedule_cost, sleep_ops
 from tools.mocks import SUBSCRIPTION, WORKFLOW_PRINCIPAL_PREFIX
@@ -414,13 +417,21 @@ def test_the_month_with_and_without_sleeping():
         {"name": "Load balancer", "unit": "hour", "unitPrice": 0.025, "idleQuantity": 1}],
         "pools": [{"autoscaled": True, "idleCount": 0, "minCount": 0, "nodeHourPrice": 0.3}]}
     users = [0] * 168
-    block = schedule_cost.month(s, doc, users, start_hour=0, tljh=False, usage_of=lambda demand: float(sum(demand)))
+
+    def simulate(demand):  # a stand-in simulator: $1 per user-hour of usage, the fixed bill spread evenly
+        fixed = 100.0 / 730
+        return {"monthly": {"usage": float(sum(demand))}, "_hourlyCost": [fixed + n * 168 / 730 for n in demand]}
+
+    block = schedule_cost.month(s, doc, users, start_hour=0, tljh=False, simulate=simulate)
     kept = 100.0 - 0.1 * 730
     assert block["keptWhileStoppedMonthly"] == pytest.approx(kept)
     assert block["monthlyAlwaysOn"] == pytest.approx(100.0)
     running = 5 * (8 + 1 / 3) * 730 / 168
     assert block["runningHoursPerMonth"] == pytest.approx(running, abs=0.1)
     assert block["monthlySleeping"] == pytest.approx(kept + 0.1 * running, abs=0.01)
+    assert sum(block["_hourlyCost"]) * 730 / 168 == pytest.approx(block["monthlySleeping"], abs=0.01)
+    assert block["_hourlyCost"][0] == pytest.approx(kept / 730)  # Monday 00:00: asleep, only what bills anyway
+    assert block["_hourlyCost"][10] == pytest.approx(kept / 730 + 0.1)  # Monday 10:00: the system node runs
 
 
 def test_the_simulator_prints_the_schedule(tmp_path, capsys):
@@ -613,3 +624,55 @@ def test_no_credentials_is_one_line():
 
     code, out, err = run_ops(["wake"], OUTPUTS, NoLogin("cluster", "stopped"))
     assert code == 2 and out == "" and err.startswith("error: no Azure credentials: run az login")
+
+
+def test_the_simulators_hourly_series_for_the_plot_add_up_to_the_month():
+    from tools import simulate, stackfile
+    from tools.cost_model import estimate
+    from tools.usage import load_profile
+
+    raw, secret = stackfile.read_stack_file(stackfile.ROOT / "examples" / "Pulumi.course-hub-sleeping.yaml")
+    from components.config_load import parse_config
+
+    cfg = parse_config({**raw, "binderhub-azure:authClientSecret": "s"},
+                       secret | {"binderhub-azure:authClientSecret"})
+    doc = estimate(cfg, offline=True)
+    result = simulate.run(cfg, doc, load_profile("examples/usage-course-hub-sleeping.csv"), 4,
+                          lambda other: estimate(other, offline=True))
+    series = result["_series"]["sleep"]
+    hours = len(result["_series"]["users"])
+    assert len(series["serving"]) == len(series["running"]) == len(series["hourlyCost"]) == hours
+    assert sum(series["hourlyCost"]) * 730 / hours == pytest.approx(result["sleep"]["monthlySleeping"], abs=0.05)
+    assert sum(result["_series"]["hourlyCost"]) * 730 / hours == pytest.approx(result["sleep"]["monthlyAlwaysOn"],
+                                                                                abs=0.05)
+    # Sunday 19:00-23:00 (hours 163-166): 8 users each week, asleep.
+    assert series["asleepUsers"][163] == 8 and series["serving"][163] == 0
+
+
+# --------------------------------------------------------------------------- properties
+
+_WINDOW = st.tuples(st.sets(st.sampled_from(DAYS), min_size=1),
+                    st.integers(0, 24 * 12 - 1), st.integers(6, 16 * 12))
+
+
+def _clock(minutes: int) -> str:
+    return f"{minutes // 60 % 24:02d}:{minutes % 60:02d}"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(windows=st.lists(_WINDOW, min_size=1, max_size=3), probe=st.integers(0, 7 * 24 * 60 - 1),
+       zone=st.sampled_from(["Europe/London", "America/New_York", "Australia/Sydney", "UTC"]))
+def test_the_instant_view_and_the_weekly_view_agree(windows, probe, zone):
+    """In a week without a clock change, `is_awake` at an instant (zoneinfo) and the simulator's
+    local-week mask say the same, and a week's awake hours are the windows' lengths."""
+    awake = [{"days": sorted(days, key=DAYS.index), "from": _clock(start * 5),
+              "to": _clock(start * 5 + length * 5)} for days, start, length in windows]
+    s = schedule(timeZone=zone, awake=awake)
+    assume(not sched.problems(s, "k", tljh=False))
+    tz = zoneinfo.ZoneInfo(zone)
+    monday = dt.datetime(2027, 2, 8, tzinfo=tz) if zone != "Australia/Sydney" else dt.datetime(2027, 6, 7, tzinfo=tz)
+    instant = (monday + dt.timedelta(minutes=probe)).astimezone(UTC)
+    spans = [(a, b) for _, a, b in sched.weekly_spans(s)]
+    assert sched.is_awake(s, instant) is (schedule_cost._covered(spans, probe, probe + 1) > 0)
+    week = sched.awake_hours(s, monday.astimezone(UTC), (monday + dt.timedelta(days=7)).astimezone(UTC))
+    assert week == pytest.approx(sum(b - a for a, b in spans) / 60)

@@ -105,9 +105,10 @@ def stoppable_per_hour(doc: Mapping[str, Any]) -> float:
 
 
 def month(cfg_schedule: ScheduleConfig, doc: Mapping[str, Any], users: Sequence[int], *, start_hour: int,
-          tljh: bool, usage_of: Callable[[list[int]], float]) -> dict[str, Any]:
-    """The simulator's `sleep` block: the month with and without sleeping. `usage_of(users)` is
-    the simulator's monthly usage cost (the user pools above their floor) for that demand."""
+          tljh: bool, simulate: Callable[[list[int]], Mapping[str, Any]]) -> dict[str, Any]:
+    """The simulator's `sleep` block: the month with and without sleeping. `simulate(users)` is the
+    simulator's result for that demand (`simulate.simulate_stack`): its `monthly.usage` (the user
+    pools above their floor) and `_hourlyCost` (the fixed bill's share and the pools, per hour)."""
     hours = len(users)
     lead = sched.WAKE_LEAD_MINUTES[sched.target(tljh)]
     autoscaled_idle = sum(entry["idleCount"] * entry["nodeHourPrice"] * HOURS_PER_MONTH
@@ -119,8 +120,14 @@ def month(cfg_schedule: ScheduleConfig, doc: Mapping[str, Any], users: Sequence[
     figures = sleep_figures(cfg_schedule, users, start_hour=start_hour, lead_minutes=lead,
                             stoppable_per_hour=stoppable, kept_per_hour=kept_month / HOURS_PER_MONTH)
     scale = HOURS_PER_MONTH / hours if hours else 0.0
-    always = kept_month + stoppable * HOURS_PER_MONTH + usage_of(list(users))
-    asleep = kept_month + figures.awake_compute * scale + usage_of(figures.served_users)
+    served = simulate(figures.served_users)
+    always = kept_month + stoppable * HOURS_PER_MONTH + float(simulate(list(users))["monthly"]["usage"])
+    asleep = kept_month + figures.awake_compute * scale + float(served["monthly"]["usage"])
+    # Per hour, for the plot: what bills anyway, the stoppable compute while running, and the pools
+    # as simulated for the served demand, less their floor while stopped.
+    fixed_hour = (float(doc["idleMonthly"]) - autoscaled_idle) / HOURS_PER_MONTH
+    hourly = [kept_month / HOURS_PER_MONTH + (stoppable - floors) * run + (cost - fixed_hour) - floors * (1 - run)
+              for run, cost in zip(figures.running, served["_hourlyCost"], strict=True)]
     return {
         "schedule": sched.describe(cfg_schedule),
         "startupLeadMinutes": lead,
@@ -133,6 +140,7 @@ def month(cfg_schedule: ScheduleConfig, doc: Mapping[str, Any], users: Sequence[
         "_serving": figures.serving,  # per simulated hour, for the plot
         "_running": figures.running,
         "_asleepUsers": [round(n * (1 - f), 3) for n, f in zip(users, figures.serving, strict=True)],
+        "_hourlyCost": hourly,
     }
 
 

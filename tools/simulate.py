@@ -325,8 +325,8 @@ def run(cfg: StackConfig, doc: Mapping[str, Any], profile: Profile, weeks: int,
         from . import schedule_cost
 
         sleep = schedule_cost.month(cfg.schedule, doc, users, start_hour=profile.start_hour, tljh=cfg.tljh,
-                                    usage_of=lambda demand: simulate_stack(doc, demand, gpu_users, settings, start_hour=
-                                                                           profile.start_hour)["monthly"]["usage"])
+                                    simulate=lambda demand: simulate_stack(doc, demand, gpu_users, settings,
+                                                                           start_hour=profile.start_hour))
     # --- end sleep schedule ---
     return {
         "profile": profile.name,
