@@ -21,6 +21,9 @@ read-only calls, and prints one line per check, OK or FAIL, with what to do unde
   quota lowPriorityCores  the regional Spot vCPU quota covers a Spot user pool at its maximum
   kubernetes version    the region offers cluster.kubernetesVersion for new clusters (not only
                         as a preview), as `az aks get-versions -l <region>` lists them
+  cluster power         when the stack's cluster exists and is stopped (its sleep schedule, or
+                        `az aks stop`): FAIL, which also stops `pulumi preview`/`up` before they
+                        wait on an API server that is off, with the way to wake it
   cluster version       when the stack's cluster exists: it runs cluster.kubernetesVersion or
                         the minor before it (a lower config asks for a downgrade; a jump of two
                         minors is refused by AKS); WARN when the version it runs is near or past
