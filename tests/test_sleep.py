@@ -344,6 +344,9 @@ def test_info_shows_the_next_wake_and_sleep_in_local_time_and_utc():
     assert lines[2] == "  next sleep: Fri 2027-03-26 18:00 GMT (2027-03-26 18:00 UTC)"
     assert lines[3] == "  next wake: Mon 2027-03-29 08:30 BST (2027-03-29 07:30 UTC)"
     assert sleep_ops.schedule_lines({}, at("2027-03-26T12:00:00")) == []
+    odd = {"sleepSchedule": {**OUTPUTS["sleepSchedule"], "newKey": 1}}
+    assert sleep_ops.schedule_lines(odd, at("2027-03-26T12:00:00")) == [
+        "Sleep schedule: set, but the sleepSchedule output cannot be read by this version"]
 
 
 # --------------------------------------------------------------------------- pre-flight

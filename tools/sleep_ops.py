@@ -125,7 +125,12 @@ def schedule_lines(outputs: Mapping[str, Any], now: dt.datetime) -> list[str]:
     raw = outputs.get("sleepSchedule")
     if not isinstance(raw, Mapping):
         return []
-    schedule = ScheduleConfig.model_validate({k: v for k, v in raw.items() if k != "target"})
+    from pydantic import ValidationError
+
+    try:
+        schedule = ScheduleConfig.model_validate({k: v for k, v in raw.items() if k != "target"})
+    except ValidationError:  # written by another version of this program
+        return ["Sleep schedule: set, but the sleepSchedule output cannot be read by this version"]
     tz = sched.zone(schedule)
     lines = [f"Sleep schedule: {sched.describe(schedule)}",
              f"  now {'awake' if sched.is_awake(schedule, now) else 'asleep'} by the schedule"]
