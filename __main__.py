@@ -23,6 +23,7 @@ from components.notes import stack_notes
 from components.outputs import next_step
 from components.practices import CorePriority, Cryptnono
 from components.registry import ContainerRegistry
+from components.sleep import SleepSchedule, StopServersBeforeSleep
 from components.tljh import TljhServer
 
 secrets = pulumi.Config()
@@ -64,6 +65,13 @@ def on_kubernetes(cfg: StackConfig, group: resources.ResourceGroup) -> dict:
         "clusterName": cluster.cluster_name, "registryLoginServer": registry.login_server if registry else None,
         "kubeconfig": cluster.kubeconfig, "hubNamespace": hub.namespace,
     }
+    if cfg.schedule:
+        SleepSchedule("sleep", {"config": cfg, "resource_group_name": group.name, "resource_group_id": group.id,
+                                "target_id": cluster.cluster_id})
+        if cfg.schedule.stop_servers_minutes_before:
+            StopServersBeforeSleep("stop-servers", {"config": cfg, "token": hub.sleep_api_token,
+                                                    "namespace": hub.namespace, "depends_on": [hub.release]},
+                                   on_cluster)
     if cfg.monitoring.enabled:
         monitoring = Monitoring("monitoring", {"config": cfg, "depends_on": ingress.ready}, on_cluster)
         outputs |= {"grafanaUrl": monitoring.grafana_url, "grafanaAdminPassword": monitoring.grafana_admin_password}
@@ -75,6 +83,9 @@ def on_one_vm(cfg: StackConfig, group: resources.ResourceGroup) -> dict:
     server = TljhServer("tljh", {"config": cfg, "resource_group_name": group.name,
                                  "auth_client_secret": secrets.require_secret("authClientSecret")})
     url = naming.site_url(cfg)
+    if cfg.schedule:
+        SleepSchedule("sleep", {"config": cfg, "resource_group_name": group.name, "resource_group_id": group.id,
+                                "target_id": server.vm_id})
     return {"url": url, "hubUrl": url, "publicIp": server.ip_address, "azureDnsName": server.fqdn,
             "vmName": server.vm_name}
 
@@ -104,5 +115,8 @@ outputs["resourceGroup"] = group.name
 # What the operator's tools need to know about the deployment, so they never guess it.
 outputs["mode"] = cfg.mode
 outputs["https"] = cfg.https
+if cfg.schedule:  # what `tools.ops` shows and wakes by (next wake and sleep)
+    outputs["sleepSchedule"] = {**cfg.schedule.model_dump(by_alias=True, mode="json"),
+                                "target": "vm" if cfg.tljh else "cluster"}
 for key, value in outputs.items():
     pulumi.export(key, value)

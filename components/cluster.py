@@ -148,6 +148,7 @@ class AksCluster(pulumi.ComponentResource):
             helm_release(f"{name}-nvidia-device-plugin", "nvidia-device-plugin", charts.NVIDIA_DEVICE_PLUGIN,
                          "kube-system", cluster_spec.device_plugin_values(), parent=self, provider=self.provider)
         self.cluster_name = cluster.name
+        self.cluster_id = cluster.id  # what a sleep schedule starts and stops
         self.kubelet_object_id = cluster.identity_profile.apply(
             lambda profile: (profile or {})["kubeletidentity"].object_id
         )

@@ -52,6 +52,7 @@ from .config_fields import (
     _Model,
     memory_bytes,
 )
+from .config_schedule import ScheduleConfig
 from .config_site import (
     BinderSiteConfig,
     BudgetConfig,
@@ -151,6 +152,11 @@ class StackConfig(_Model):
         default_factory=BinderSiteConfig, description="Binder pages, builds and launch events (binderhub)."
     )
     storage: StorageConfig = Field(default_factory=StorageConfig, description="Home directories (jupyterhub).")
+    schedule: ScheduleConfig | None = Field(
+        None, description="Optional sleep schedule (jupyterhub and tljh modes), set with the keys below: outside "
+        "its awake windows the cluster is stopped (or the VM deallocated) and compute is not billed. Absent: "
+        "always on.",
+    )
 
     # Set by `parse_config`, not by users: which secret keys the stack holds.
     _secrets_set: frozenset[str] = PrivateAttr(default=frozenset())
@@ -324,6 +330,7 @@ __all__ = [
     "MonitoringConfig",
     "ProfileConfig",
     "RegistryConfig",
+    "ScheduleConfig",
     "SecurityConfig",
     "SpeedConfig",
     "StackConfig",

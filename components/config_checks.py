@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic.alias_generators import to_camel
 
+from . import schedule as sleep_schedule
 from . import tljh_spec
 from .azure_names import name_problems
 from .config import StackConfig
@@ -149,9 +150,21 @@ def cross_checks(cfg: StackConfig) -> list[str]:
     problems.extend(helm_values_problems(cfg))
     problems.extend(_practice_checks(cfg))
 
+    problems.extend(_schedule_checks(cfg))
     problems.extend(name_problems(cfg, p))
     problems.extend(limit_problems(cfg))
     return problems
+
+
+def _schedule_checks(cfg: StackConfig) -> list[str]:
+    """A sleep schedule: not for a Binder; its windows must fit a stop and a start."""
+    if cfg.schedule is None:
+        return []
+    if cfg.binder:
+        return [f"{PROJECT}:schedule is not available when mode is binderhub: a Binder's links are shared and "
+                "opened at any hour, so it must answer at any hour (use mode jupyterhub or tljh for a course hub "
+                "that sleeps)"]
+    return sleep_schedule.problems(cfg.schedule, f"{PROJECT}:schedule", tljh=cfg.tljh)
 
 
 def _practice_checks(cfg: StackConfig) -> list[str]:

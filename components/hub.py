@@ -58,7 +58,9 @@ class Hub(pulumi.ComponentResource):
             binder_api_token=token("binder-api-token") if cfg.binder else None,
             build_token=token("build-token") if cfg.binder else None,
             auth_client_secret=args["auth_client_secret"],
+            sleep_api_token=token("sleep-api-token") if cfg.schedule else None,
         )
+        self.sleep_api_token = secrets.sleep_api_token
         on_cluster = pulumi.ResourceOptions(parent=self)  # the cluster provider comes from `providers=`
         storage = k8s.storage.v1.StorageClass(
             f"{name}-db-storage", **hub_spec.hub_db_storage_class(),

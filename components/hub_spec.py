@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import charts, practices_spec
+from . import charts, practices_spec, sleep_spec
 from .charts import merge
 from .cluster_spec import BUILD_NODES, GPU_LABEL, GPU_TOLERATION, NODE_PURPOSE, SPOT_TOLERATION, USER_TOLERATIONS
 from .dataset_spec import user_pod_storage
@@ -53,6 +53,7 @@ class HubSecrets:
     binder_api_token: Any = None
     build_token: Any = None
     auth_client_secret: Any = None
+    sleep_api_token: Any = None  # the sleep schedule's hub service (components/sleep_spec.py)
 
 
 @dataclass(frozen=True)
@@ -214,6 +215,8 @@ def jupyterhub_values(cfg: StackConfig, secrets: HubSecrets) -> dict[str, Any]:
         values["hub"]["services"] = {"binder": {"apiToken": secrets.binder_api_token}}
         if cfg.auth.type != "none":
             values = merge(values, _binder_auth_jupyterhub(cfg))
+    if cfg.schedule is not None:  # announce the awake hours; stop servers before a sleep
+        values = merge(values, sleep_spec.hub_values(cfg.schedule, secrets.sleep_api_token))
     # Core priority and resources, kernel culling, pod hardening, home storage.
     chart = charts.BINDERHUB_JUPYTERHUB if cfg.binder else charts.JUPYTERHUB
     values = merge(values, practices_spec.jupyterhub_practices(cfg, chart))

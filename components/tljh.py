@@ -119,4 +119,5 @@ class TljhServer(pulumi.ComponentResource):
         self.ip_address = ip.ip_address.apply(lambda a: a or "")
         self.fqdn = ip.dns_settings.apply(lambda d: (d.fqdn if d else None) or "")
         self.vm_name = vm.name
+        self.vm_id = vm.id  # what a sleep schedule starts and deallocates
         self.register_outputs({"ipAddress": self.ip_address, "fqdn": self.fqdn, "vmName": self.vm_name})

@@ -33,9 +33,9 @@ def test_example_stack_renders(path):
     assert release(plan, "traefik")
 
 
-def test_there_are_three_examples():
+def test_there_are_four_examples():
     assert {p.name for p in EXAMPLES} == {"Pulumi.public-binder.yaml", "Pulumi.course-hub.yaml",
-                                          "Pulumi.dockerhub-binder.yaml"}
+                                          "Pulumi.dockerhub-binder.yaml", "Pulumi.course-hub-sleeping.yaml"}
 
 
 def _workflow() -> dict:

@@ -393,7 +393,15 @@ def test_period_total_monthly_rate_and_plot_agree(example):
     (note,) = texts_of(fig)
     assert note == f"${period['total']:,.2f} in 28 days\n(${month['total']:,.2f} a month)"
     labels = fig.axes[2].get_legend_handles_labels()[1]
-    assert labels == [f"idle (always on): ${period['idle']:,.2f}", f"usage: ${period['usage']:,.2f}"]
+    assert labels[:2] == [f"idle (always on): ${period['idle']:,.2f}", f"usage: ${period['usage']:,.2f}"]
+    if doc.get("sleep"):  # a schedule adds the cost with it, dashed, ending at the sum of its hours
+        asleep = sum(doc["_sleep"]["hourlyCost"])
+        assert labels[2:] == [rf"with the sleep schedule: \${asleep:,.2f} "
+                              rf"(\${doc['sleep']['monthlySleeping']:,.2f} a month)"]
+        (line,) = fig.axes[2].get_lines()[1:]
+        assert line.get_ydata()[-1] == pytest.approx(asleep)
+    else:
+        assert labels[2:] == []
     # The idle cost is a series per hour (a schedule would make it vary); today it is constant.
     series = doc["_series"]
     assert len(set(series.idle_cost)) == 1 and min(series.usage_cost) >= 0

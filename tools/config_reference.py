@@ -24,7 +24,8 @@ def _doc_rows(model: type[BaseModel], prefix: str) -> list[tuple[str, str, str, 
         if sub is not None:
             is_list = get_origin(field.annotation) is list
             if is_list or field.default is None:  # an optional block: say what leaving it out means
-                rows.append((key, "[]" if is_list else "—", field.description or "", ""))
+                empty = "required" if field.is_required() else "[]" if is_list else "—"
+                rows.append((key, empty, field.description or "", ""))
             rows.extend(_doc_rows(sub, f"{key}[]" if is_list else key))
             continue
         if field.is_required():

@@ -184,6 +184,10 @@ def render_table(doc: Mapping[str, Any], title: str) -> str:
     lines = [title, f"USD, {doc['hoursPerMonth']} hours a month; idle: nobody using it, busy: every user node "
                     "running all month", "", fmt(header), rule, *map(fmt, rows), rule, fmt(total), "",
              _capacity_line(doc)]
+    if doc.get("sleep"):
+        from .schedule_cost import estimate_lines
+
+        lines += estimate_lines(doc["sleep"], doc["idleMonthly"])
     if doc["suggestedBudget"] is not None:
         lines.append(f"Suggested budget.monthlyAmount: {doc['suggestedBudget']} (busy total + 10 %)")
     lines += ["", *textwrap.wrap(f"Prices: {doc['priceSource']} Date: {doc['priceDate']}.", _WRAP), "Notes:"]
@@ -238,6 +242,10 @@ def main(argv: list[str] | None = None) -> int:
                       f"and is simulated as given ({len(profile.users)} hours): leave out --weeks", file=sys.stderr)
                 return 2
         doc = estimate(cfg, offline=args.offline)
+        if cfg.schedule is not None:  # sleep schedule (issue 23)
+            from .schedule_cost import estimate_block
+
+            doc["sleep"] = estimate_block(cfg.schedule, doc, tljh=cfg.tljh)
         if profile is not None:
             return _simulate(cfg, doc, profile, args, stack, missing)
     except (PlanError, ConfigError) as err:

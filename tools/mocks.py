@@ -38,6 +38,8 @@ CLUSTER_PRINCIPAL_ID = "33333333-3333-3333-3333-333333333333"
 DEPLOYER_CLIENT_ID = "55555555-5555-5555-5555-555555555555"
 DEPLOYER_OBJECT_ID = "66666666-6666-6666-6666-666666666666"
 VM_PRINCIPAL_ID = "77777777-7777-7777-7777-777777777777"
+# A Logic App's system-assigned identity: this prefix and a number per workflow (sleep schedule).
+WORKFLOW_PRINCIPAL_PREFIX = "88888888-8888-8888-8888-"
 PUBLIC_IP = "198.51.100.10"  # documentation range: never a real address
 UNKNOWN = rpc.UNKNOWN
 _SIG = rpc._special_sig_key
@@ -64,6 +66,7 @@ NAME_INPUTS = {
     "azure-native:storage:FileShare": "shareName",
     "azure-native:authorization:RoleAssignment": "roleAssignmentName",
     "azure-native:consumption:Budget": "budgetName",
+    "azure-native:logic:Workflow": "workflowName",
 }
 # ARM path of each type below its resource group: (provider/type, parent input, child type).
 _ARM_PATHS = {
@@ -78,6 +81,7 @@ _ARM_PATHS = {
     "azure-native:network:NetworkInterface": ("Microsoft.Network/networkInterfaces", None, None),
     "azure-native:compute:VirtualMachine": ("Microsoft.Compute/virtualMachines", None, None),
     "azure-native:compute:Disk": ("Microsoft.Compute/disks", None, None),
+    "azure-native:logic:Workflow": ("Microsoft.Logic/workflows", None, None),
     "azure-native:keyvault:Vault": ("Microsoft.KeyVault/vaults", None, None),
     "azure-native:keyvault:Secret": ("Microsoft.KeyVault/vaults", "vaultName", "secrets"),
     "azure-native:storage:StorageAccount": ("Microsoft.Storage/storageAccounts", None, None),
@@ -167,6 +171,8 @@ class PlanMocks(pulumi.runtime.Mocks):
         if typ == "random:index/randomString:RandomString":
             length = int(inputs.get("length", 8))
             return name, {**inputs, "result": hashlib.sha256(name.encode()).hexdigest()[:length]}
+        if typ == "random:index/randomUuid:RandomUuid":
+            return name, {**inputs, "result": _guid(f"uuid-{name}")}
         if typ in ("random:index/randomPassword:RandomPassword", "random:index/randomBytes:RandomBytes",
                    "random:index/randomId:RandomId"):
             value = fake_secret(name)
@@ -187,6 +193,13 @@ class PlanMocks(pulumi.runtime.Mocks):
             guid = _guid(f"role-assignment-{name}")
             out["name"] = inputs.get("roleAssignmentName") or guid
             return f"{inputs.get('scope', '')}/providers/Microsoft.Authorization/roleAssignments/{out['name']}", out
+        if typ == "azure-native:authorization:RoleDefinition":
+            guid = str(inputs.get("roleDefinitionId") or _guid(f"role-definition-{name}"))
+            return f"{inputs.get('scope', '')}/providers/Microsoft.Authorization/roleDefinitions/{guid}", out
+        if typ == "azure-native:logic:Workflow":
+            number = int(hashlib.sha256(azure_name.encode()).hexdigest()[:12], 16) % 10**12
+            out["identity"] = {**(inputs.get("identity") or {}), "tenantId": TENANT,
+                               "principalId": f"{WORKFLOW_PRINCIPAL_PREFIX}{number:012d}"}
         if typ == "azure-native:consumption:Budget":
             return f"{inputs.get('scope', '')}/providers/Microsoft.Consumption/budgets/{azure_name}", out
         if typ == "azure-native:containerservice:ManagedCluster":

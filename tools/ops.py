@@ -6,6 +6,10 @@
                                  [--stack NAME] [--kubeconfig PATH] [--outputs-json PATH|-]
     ./run python -m tools.ops check [--repo SPEC] [--timeout S] [--ca-bundle PATH] [--stack NAME]
     ./run python -m tools.ops launches [--days N] [--stack NAME] [--kubeconfig PATH] [--outputs-json PATH|-]
+    ./run python -m tools.ops wake|sleep [--no-wait] [--subscription ID] [--stack NAME] [--outputs-json PATH|-]
+
+`wake` starts the stack's AKS cluster (or VM) now and `sleep` stops (deallocates) it, whatever
+the sleep schedule says; the schedule's next run still applies (tools/sleep_ops.py).
 
 COMPONENT is one of hub, proxy, binder, ingress, cert-manager, user-scheduler.
 
@@ -44,7 +48,7 @@ import urllib3
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config import ConfigException
 
-from . import launches, smoke
+from . import launches, sleep_ops, smoke
 from .outputs import (
     OpsError,
     Runner,
@@ -292,6 +296,8 @@ def _unreachable_message(err: BaseException, outputs: dict[str, Any]) -> str:
     host = getattr(getattr(err, "pool", None), "host", None)
     where = f"{host}, {cause}" if host else cause
     start = f" (az aks start -g {group} -n {cluster})" if group and outputs.get("clusterName") else ""
+    if outputs.get("sleepSchedule"):
+        start = " by its sleep schedule (./run python -m tools.ops wake starts it)"
     return (f"cannot reach the Kubernetes API server of {cluster} ({where}): the cluster may be stopped{start}, "
             "or its authorized IP ranges (cluster.authorizedIpRanges) may exclude this machine's address")
 
@@ -329,7 +335,8 @@ def _parser() -> argparse.ArgumentParser:
                              "(- reads stdin) instead of running pulumi")
     parser = argparse.ArgumentParser(prog="./run python -m tools.ops",
                                      description="Day-two operations on a deployed binderhub-azure stack.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{status,logs,info,check,launches}")
+    commands = parser.add_subparsers(dest="command", required=True,
+                                     metavar="{status,logs,info,check,launches,wake,sleep}")
     commands.add_parser("status", parents=[common], help="components, pods and certificate; exit 0 when all ready")
     logs = commands.add_parser("logs", parents=[common], help="tail the logs of a component's pods")
     logs.add_argument("component", metavar="COMPONENT", help=", ".join(LOG_COMPONENTS))
@@ -345,6 +352,11 @@ def _parser() -> argparse.ArgumentParser:
     launches = commands.add_parser("launches", parents=[common],
                                    help="Binder launches per repository over the last days (binderhub)")
     launches.add_argument("--days", type=int, default=7, metavar="N", help="how many days back (default 7)")
+    for name, text in (("wake", "start the cluster (or VM) now and wait until it runs"),
+                       ("sleep", "stop the cluster (deallocate the VM) now and wait until it is stopped")):
+        power = commands.add_parser(name, parents=[common], help=text)
+        power.add_argument("--no-wait", action="store_true", help="return once Azure accepted the request")
+        power.add_argument("--subscription", help="subscription ID (default: as tools.preflight finds it)")
     return parser
 
 
@@ -384,6 +396,7 @@ def _status(args: argparse.Namespace, runner: Runner, api_factory: ApiFactory, o
     if purge_lookup is not None and report.mode == "binderhub":
         report.purge = purge_lookup(outputs)
     out.write(render_status(report) + "\n")
+    out.write("".join(line + "\n" for line in sleep_ops.schedule_lines(outputs, datetime.datetime.now(datetime.UTC))))
     return 0 if report.ok else 1
 
 
@@ -442,9 +455,36 @@ def _cluster(args: argparse.Namespace, outputs: dict[str, Any], api_factory: Api
             raise OpsError(cluster_error_message(err, outputs)) from None
 
 
+ArmFactory = Callable[[argparse.Namespace], "tuple[sleep_ops.Arm, str]"]
+
+
+def _arm(args: argparse.Namespace) -> tuple[sleep_ops.Arm, str]:
+    return sleep_ops.make_arm(args.subscription, {})
+
+
+def _power(args: argparse.Namespace, runner: Runner, out: TextIO, arm_factory: ArmFactory) -> int:
+    """`wake` or `sleep`: start or stop the stack's cluster or VM now."""
+    outputs = read_outputs(args.stack, args.outputs_json, runner)
+    arm, subscription = arm_factory(args)
+    target = sleep_ops.target_of(outputs, subscription)
+
+    def say(line: str) -> None:
+        out.write(line + "\n")
+        out.flush()
+
+    from azure.core.exceptions import AzureError
+
+    from .preflight import error_message
+
+    try:
+        return sleep_ops.act(arm, target, args.command, wait=not args.no_wait, out=say)
+    except AzureError as problem:  # no credentials, a refused token, no network: one line
+        raise OpsError(error_message(problem) or type(problem).__name__) from None
+
+
 def main(argv: Sequence[str] | None = None, *, runner: Runner = run_pulumi, api_factory: ApiFactory = make_apis,
          out: TextIO | None = None, err: TextIO | None = None, purge_lookup: PurgeLookup | None = None,
-         certificates: CertificateLookup | None = None) -> int:
+         certificates: CertificateLookup | None = None, arm_factory: ArmFactory = _arm) -> int:
     """Run one command; returns the exit status (0 ok, 1 not ready, 2 cannot check). `purge_lookup`
     reads the registry purge's last run from Azure (`status`); `certificates` reads the cluster's
     certificates for the smoke test (`check`); the command line passes the real ones."""
@@ -453,7 +493,7 @@ def main(argv: Sequence[str] | None = None, *, runner: Runner = run_pulumi, api_
     args = _parser().parse_args(list(argv) if argv is not None else None)
     secrets: list[str] = []
     with _terminate_like_interrupt():
-        return _main(args, runner, api_factory, out, err, secrets, purge_lookup, certificates)
+        return _main(args, runner, api_factory, out, err, secrets, purge_lookup, certificates, arm_factory)
 
 
 class Terminated(BaseException):
@@ -482,12 +522,16 @@ def _terminate_like_interrupt() -> Iterator[None]:
 
 def _main(args: argparse.Namespace, runner: Runner, api_factory: ApiFactory, out: TextIO, err: TextIO,
           secrets: list[str], purge_lookup: PurgeLookup | None = None,
-          certificates: CertificateLookup | None = None) -> int:
+          certificates: CertificateLookup | None = None, arm_factory: ArmFactory = _arm) -> int:
     try:
         if args.command == "info":
             outputs = read_outputs(args.stack, args.outputs_json, runner)
             out.write(render_info(outputs) + "\n")
+            out.write("".join(line + "\n" for line in sleep_ops.schedule_lines(outputs, datetime.datetime.now(
+                datetime.UTC))))
             return 0
+        if args.command in ("wake", "sleep"):
+            return _power(args, runner, out, arm_factory)
         if args.command == "status":
             return _status(args, runner, api_factory, out, secrets, purge_lookup)
         if args.command == "check":

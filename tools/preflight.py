@@ -21,6 +21,9 @@ read-only calls, and prints one line per check, OK or FAIL, with what to do unde
   quota lowPriorityCores  the regional Spot vCPU quota covers a Spot user pool at its maximum
   kubernetes version    the region offers cluster.kubernetesVersion for new clusters (not only
                         as a preview), as `az aks get-versions -l <region>` lists them
+  cluster power         when the stack's cluster exists and is stopped (its sleep schedule, or
+                        `az aks stop`): FAIL, which also stops `pulumi preview`/`up` before they
+                        wait on an API server that is off, with the way to wake it
   cluster version       when the stack's cluster exists: it runs cluster.kubernetesVersion or
                         the minor before it (a lower config asks for a downgrade; a jump of two
                         minors is refused by AKS); WARN when the version it runs is near or past
@@ -89,6 +92,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -114,6 +118,7 @@ from .preflight_checks import (
     ProviderState,
     Usage,
     VmSku,
+    check_cluster_awake,
     check_kubernetes_version,
     check_providers,
     check_quotas,
@@ -374,7 +379,7 @@ def error_message(err: BaseException) -> str | None:
 # ---------------------------------------------------------------------------
 
 
-def run_checks(cfg: StackConfig, clients: Clients) -> list[Check]:
+def run_checks(cfg: StackConfig, clients: Clients, stack: str | None = None) -> list[Check]:
     """Every check, in report order. Raises the SDK's exceptions (`azure.core.exceptions`) when
     there are no credentials or a request fails; `error_message` words them."""
     subscription = clients.subscription_id
@@ -406,19 +411,21 @@ def run_checks(cfg: StackConfig, clients: Clients) -> list[Check]:
     usages = [parse_usage(u) for u in clients.compute.usage.list(cfg.location)]
     checks += check_quotas(pools, skus, usages, cfg.location, subscription)
     if not cfg.tljh and clients.aks is not None:
-        checks += kubernetes_checks(cfg, clients.aks)
+        checks += kubernetes_checks(cfg, clients.aks, stack)
     if clients.aks is not None and purge_task_args(cfg) is not None and hasattr(clients.aks, "subscription"):
         acr = check_acr_tasks(cfg, parse_subscription(clients.aks.subscription()))
         checks += [acr] if acr else []
     return checks
 
 
-def kubernetes_checks(cfg: StackConfig, aks: Any) -> list[Check]:
-    """The configured version against the region's list, and against the cluster if it exists."""
+def kubernetes_checks(cfg: StackConfig, aks: Any, stack: str | None = None) -> list[Check]:
+    """The configured version against the region's list, and against the cluster if it exists;
+    a stopped (sleeping) cluster stops `pulumi up` before it waits on an API server that is off."""
     version = cfg.cluster.kubernetes_version
     offered = parse_kubernetes_versions(aks.kubernetes_versions(cfg.location))
     running = aks.managed_cluster(naming.resource_group(cfg), naming.cluster(cfg))
-    checks = [check_kubernetes_version(version, offered, cfg.location)]
+    asleep = check_cluster_awake(running, stack)
+    checks = [check_kubernetes_version(version, offered, cfg.location), *([asleep] if asleep else [])]
     return checks + check_running_cluster(version, parse_cluster(running) if running else None, aks_versions.today())
 
 
@@ -441,7 +448,7 @@ def main(argv: Sequence[str] | None = None, *, clients: Clients | None = None,
     args = parser.parse_args(argv)
 
     try:
-        path, _ = stack_from_args(args)
+        path, stack = stack_from_args(args)
         # Secrets do not change what Azure is asked: check before they are set, and say so.
         raw, secret, stand_ins = stand_in_secrets(*read_stack_file(path))
         cfg = parse_config(raw, secret)
@@ -478,7 +485,7 @@ def main(argv: Sequence[str] | None = None, *, clients: Clients | None = None,
         return 2
     try:
         try:
-            checks = run_checks(cfg, active)
+            checks = run_checks(cfg, active, stack)
         finally:
             if built:
                 _close(active)
@@ -524,13 +531,16 @@ def check_during_pulumi(cfg: StackConfig, raw_config: Mapping[str, str],
     finally:
         if clients is not None:
             _close(clients)
+    import pulumi
+
+    # The way to wake a sleeping cluster names this stack.
+    stack = pulumi.get_stack() or "<stack>"
+    checks = [replace(c, detail=c.detail.replace("--stack <stack>", f"--stack {stack}")) for c in checks]
     if not all(c.ok and not c.warning for c in checks):
         warn(render_report(checks, subscription, source, cfg.location)
              + "\n(set binderhub-azure:preflight false to skip these checks)")
     stops = [c for c in checks if not c.ok and c.stops_up]
     if stops:
-        import pulumi
-
         raise pulumi.RunError("pre-flight: Azure would refuse this:\n" + "\n".join(
             f"{c.name}: {' '.join(c.detail.split(chr(10)))}" for c in stops))
     return checks

@@ -366,6 +366,22 @@ def check_kubernetes_version(version: str, offered: Mapping[str, OfferedVersion]
                  "fix: set binderhub-azure:cluster.kubernetesVersion to one of those", stops_up=True)
 
 
+def check_cluster_awake(doc: Mapping[str, Any] | None, stack: str | None) -> Check | None:
+    """A cluster stopped by its sleep schedule (or by hand) has no API server to answer: `pulumi
+    preview`/`up` would wait on it. Stop them with the way to wake it; None for a running cluster."""
+    props = (doc or {}).get("properties") or {}
+    power = ((props.get("powerState") or {}).get("code") or "").lower()
+    state = str(props.get("provisioningState") or "").lower()
+    wake = f"./run python -m tools.ops wake --stack {stack or '<stack>'}"
+    if state in ("stopping", "starting"):
+        return Check("cluster power", False, f"the cluster is {state} (its sleep schedule or an operator): wait until "
+                     f"it is running ({wake} waits for it), then retry", stops_up=True)
+    if power == "stopped":
+        return Check("cluster power", False, f"the cluster is asleep (stopped by the schedule): run {wake}, then "
+                     "retry", stops_up=True)
+    return None
+
+
 def check_running_cluster(version: str, running: RunningCluster | None, on: date) -> list[Check]:
     """The stack's cluster, if it exists: the configured version must be the one it runs or the
     next minor (AKS upgrades one minor at a time and refuses downgrades); a running version near

@@ -479,6 +479,15 @@ def run(cfg: StackConfig, doc: Mapping[str, Any], profile: Profile, weeks: int,
         assumptions["builds"] = "not simulated: " + ", ".join(
             f"the {pool.name} pool stays at its minCount ({pool.min_count} node{'' if pool.min_count == 1 else 's'})"
             for pool in unserved)
+    # --- sleep schedule (issue 23): the arithmetic is tools/schedule_cost.py's ---
+    sleep = None
+    if cfg.schedule is not None:
+        from . import schedule_cost
+
+        sleep = schedule_cost.month(cfg.schedule, doc, users, start_hour=profile.start_hour, tljh=cfg.tljh,
+                                    simulate=lambda demand: simulate_stack(doc, demand, gpu_users, settings,
+                                                                           start_hour=profile.start_hour))
+    # --- end sleep schedule ---
     return {
         "profile": profile.name,
         "hoursSimulated": len(users),
@@ -491,6 +500,8 @@ def run(cfg: StackConfig, doc: Mapping[str, Any], profile: Profile, weeks: int,
         "alternatives": alternatives(cfg, doc, profile, base, estimate_of, users, gpu_users, profile.start_hour),
         "_series": base["_series"],
         "_period": period,
+        "_sleep": ({k[1:]: v for k, v in sleep.items() if k.startswith("_")} if sleep else None),
+        **({"sleep": {k: v for k, v in sleep.items() if not k.startswith("_")}} if sleep else {}),
     }
 
 
@@ -544,6 +555,10 @@ def render(doc: Mapping[str, Any], title: str) -> str:
              f"Prices: {'offline table' if prices['offline'] else 'Azure Retail Prices API'}, {prices['region']}, "
              f"{prices['date']}, USD list pay-as-you-go"
              + (" (excludes items of unknown price)" if prices["excludesUnknown"] else "")]
+    if doc.get("sleep"):  # sleep schedule (issue 23)
+        from .schedule_cost import render_lines
+
+        lines += render_lines(doc["sleep"])
     return "\n".join(lines)
 
 
@@ -605,6 +620,14 @@ def figure(doc: Mapping[str, Any], title: str) -> Any:
         marker, colour = MARK_STYLE.get(marks.key, ("o", "tab:gray"))
         users_ax.scatter(at, [1 - lane * (i + 0.6)] * len(at), marker=marker, color=colour, s=24, zorder=3,
                          transform=lanes, label=f"{marks.label}: {marks.total}")
+    sleep = doc.get("_sleep")
+    if sleep:  # the sleep schedule (issue 23): stopped hours shaded, the users it does not serve
+        for i, (start, end) in enumerate(_spans(sleep["running"])):
+            for ax in (users_ax, nodes_ax, cost_ax):
+                ax.axvspan(start, end, color="0.88", zorder=0, lw=0,
+                           label="stopped (schedule)" if ax is users_ax and i == 0 else None)
+        users_ax.step(x, steps(sleep["asleepUsers"]), where="post", color="tab:red", lw=1.2,
+                      label=f"came while asleep: {doc['sleep']['asleepArrivalsPerMonth']} a month")
     users_ax.set_ylim(0, max(top, 1) / (1 - lane * len(series.marks) - 0.03))
     users_ax.set_ylabel("concurrent users")
     users_ax.legend(**outside)
@@ -626,6 +649,13 @@ def figure(doc: Mapping[str, Any], title: str) -> Any:
     cost_ax.annotate(f"${figures['total']:,.2f} in {period.length}\n(${doc['monthly']['total']:,.2f} a month)",
                      xy=(hours, total), xytext=(0.02, 0.93), textcoords="axes fraction", va="top",
                      arrowprops={"arrowstyle": "->", "color": "0.3"})
+    if sleep:
+        asleep = [0.0]
+        for cost in sleep["hourlyCost"]:
+            asleep.append(asleep[-1] + cost)
+        monthly_asleep = doc["sleep"]["monthlySleeping"]
+        cost_ax.plot(x, asleep, color="black", ls="--", lw=1.2,
+                     label=rf"with the sleep schedule: \${asleep[-1]:,.2f} (\${monthly_asleep:,.2f} a month)")
     cost_ax.set_ylim(0, max(total, 0.01) * 1.12)
     cost_ax.set_ylabel("cumulative cost (USD)")
     cost_ax.legend(**outside)
@@ -637,6 +667,19 @@ def figure(doc: Mapping[str, Any], title: str) -> Any:
     for ax in (users_ax, nodes_ax, cost_ax):
         ax.grid(axis="x", alpha=0.3)
     return fig
+
+
+def _spans(running: Sequence[float]) -> list[tuple[int, int]]:
+    """The hours the schedule keeps the compute stopped, as (start, end) runs."""
+    spans: list[tuple[int, int]] = []
+    for h, share in enumerate(running):
+        if share > 0:
+            continue
+        if spans and spans[-1][1] == h:
+            spans[-1] = (spans[-1][0], h + 1)
+        else:
+            spans.append((h, h + 1))
+    return spans
 
 
 def plot(doc: Mapping[str, Any], path: str, title: str) -> None:
