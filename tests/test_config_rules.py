@@ -241,6 +241,7 @@ LIST_ITEMS = {
                  "mountPath": "/home/jovyan/data/census", "create": True},
     "adminPrincipals": {"objectId": "00000000-0000-0000-0000-000000000000", "type": "User"},
     "readerPrincipals": {"objectId": "00000000-0000-0000-0000-000000000000", "type": "ServicePrincipal"},
+    "members": {},  # federation.members[0]: the key under test alone
 }
 
 

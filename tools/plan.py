@@ -28,6 +28,7 @@ from components.helm_secrets import redact_text
 from components.notes import stack_notes
 
 from . import cost
+from .member_stacks import member_stack_notes
 from .outputs import unexpected
 from .stackfile import ROOT, SECRET, PlanError, add_stack_arguments, read_stack_file, stack_from_args
 
@@ -133,7 +134,7 @@ def plan_document(cfg: Any, monitor: RecordingMonitor, stack: str) -> dict[str, 
         "project": PROJECT,
         "stack": stack,
         # What to know before deploying (not errors): see components/notes.py.
-        "notes": stack_notes(cfg, aks_versions.today()),
+        "notes": stack_notes(cfg, aks_versions.today()) + member_stack_notes(cfg),
         # helmValues paths the stack takes responsibility for: not checked by the gate.
         "uncheckedHelmValues": [{"path": path, "acknowledgedBy": pattern}
                                 for path, pattern in helm_guard.unchecked(cfg)],
