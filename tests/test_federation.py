@@ -260,3 +260,44 @@ def test_cost_model_prices_one_always_on_replica():
     assert items["Redirector memory"]["busyMonthly"] == pytest.approx(0.5 * 730 * 0.0108, abs=0.01)
     assert doc["idleMonthly"] == pytest.approx(5.91, abs=0.02) and not doc["excludesUnknown"]
     assert cost.price_unit("1 Second") == "second" and cost.price_unit("1 GiB Second") == "second"
+
+
+# ---- the image ---------------------------------------------------------------------------------------------------
+
+
+def test_image_is_built_from_a_pinned_base_with_the_tested_packages():
+    import re
+
+    import yaml
+
+    dockerfile = (ROOT / "redirector" / "Dockerfile").read_text()
+    (base,) = [line for line in dockerfile.splitlines() if line.startswith("FROM ")]
+    assert re.fullmatch(r"FROM python:3\.\d+-slim@sha256:[0-9a-f]{64}", base)
+    modules = {p.name for p in (ROOT / "redirector").glob("*.py")}
+    copied = next(line for line in dockerfile.splitlines() if line.startswith("COPY __init__.py"))
+    assert set(copied.split()[1:-1]) == modules  # every module of the package, nothing else
+    assert "USER 10001" in dockerfile
+    pins = [line for line in (ROOT / "redirector" / "requirements.txt").read_text().splitlines()
+            if line and not line.startswith("#")]
+    assert pins and all("==" in pin for pin in pins)
+    dev = (ROOT / "requirements-dev.txt").read_text().splitlines()
+    assert all(pin in dev for pin in pins)  # the tests run the packages the image installs
+
+    workflow = (ROOT / ".github" / "workflows" / "redirector-image.yml").read_text()
+    doc = yaml.safe_load(workflow)
+    assert doc["permissions"] == {}
+    assert doc["jobs"]["image"]["needs"] == "test"
+    assert doc["jobs"]["image"]["permissions"] == {"contents": "read", "packages": "write"}
+    main = (ROOT / ".github" / "workflows" / "pulumi.yml").read_text()
+    for use in re.findall(r"uses: (\S+@[0-9a-f]{40})", workflow):
+        assert use in main  # the same pinned commits as the main workflow
+    assert not re.findall(r"uses: \S+@(?![0-9a-f]{40}\b)", workflow)
+    assert "docker build" in workflow and "RepoDigests" in workflow and "redirector" in workflow
+
+
+def test_image_workflow_has_no_medium_or_higher_finding_from_zizmor():
+    zizmor = Path(sys.executable).parent / "zizmor"
+    proc = subprocess.run([str(zizmor), "--offline", "--persona", "pedantic", "--min-severity", "medium",
+                           "--format", "json", ".github/workflows/redirector-image.yml"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert json.loads(proc.stdout or "[]") == [], proc.stdout
