@@ -268,3 +268,82 @@ def test_unusable_configuration_is_refused(doc):
 
     with pytest.raises(SettingsError):
         parse(doc)
+
+
+def test_the_entry_point_serves_from_the_environment_and_refuses_a_bad_config():
+    """`python -m redirector`, as the image runs it, configured by FEDERATION_CONFIG."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import urllib.error
+    import urllib.request
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = {"members": [{"name": "solo", "url": "https://binder.solo.example/", "weight": 1, "prime": True}],
+              "checks": {"timeoutSeconds": 0.2, "retries": 1}}
+    env = {**os.environ, "FEDERATION_CONFIG": json.dumps(config)}
+    proc = subprocess.Popen([sys.executable, "-m", "redirector", "--port", str(port)], cwd=root, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with opener.open(f"http://127.0.0.1:{port}/health", timeout=2) as response:
+                    assert json.load(response)["members"][0]["name"] == "solo"
+                    break
+            except (urllib.error.URLError, ConnectionError):
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.stderr else ""
+                time.sleep(0.1)
+        try:
+            opener.open(f"http://127.0.0.1:{port}/v2/gh/a/b/HEAD?urlpath=lab", timeout=2)
+            raise AssertionError("expected a redirect")
+        except urllib.error.HTTPError as err:
+            assert err.code == 302
+            assert err.headers["Location"] == "https://binder.solo.example/v2/gh/a/b/HEAD?urlpath=lab"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+    bad = subprocess.run([sys.executable, "-m", "redirector"], cwd=root, capture_output=True, text=True, timeout=30,
+                         env={**os.environ, "FEDERATION_CONFIG": '{"members": []}'})
+    assert bad.returncode == 2 and bad.stderr.strip() == "error: members must be a non-empty list"
+
+
+def _quota(pods: int | None, quota: int | None) -> dict[str, Any]:
+    return {"service": "Pod quota", "total_pods": pods, "quota": quota, "ok": True, "_ignore_failure": True}
+
+
+@pytest.mark.parametrize(("checks", "headroom", "healthy", "reason"), [
+    ([{"service": "JupyterHub API", "ok": True}, _quota(5, 100)], 10, True, ""),
+    ([{"service": "Docker registry", "ok": False}, _quota(5, 100)], 10, False, "Docker registry"),
+    ([_quota(90, 100)], 10, True, ""),  # exactly the headroom left
+    ([_quota(91, 100)], 10, False, "Pod quota"),
+    ([_quota(120, 100)], 0, False, "Pod quota"),  # over BinderHub's soft quota
+    ([_quota(100, 100)], 0, True, ""),  # no headroom asked: full is still open (BinderHub's own ok)
+    ([_quota(5000, None)], 10, True, ""),  # no quota set
+    ([], 10, True, ""),
+])
+def test_judging_a_binderhub_health_answer(checks, headroom, healthy, reason):
+    from redirector.health import judge
+
+    verdict = judge({"ok": True, "checks": checks}, headroom)
+    assert (verdict.healthy, verdict.reason) == (healthy, reason)
+
+
+@pytest.mark.parametrize("doc", [[], {"ok": True}, {"checks": "x"}, {"checks": ["x"]}])
+def test_an_answer_without_checks_is_no_answer(doc):
+    from redirector.health import NoAnswerError, judge
+
+    with pytest.raises(NoAnswerError):
+        judge(doc, 10)
