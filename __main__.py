@@ -16,6 +16,8 @@ from components.cluster import AksCluster
 from components.config import StackConfig
 from components.config_load import load_from_pulumi, raw_pulumi_config
 from components.datasets import Datasets
+from components.federation import Federation
+from components.federation_spec import next_step as federation_next_step
 from components.hub import Hub
 from components.ingress import Ingress
 from components.monitoring import Monitoring
@@ -90,6 +92,15 @@ def on_one_vm(cfg: StackConfig, group: resources.ResourceGroup) -> dict:
             "vmName": server.vm_name}
 
 
+def federated(cfg: StackConfig, group: resources.ResourceGroup) -> dict:
+    """federation mode: one launch address in front of several BinderHubs (Azure Container Apps)."""
+    fed = Federation("federation", {"config": cfg, "resource_group_name": group.name})
+    return {"url": fed.url, "azureDnsName": fed.fqdn, "domainVerificationId": fed.verification_id,
+            "members": fed.member_urls,
+            "nextStep": pulumi.Output.all(fed.fqdn, fed.verification_id).apply(
+                lambda a: federation_next_step(cfg, fqdn=a[0], verification_id=a[1]))}
+
+
 cfg = load_from_pulumi()
 if not cfg.tljh and cfg.cluster.disable_local_accounts:
     # Checked before any resource exists: in CI the provider is first needed after the cluster create.
@@ -98,19 +109,20 @@ if not cfg.tljh and cfg.cluster.disable_local_accounts:
         raise pulumi.RunError(problem)
 for note in stack_notes(cfg, aks_versions.today()):
     pulumi.log.warn(note)
-if cfg.preflight:
+if cfg.preflight and not cfg.federated:  # the pre-flight checks VM sizes and quotas; a federation has none
     from tools.preflight import check_during_pulumi
 
     check_during_pulumi(cfg, raw_pulumi_config(), pulumi.log.warn)
 group = resources.ResourceGroup(
     "resource-group", resource_group_name=naming.resource_group(cfg), location=cfg.location, tags=naming.tags(cfg)
 )
-outputs = on_one_vm(cfg, group) if cfg.tljh else on_kubernetes(cfg, group)
+outputs = {"tljh": on_one_vm, "federation": federated}.get(cfg.mode, on_kubernetes)(cfg, group)
 if cfg.budget:
     CostBudget("budget", {"config": cfg, "resource_group_id": group.id})
 
-outputs["nextStep"] = pulumi.Output.all(outputs["publicIp"], outputs["azureDnsName"]).apply(
-    lambda a: next_step(cfg, ip_address=a[0], fqdn=a[1]))
+if "nextStep" not in outputs:
+    outputs["nextStep"] = pulumi.Output.all(outputs["publicIp"], outputs["azureDnsName"]).apply(
+        lambda a: next_step(cfg, ip_address=a[0], fqdn=a[1]))
 outputs["resourceGroup"] = group.name
 # What the operator's tools need to know about the deployment, so they never guess it.
 outputs["mode"] = cfg.mode

@@ -35,6 +35,7 @@ from .config_cluster import (
     SystemPool,
     UserPool,
 )
+from .config_federation import FederationConfig, FederationMember, HealthChecks
 from .config_fields import (
     _DNS_LABEL,
     _EMAIL,
@@ -83,22 +84,25 @@ class StackConfig(_Model):
         None, description="Let's Encrypt account email; required unless `https` is false.",
         examples=["rse-team@myuni.example"],
     )
-    mode: Literal["binderhub", "jupyterhub", "tljh"] = Field(
+    mode: Literal["binderhub", "jupyterhub", "tljh", "federation"] = Field(
         "binderhub",
         description="'binderhub' (BinderHub with its JupyterHub), 'jupyterhub' (a plain JupyterHub on AKS, "
-        "no image builds) or 'tljh' (The Littlest JupyterHub on one VM).",
+        "no image builds), 'tljh' (The Littlest JupyterHub on one VM) or 'federation' (one launch address "
+        "in front of several BinderHubs, on Azure Container Apps; see `federation`).",
         examples=["binderhub"],
     )
     domain: str | None = Field(
         None,
         description="Public host name to serve on (you create its DNS A record). Without it the site "
-        "is at <dnsLabel>.<location>.cloudapp.azure.com.",
+        "is at <dnsLabel>.<location>.cloudapp.azure.com. In federation mode: a CNAME to the container app's "
+        "address and a TXT record asuid.<domain> (see README, \"A federation of Binders\").",
         examples=["binder.myuni.example"],
     )
     dns_label: str | None = Field(
         None,
         description="Azure DNS label used when `domain` is absent; default '<institution>-binder' or "
-        "'<institution>-hub'. Must be unique in the region.",
+        "'<institution>-hub'. Must be unique in the region. In federation mode: the container app's name, "
+        "the first label of its Azure address (at most 32 characters).",
         examples=["myuni-binder"],
     )
     https: bool = Field(True, description="Serve over HTTPS with a Let's Encrypt certificate.", examples=[True])
@@ -156,6 +160,10 @@ class StackConfig(_Model):
         None, description="Optional sleep schedule (jupyterhub and tljh modes), set with the keys below: outside "
         "its awake windows the cluster is stopped (or the VM deallocated) and compute is not billed. Absent: "
         "always on.",
+    )
+    federation: FederationConfig = Field(
+        default_factory=FederationConfig,
+        description="The federation's members, redirector image and health checks (federation mode only).",
     )
 
     # Set by `parse_config`, not by users: which secret keys the stack holds.
@@ -255,8 +263,13 @@ class StackConfig(_Model):
         return BuildPool() if self.cluster.user_pool.spot else None
 
     @property
+    def federated(self) -> bool:
+        """federation mode: a redirector in front of other BinderHubs, no cluster of its own."""
+        return self.mode == "federation"
+
+    @property
     def effective_dns_label(self) -> str:
-        return self.dns_label or f"{self.institution}-{'binder' if self.binder else 'hub'}"
+        return self.dns_label or f"{self.institution}-{'binder' if self.binder or self.federated else 'hub'}"
 
     @property
     def host(self) -> str:
@@ -324,7 +337,10 @@ __all__ = [
     "ClusterConfig",
     "ConfigError",
     "DatasetConfig",
+    "FederationConfig",
+    "FederationMember",
     "GpuPool",
+    "HealthChecks",
     "HelmValuesConfig",
     "LimitsConfig",
     "MonitoringConfig",

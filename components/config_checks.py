@@ -20,6 +20,7 @@ from .config_fields import (
     memory_bytes,
 )
 from .config_limits import limit_problems
+from .federation_checks import federation_problems, federation_unused
 from .fit import gpu_size_problems
 from .helm_guard import helm_values_problems
 from .vm_sizes import SIZES, ephemeral_os_problem
@@ -27,8 +28,10 @@ from .vm_sizes import SIZES, ephemeral_os_problem
 
 def cross_checks(cfg: StackConfig) -> list[str]:
     """Rules that involve more than one key. Each problem is one line naming a key."""
+    if cfg.federated:
+        return federation_problems(cfg)  # no hub, cluster or VM: none of the rules below apply
     p = PROJECT
-    problems: list[str] = []
+    problems: list[str] = federation_unused(cfg)
     user = cfg.cluster.user_pool
     system = cfg.cluster.system_pool
     if system.os_disk_type == "Ephemeral":

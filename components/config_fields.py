@@ -25,7 +25,7 @@ SECRET_KEYS = ("authClientSecret", "dockerHubToken")
 # Keys whose value is a structured (YAML/JSON) object.
 _OBJECT_KEYS = ("cluster", "registry", "auth", "limits", "security", "speed", "profiles", "datasets",
                 "vm", "monitoring", "budget", "helmValues", "binderSite", "storage",
-                "schedule")
+                "schedule", "federation")
 
 # Every pattern is used with `fullmatch`: `$` alone would let a trailing newline through
 # (a YAML block scalar `key: |` gives one).

@@ -96,15 +96,16 @@ def parse_config(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str] 
         # A key refused as a misplaced secret is not reported a second time as missing.
         missing = tuple(f"{PROJECT}:{name} is required" for name in wrongly_secret)
         problems.extend(line for line in cross_checks(model) if not line.startswith(missing) or not missing)
-        if all(line.startswith(f"{PROJECT}:helmValues.") for line in problems):
+        # No chart values and no nodes in federation mode: the rules below are the hub modes'.
+        if not model.federated and all(line.startswith(f"{PROJECT}:helmValues.") for line in problems):
             # What the merged chart values do, whatever path set it (the helmValues gate's layer 2).
             # With at most helmValues problems so far the values still render: report these too,
             # one line per key.
             seen = {line.split(" ", 1)[0] for line in problems}
             problems.extend(line for line in merged_values_problems(model) if line.split(" ", 1)[0] not in seen)
-        if not problems:
+        if not problems and not model.federated:
             problems.extend(chart_value_problems(model))
-        if not problems and not model.tljh:
+        if not problems and not model.tljh and not model.federated:
             # Pods against nodes, read from the rendered values: last, once the values are known to
             # be what the typed keys and the gate allow (a helmValues guarantee is the gate's to
             # refuse, not a node size's).

@@ -28,6 +28,8 @@ def _vm_sizes(cfg: StackConfig) -> list[tuple[str, str]]:
 
 def stack_notes(cfg: StackConfig, on: date) -> list[str]:
     """One line each, in config order."""
+    if cfg.federated:
+        return _federation_notes(cfg)
     notes = []
     if not cfg.tljh:
         note = aks_versions.note(cfg.cluster.kubernetes_version, on)
@@ -44,3 +46,11 @@ def stack_notes(cfg: StackConfig, on: date) -> list[str]:
     # helmValues paths the stack took responsibility for (helmValues.uncheckedPaths).
     notes.extend(helm_guard.unchecked_notes(cfg))
     return notes
+
+
+def _federation_notes(cfg: StackConfig) -> list[str]:
+    members = cfg.federation.members
+    if members and not any(m.prime for m in members):
+        return [f"federation.members: none is prime: true, so the first, {members[0].label}, gets the launches "
+                "when no member is healthy"]
+    return []

@@ -242,6 +242,7 @@ LIST_ITEMS = {
     "adminPrincipals": {"objectId": "00000000-0000-0000-0000-000000000000", "type": "User"},
     "readerPrincipals": {"objectId": "00000000-0000-0000-0000-000000000000", "type": "ServicePrincipal"},
     "awake": {"days": ["mon"], "from": "08:30", "to": "18:00"},
+    "members": {},  # federation.members[0]: the key under test alone
 }
 
 

@@ -58,6 +58,8 @@ def test_refresh_workflow_has_no_medium_or_higher_finding_from_zizmor():
 
 def test_dependabot_watches_the_requirements_and_the_actions():
     config = yaml.safe_load((ROOT / ".github" / "dependabot.yml").read_text())
-    ecosystems = {u["package-ecosystem"]: u for u in config["updates"]}
-    assert set(ecosystems) == {"pip", "github-actions"}
-    assert all(u["directory"] == "/" and u["schedule"]["interval"] == "weekly" for u in config["updates"])
+    ecosystems = {(u["package-ecosystem"], u["directory"]): u for u in config["updates"]}
+    # The federation redirector's image (redirector/Dockerfile) and its pinned packages too.
+    assert set(ecosystems) == {("pip", "/"), ("github-actions", "/"), ("docker", "/redirector"),
+                               ("pip", "/redirector")}
+    assert all(u["schedule"]["interval"] == "weekly" for u in config["updates"])

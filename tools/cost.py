@@ -135,6 +135,8 @@ def _qty(value: float) -> str:
 
 def _capacity_line(doc: Mapping[str, Any]) -> str:
     node = doc["userNode"]
+    if node.get("vmSize") is None:  # federation: the redirector runs no user servers
+        return "Users per node: none here (the redirector only redirects launches; each member has its own estimate)"
     per_user = f"{node['memoryPerUserGiB']:g} GiB each"
     if doc["usersPerNode"] == "unknown":
         return f"Users per node: unknown ({node['vmSize']} is not in the size table)"
@@ -228,6 +230,10 @@ def main(argv: list[str] | None = None) -> int:
         cfg = parse_config(raw, secret)
         missing = missing_secrets(cfg, stand_ins)
         profile = None
+        if args.usage and cfg.federated:
+            print("error: --usage simulates users on the stack's nodes; a federation has none (simulate each "
+                  "member stack instead)", file=sys.stderr)
+            return 2
         if args.usage:
             from .usage import UsageError, load_profile
 

@@ -35,6 +35,7 @@ from .cost_prices import (
     Price,
     _LivePrices,
     _TablePrices,
+    container_apps_meter,
     http_fetch,
 )
 from .cost_prices import (
@@ -378,10 +379,44 @@ def _tljh_items(cfg: StackConfig, builder: _Builder, notes: list[str]) -> dict[s
     return {"fit": fit, "node": node, "price": price}
 
 
+# The monthly free grant of Azure Container Apps, per subscription (learn.microsoft.com/azure/container-apps/billing).
+CONTAINER_APPS_FREE = {"vCPU-seconds": 180_000, "GiB-seconds": 360_000, "requests": 2_000_000}
+
+
+def _federation_items(cfg: StackConfig, builder: _Builder, notes: list[str]) -> dict[str, Any]:
+    """The redirector: one always-on Consumption replica. Idle, it is billed at the idle rate
+    (health checks of the members are outbound and tiny); busy, every second at the active rate."""
+    from components import federation_spec as fed
+
+    cpu, memory = fed.CPU * fed.REPLICAS, fed.MEMORY_GIB * fed.REPLICAS
+    size = f"{fed.REPLICAS} replica of {fed.CPU:g} vCPU and {fed.MEMORY_GIB:g} GiB, always on"
+    builder.add(f"Redirector vCPU at the active rate (Container Apps, {size}), vCPU",
+                container_apps_meter("vCPU Active"), 0, cpu, unit="hour")
+    builder.add(f"Redirector vCPU at the idle rate ({size}), vCPU", container_apps_meter("vCPU Idle"), cpu, 0,
+                unit="hour")
+    builder.add(f"Redirector memory ({size}), GiB", container_apps_meter("Memory Active"), memory, memory,
+                unit="hour")
+    builder.fixed("Container Apps environment (Consumption only) and managed certificate",
+                  Price(0.0, "month", "Consumption-only environments and managed certificates are not billed"), 1)
+    seconds = HOURS_PER_MONTH * 3600
+    cpu_share = CONTAINER_APPS_FREE["vCPU-seconds"] / (cpu * seconds)
+    memory_share = CONTAINER_APPS_FREE["GiB-seconds"] / (memory * seconds)
+    notes.append(f"Container Apps' free monthly grant per subscription ({CONTAINER_APPS_FREE['vCPU-seconds']:,} "
+                 f"vCPU-seconds, {CONTAINER_APPS_FREE['GiB-seconds']:,} GiB-seconds, "
+                 f"{CONTAINER_APPS_FREE['requests']:,} requests) is not deducted: other container apps of the "
+                 f"subscription share it. Alone there, it covers {cpu_share:.0%} of the redirector's vCPU-seconds "
+                 f"and {memory_share:.0%} of its GiB-seconds.")
+    notes.append("Idle: the replica billed at Container Apps' idle rate all month (under 0.01 vCPU, under 1,000 "
+                 "bytes/s in, no request); busy: at the active rate all month. The members' own stacks are not "
+                 "included: `./run python -m tools.cost --stack <member>` for each.")
+    return {"fit": None, "node": {"vmSize": None, "spot": False, "memoryPerUserGiB": 0}, "price": None}
+
+
 def _build(cfg: StackConfig, prices: _LivePrices | _TablePrices, table: Mapping[str, Any],
            notes: list[str]) -> dict[str, Any]:
     builder = _Builder(prices)
-    capacity = (_tljh_items if cfg.tljh else _kubernetes_items)(cfg, builder, notes)
+    items_of = _tljh_items if cfg.tljh else _federation_items if cfg.federated else _kubernetes_items
+    capacity = items_of(cfg, builder, notes)
     items = builder.items
     known = [item for item in items if item["unitPrice"] is not None]
     unknown = [item["name"] for item in items if item["unitPrice"] is None]
@@ -393,9 +428,13 @@ def _build(cfg: StackConfig, prices: _LivePrices | _TablePrices, table: Mapping[
     if fit and price is not None and price.unit == "hour":
         per_user_hour = round(price.unit_price / fit, 4)
 
-    notes.append("Not included: outbound data transfer, load balancer data processed, disk operations"
-                 + ("" if cfg.uses_acr or not cfg.binder else ", registry storage beyond the SKU's included amount")
-                 + (", dataset storage" if cfg.datasets else "") + ".")
+    if cfg.federated:
+        notes.append(f"Not included: HTTP requests beyond the free {CONTAINER_APPS_FREE['requests']:,} a month "
+                     "(billed per million), outbound data transfer.")
+    else:
+        notes.append("Not included: outbound data transfer, load balancer data processed, disk operations"
+                     + ("" if cfg.uses_acr or not cfg.binder else ", registry storage beyond the SKU's included amount")
+                     + (", dataset storage" if cfg.datasets else "") + ".")
     if isinstance(prices, _TablePrices) and prices.usage:
         notes.append("Billed by use, for reference (offline table, " + prices.region + "): "
                      + "; ".join(f"{key.split('/')[0]} ${entry['unitPrice']:g} per {entry['per']}"

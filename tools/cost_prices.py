@@ -22,7 +22,9 @@ PRICES_API = "https://prices.azure.com/api/retail/prices"
 PRICES_FILE = Path(__file__).with_name("prices.json")
 HOURS_PER_MONTH = 730
 # Per-day meters (the container registry) over the same 730-hour month as hourly ones.
-UNITS_PER_MONTH = {"hour": HOURS_PER_MONTH, "day": HOURS_PER_MONTH / 24, "month": 1}
+UNITS_PER_MONTH = {"hour": HOURS_PER_MONTH, "day": HOURS_PER_MONTH / 24, "month": 1,
+                   # Per-second meters (Azure Container Apps' vCPU and memory).
+                   "second": HOURS_PER_MONTH * 3600}
 UNKNOWN = "unknown, run with network"
 NO_LIVE_ROW = "unknown: no matching price in the Azure Retail Prices API"
 FETCH_TIMEOUT_SECONDS = 10
@@ -108,6 +110,16 @@ FILES_PREMIUM = Meter("files-premium/GiB", "Storage", (("meterName", "Premium LR
                       meter_name="Premium LRS Provisioned")
 
 
+def container_apps_meter(what: str) -> Meter:
+    """Azure Container Apps, Consumption plan, per second: `what` is 'vCPU Active', 'vCPU Idle',
+    'Memory Active' or 'Memory Idle' (memory per GiB). A replica is billed at the idle rate while
+    it uses under 0.01 vCPU, receives under 1,000 bytes a second and serves no request, at the
+    active rate otherwise (learn.microsoft.com/azure/container-apps/billing)."""
+    name = f"Standard {what} Usage"
+    key = "container-apps/" + what.lower().replace(" ", "-")
+    return Meter(key, "Azure Container Apps", (("meterName", name),), meter_name=name)
+
+
 def meter_for_key(key: str) -> Meter | None:
     """The meter behind an offline-table key ('vm/Standard_D4s_v5', 'disk/P10', ...)."""
     kind, _, name = key.partition("/")
@@ -115,6 +127,9 @@ def meter_for_key(key: str) -> Meter | None:
         "vm": vm_meter, "vm-spot": lambda size: vm_meter(size, spot=True), "disk": disk_meter, "acr": acr_meter}
     if kind in builders:
         return builders[kind](name)
+    if kind == "container-apps":
+        return container_apps_meter(" ".join(word if word == "vCPU" else word.capitalize()
+                                             for word in name.replace("vcpu", "vCPU").split("-")))
     fixed = {m.key: m for m in (LOAD_BALANCER, PUBLIC_IP, AKS_STANDARD, ACR_STORAGE, FILES_PREMIUM)}
     return fixed.get(key)
 
@@ -150,7 +165,7 @@ def price_unit(unit_of_measure: str) -> str | None:
     """'1 Hour' / '1/Hour' -> 'hour', '1/Day' -> 'day', '1/Month' -> 'month'; other units
     (per GB, per 10K operations) are not a price this estimate can use."""
     # Per GiB-month storage meters ('1 GB/Month') price a quantity given in GiB.
-    match = re.fullmatch(r"\s*1\s*(?:GiB|GB)?\s*[ /]\s*(hour|day|month)s?\s*", unit_of_measure or "",
+    match = re.fullmatch(r"\s*1\s*(?:GiB|GB)?\s*[ /]?\s*(second|hour|day|month)s?\s*", unit_of_measure or "",
                          re.IGNORECASE)
     return match.group(1).lower() if match else None
 

@@ -27,6 +27,7 @@ from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
 
 from components.cluster_spec import AKS_ENTRA_SERVER_ID
 
+from .member_stacks import member_stack_url
 from .stackfile import SECRET
 
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
@@ -67,6 +68,9 @@ NAME_INPUTS = {
     "azure-native:authorization:RoleAssignment": "roleAssignmentName",
     "azure-native:consumption:Budget": "budgetName",
     "azure-native:logic:Workflow": "workflowName",
+    "azure-native:app:ManagedEnvironment": "environmentName",
+    "azure-native:app:ContainerApp": "containerAppName",
+    "azure-native:app:ManagedCertificate": "managedCertificateName",
 }
 # ARM path of each type below its resource group: (provider/type, parent input, child type).
 _ARM_PATHS = {
@@ -89,7 +93,22 @@ _ARM_PATHS = {
                                            "blobServices/default/containers"),
     "azure-native:storage:FileShare": ("Microsoft.Storage/storageAccounts", "accountName",
                                        "fileServices/default/shares"),
+    "azure-native:app:ManagedEnvironment": ("Microsoft.App/managedEnvironments", None, None),
+    "azure-native:app:ContainerApp": ("Microsoft.App/containerApps", None, None),
+    "azure-native:app:ManagedCertificate": ("Microsoft.App/managedEnvironments", "environmentName",
+                                            "managedCertificates"),
 }
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
+
+
+def environment_domain(environment: str, location: str) -> str:
+    """The mock default domain of a Container Apps environment (Azure makes up a unique label)."""
+    return f"mock{hashlib.sha256(environment.encode()).hexdigest()[:8]}.{location}.azurecontainerapps.io"
+
+
+def verification_id(app_name: str) -> str:
+    """The mock `customDomainVerificationId` of a container app (Azure's is 64 hex digits)."""
+    return hashlib.sha256(f"asuid-{app_name}".encode()).hexdigest().upper()
 
 
 def fake_secret(name: str) -> str:
@@ -156,6 +175,10 @@ class PlanMocks(pulumi.runtime.Mocks):
         self.preview = preview
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        if args.typ == STACK_REFERENCE:
+            # A read of another stack's outputs: known in a preview too.
+            stack = str(args.inputs.get("name") or args.resource_id)
+            return stack, {"name": stack, "outputs": {"url": member_stack_url(stack)[0]}, "secretOutputNames": []}
         rid, outputs = self._outputs(args)
         if self.preview:
             # A resource about to be created: its inputs are known, whatever Azure computes is not.
@@ -218,6 +241,16 @@ class PlanMocks(pulumi.runtime.Mocks):
             if dns.get("domainNameLabel"):
                 dns["fqdn"] = f"{dns['domainNameLabel']}.{location}.cloudapp.azure.com"
             out |= {"ipAddress": PUBLIC_IP, "dnsSettings": dns}
+        elif typ == "azure-native:app:ManagedEnvironment":
+            out |= {"defaultDomain": environment_domain(azure_name, str(location)), "staticIp": "198.51.100.20",
+                    "customDomainConfiguration": {"customDomainVerificationId": verification_id(azure_name)}}
+        elif typ == "azure-native:app:ContainerApp":
+            environment = str(inputs.get("environmentId", "")).rsplit("/", 1)[-1]
+            fqdn = f"{azure_name}.{environment_domain(environment, str(location))}"
+            configuration = dict(inputs.get("configuration") or {})
+            configuration["ingress"] = {**(configuration.get("ingress") or {}), "fqdn": fqdn}
+            out |= {"configuration": configuration, "latestRevisionFqdn": fqdn,
+                    "customDomainVerificationId": verification_id(azure_name), "outboundIpAddresses": [PUBLIC_IP]}
         elif typ == "azure-native:compute:VirtualMachine":
             out["identity"] = {**(inputs.get("identity") or {}), "principalId": VM_PRINCIPAL_ID, "tenantId": TENANT}
         elif typ == "azure-native:keyvault:Vault":
@@ -355,6 +388,15 @@ class RecordingMonitor(MockMonitor):
                 revealed=shown(request.object, reveal=True),
                 id=response.id,
             ))
+        return response
+
+    def ReadResource(self, request):  # noqa: N802 - gRPC method name
+        """A read (a StackReference): recorded like a registration, its options say `read`."""
+        response = super().ReadResource(request)
+        self.registrations.append(Registration(
+            type=request.type, name=request.name, urn=response.urn, parent=request.parent,
+            inputs=shown(request.properties), protect=False, depends_on=sorted(set(request.dependencies)),
+            options={"read": request.id}, revealed=shown(request.properties, reveal=True), id=request.id))
         return response
 
     def RegisterResourceOutputs(self, request):  # noqa: N802 - gRPC method name

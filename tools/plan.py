@@ -30,6 +30,7 @@ from components.helm_secrets import redact_text
 from components.notes import stack_notes
 
 from . import cost
+from .member_stacks import member_stack_notes
 from .outputs import unexpected
 from .stackfile import (
     ROOT,
@@ -152,7 +153,7 @@ def plan_document(cfg: Any, monitor: RecordingMonitor, stack: str,
         # Secrets the stack needs and the file does not set yet: planned with a visible stand-in.
         "missingSecrets": list(missing or []),
         # What to know before deploying (not errors): see components/notes.py.
-        "notes": stack_notes(cfg, aks_versions.today()),
+        "notes": stack_notes(cfg, aks_versions.today()) + member_stack_notes(cfg),
         # helmValues paths the stack takes responsibility for: not checked by the gate.
         "uncheckedHelmValues": [{"path": path, "acknowledgedBy": pattern}
                                 for path, pattern in helm_guard.unchecked(cfg)],

@@ -458,6 +458,10 @@ def main(argv: Sequence[str] | None = None, *, clients: Clients | None = None,
         return 2
     except Exception as exc:  # a bug, not bad input: one line, traceback on request
         return unexpected(exc, doing="the stack config could not be checked", stream=err, status=2)
+    if cfg.federated:
+        print("nothing to check: a federation runs on Azure Container Apps (Consumption) and uses no VM or vCPU "
+              "quota; check its members' stacks", file=out)
+        return 0
 
     if clients is not None:
         subscription, where = clients.subscription_id, "as given"
