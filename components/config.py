@@ -58,6 +58,7 @@ from .config_site import (
     DatasetConfig,
     HelmValuesConfig,
     MonitoringConfig,
+    ReposConfig,
     SecurityConfig,
     StorageConfig,
     VmConfig,
@@ -148,6 +149,9 @@ class StackConfig(_Model):
         default_factory=BinderSiteConfig, description="Binder pages, builds and launch events (binderhub)."
     )
     storage: StorageConfig = Field(default_factory=StorageConfig, description="Home directories (jupyterhub).")
+    repos: ReposConfig = Field(
+        default_factory=ReposConfig, description="Repository providers and their tokens (binderhub)."
+    )
 
     # Set by `parse_config`, not by users: which secret keys the stack holds.
     _secrets_set: frozenset[str] = PrivateAttr(default=frozenset())
@@ -321,6 +325,7 @@ __all__ = [
     "MonitoringConfig",
     "ProfileConfig",
     "RegistryConfig",
+    "ReposConfig",
     "SecurityConfig",
     "SpeedConfig",
     "StackConfig",

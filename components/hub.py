@@ -12,6 +12,7 @@ from . import charts, hub_spec, naming, practices_spec
 from .config import StackConfig
 from .hub_spec import HubSecrets, RegistryWiring
 from .release import helm_release
+from .repos_spec import RepoTokens
 
 # Installing the hub pulls large images and may wait for a new user node: be patient.
 HUB_TIMEOUT = 1800  # seconds
@@ -24,6 +25,8 @@ class HubArgs(TypedDict):
     """Where BinderHub pushes images (binderhub mode), None in jupyterhub mode."""
     auth_client_secret: pulumi.Input[str] | None
     """The OAuth client secret (a Pulumi secret), when login is on."""
+    repo_tokens: RepoTokens
+    """BinderHub's repository tokens (Pulumi secrets), those the stack holds."""
     depends_on: list[pulumi.Resource]
     """Ingress controller and issuers, installed first."""
 
@@ -58,6 +61,7 @@ class Hub(pulumi.ComponentResource):
             binder_api_token=token("binder-api-token") if cfg.binder else None,
             build_token=token("build-token") if cfg.binder else None,
             auth_client_secret=args["auth_client_secret"],
+            repo_tokens=args["repo_tokens"],
         )
         on_cluster = pulumi.ResourceOptions(parent=self)  # the cluster provider comes from `providers=`
         storage = k8s.storage.v1.StorageClass(

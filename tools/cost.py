@@ -39,6 +39,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from components.config import PROJECT, SECRET_KEYS, ConfigError, StackConfig
+from components.config_fields import OPTIONAL_SECRET_KEYS
 from components.config_load import parse_config
 
 from .cost_model import (
@@ -210,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         # Secrets do not change the price: estimate before the OAuth app or token exists.
         for name in SECRET_KEYS:
             key = f"{PROJECT}:{name}"
+            if name in OPTIONAL_SECRET_KEYS:
+                continue
             if key not in raw:
                 raw[key], secret = SECRET, secret | {key}
         cfg = parse_config(raw, secret)
