@@ -891,7 +891,7 @@ def check_python(v: Values) -> Iterator[Finding]:
         touched = sorted(f"{s}.{t}" for s, t in found.sets if protected(s, t))
         if touched:
             yield Finding(chart, path, f"sets {', '.join(touched)} in Python, which the invariants protect "
-                          "(login, quotas, limits, service accounts, privilege, priorities)")
+                          "(login, quotas, limits, service accounts, privilege, priorities, repositories)")
         if found.dynamic:
             yield Finding(chart, path, f"changes the config in a way that cannot be read ({found.dynamic[0]}); "
                           "write each setting as c.Section.trait = ...")

@@ -80,8 +80,9 @@ key, for example `binderhub-azure:cluster.userPool.maxCount must be >= minCount 
 """
 
 OUTRO = """Secrets are only ever read as Pulumi secrets: a plain-text `authClientSecret`,
-`dockerHubToken`, `githubToken`, `gitlabToken` or `githubEnterpriseToken` in a stack file is refused. They never appear in the offline plan or in
-stack outputs (only `pulumi stack output --show-secrets` shows the kubeconfig).
+`dockerHubToken`, `githubToken`, `gitlabToken` or `githubEnterpriseToken` in a stack file is
+refused. They never appear in the offline plan or in stack outputs (only `pulumi stack output
+--show-secrets` shows the kubeconfig).
 """
 
 
