@@ -284,3 +284,20 @@ def test_product_values_pass_their_own_invariants():
     cfg = parsed(ALL_TOKENS, **PRIVATE, helmValues={"binderhub": {"config": {"BinderHub": {
         "banner_message": "Hello"}}}})
     assert helm_guard.merged_values_problems(cfg) == []
+
+
+def test_a_token_without_private_repositories_gets_a_note_on_what_it_may_read():
+    from datetime import date
+
+    from components.notes import stack_notes
+
+    notes = stack_notes(parsed({"githubToken": "t"}), date(2026, 12, 5))
+    assert any(n.startswith("githubToken: repos.privateRepositories is false, so give this token read access to "
+                            "public repositories only") for n in notes)
+    private = parsed({"githubToken": "t", "authClientSecret": "s"}, auth=GITHUB_LOGIN,
+                     repos={"privateRepositories": True})
+    assert [n for n in stack_notes(private, date(2026, 12, 5)) if "privateRepositories" in n] == [
+        "repos.privateRepositories is on: everyone who can log in can launch, and so read, every repository "
+        "githubToken can read (BinderHub clones with the token, not as the user); the token also reaches every "
+        "image build pod as its git credential (GIT_CREDENTIAL_ENV)"]
+    assert not any("privateRepositories" in n for n in stack_notes(parsed(), date(2026, 12, 5)))
