@@ -9,6 +9,9 @@ PYTHONPATH, writes what the binder pod mounts (the chart's files/binderhub_confi
 values it reads) and runs BinderHub's own startup on it (tests/binderhub_config_check.py).
 Like the hub's check, an unknown option or section, a value a trait refuses, an error or an
 unexplained warning fails it.
+Each repository provider the stack offers is made from that config as BinderHub makes it for a
+launch: the ids, hosts, which of them hold a token (the github.com token must not reach the GitHub
+Enterprise provider) and CORS are compared with what the stack's keys say.
 """
 
 from __future__ import annotations

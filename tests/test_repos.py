@@ -184,6 +184,14 @@ def test_inconsistent_repos_keys_are_refused(secrets, repos, wanted):
     assert any(line.startswith(wanted) for line in refusals(secrets, repos=repos)), refusals(secrets, repos=repos)
 
 
+def test_repos_on_tljh_is_refused():
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEgC/wHhpkjr7StAlWWMFN+kF5WksXY+xqCZc0vi51vs rse@testuni"
+    found = refusals({"authClientSecret": "s", "gitlabToken": "t"}, mode="tljh", auth=GITHUB_LOGIN,
+                     vm={"sshPublicKey": key}, repos={"gitlabHost": "gitlab.testuni.example"})
+    assert "binderhub-azure:repos is not used when mode is tljh (it configures the Kubernetes modes)" in found
+    assert any(line.startswith("binderhub-azure:gitlabToken is only used when mode is binderhub") for line in found)
+
+
 def test_repos_and_tokens_outside_binderhub_are_refused():
     found = refusals({"authClientSecret": "s", "githubToken": "t"}, mode="jupyterhub", auth=GITHUB_LOGIN,
                      repos={"providers": ["gh"]})
@@ -192,6 +200,17 @@ def test_repos_and_tokens_outside_binderhub_are_refused():
 
 
 # --- under mocks: which token reaches which key, as a secret --------------------------------------
+
+def test_each_token_reaches_its_key_as_a_pulumi_secret(program):
+    # `inputs` are what the engine was sent, each Pulumi secret as "[secret]" (no redaction by name:
+    # the plan's own redaction would hide a plain value under `access_token` too).
+    sent = reg(program(ALL_TOKENS, **PRIVATE), "hub-release").inputs["values"]["config"]
+    assert sent["GitHubRepoProvider"]["access_token"] == SECRET
+    assert sent[repos_spec.GITLAB_CLASS]["private_token"] == SECRET
+    assert sent[repos_spec.GHE_CLASS]["access_token"] == SECRET
+    assert sent[repos_spec.GITLAB_CLASS]["hostname"] == "gitlab.testuni.example"  # a host is no secret
+    assert sent[repos_spec.GHE_CLASS]["api_base_path"] == "https://{hostname}/api/v3"
+
 
 def test_each_token_reaches_its_key_and_no_other(program):
     values = reg(program(ALL_TOKENS, **PRIVATE), "hub-release").revealed["values"]
@@ -206,7 +225,7 @@ def test_each_token_reaches_its_key_and_no_other(program):
     assert GH not in json.dumps(values["extraConfig"]) and GH not in json.dumps(values["jupyterhub"])
 
 
-def test_tokens_are_pulumi_secrets_and_never_in_the_plan(render):
+def test_tokens_are_never_in_the_plan(render):
     plan = render(ALL_TOKENS, **PRIVATE)
     values = release(plan, "binderhub")["values"]
     assert values["config"]["GitHubRepoProvider"]["access_token"] == SECRET
