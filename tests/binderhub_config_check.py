@@ -52,6 +52,8 @@ def check(directory: str) -> dict[str, Any]:
             token = getattr(provider, "access_token", "") or getattr(provider, "private_token", "")
             providers[name] = {"made": True, "class": cls.__name__, "id": cls.display_config.get("id"),
                                "hostname": getattr(provider, "hostname", None), "token": bool(token),
+                               "api": (provider.api_base_path.format(hostname=provider.hostname)
+                                       if hasattr(provider, "api_base_path") else None),
                                "git_credentials": bool(provider.git_credentials)}
         except TraitError as exc:
             problems.append(f"repo provider {name}: {exc}")

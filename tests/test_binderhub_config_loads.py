@@ -158,5 +158,8 @@ def test_binderhub_config_loads_in_binderhub(name, render, binderhub_source, bin
     if "ghe" in made:
         assert made["ghe"]["hostname"] == cfg.repos.github_enterprise_host
         assert made["ghe"]["token"] is ("githubEnterpriseToken" in held)  # never github.com's
+        assert made["ghe"]["api"] == f"https://{cfg.repos.github_enterprise_host}/api/v3"
+    if "gh" in made:
+        assert (made["gh"]["hostname"], made["gh"]["api"]) == ("github.com", "https://api.github.com")
     assert report["cors_allow_origin"] == (repos_spec.cors_origin(cfg) or "")
 
