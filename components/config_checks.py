@@ -310,6 +310,10 @@ def repo_problems(cfg: StackConfig) -> list[str]:
             problems.append(f"{p}:repos.privateRepositories needs login (auth.type github or entra): BinderHub "
                             "clones with the stack's token, so on a Binder without login anyone on the internet "
                             "could launch, and read, every repository the token can read")
+        elif cfg.auth.type == "github" and cfg.allow_all:
+            problems.append(f"{p}:repos.privateRepositories needs a login that admits only your people: auth.allowAll "
+                            "admits every GitHub account, so anyone with one could launch, and read, every "
+                            "repository the token can read; list auth.allowedOrganizations or allowedUsers instead")
         if not tokens:
             problems.append(f"{p}:repos.privateRepositories needs a token that can read them: githubToken, "
                             "gitlabToken or githubEnterpriseToken (pulumi config set --secret <key>)")

@@ -335,8 +335,8 @@ class ReposConfig(_Model):
         False,
         description="The tokens may read private repositories. BinderHub clones with the token, so anyone who "
         "can use this Binder can launch whatever the token can read: allowed only with login on (auth.type "
-        "github or entra), and then every user who can log in can launch them. False: give tokens that read "
-        "public repositories only (a GitHub token with no scopes).",
+        "github without allowAll, or entra), and then every user who can log in can launch them. False: give "
+        "tokens that read public repositories only (a GitHub token with no scopes).",
         examples=[True],
     )
 

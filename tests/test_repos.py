@@ -136,6 +136,12 @@ def test_private_repositories_on_an_anonymous_binder_are_refused_with_the_reason
     assert "anyone on the internet could launch" in line
 
 
+def test_private_repositories_with_every_github_account_admitted_are_refused():
+    login = {"type": "github", "clientId": "gh-client", "allowAll": True, "admins": ["alice"]}
+    [line] = refusals({"githubToken": "t", "authClientSecret": "s"}, auth=login, repos={"privateRepositories": True})
+    assert line.startswith("binderhub-azure:repos.privateRepositories needs a login that admits only your people")
+
+
 def test_private_repositories_with_login_are_accepted():
     cfg = parsed({"githubToken": "t", "authClientSecret": "s"}, auth=GITHUB_LOGIN,
                  repos={"privateRepositories": True})
