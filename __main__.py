@@ -10,7 +10,7 @@ import shutil
 import pulumi
 from pulumi_azure_native import resources
 
-from components import aks_versions, cluster_spec, hub_spec, naming
+from components import aks_versions, cluster_spec, hub_spec, naming, repos_spec
 from components.budget import CostBudget
 from components.cluster import AksCluster
 from components.config import StackConfig
@@ -54,6 +54,7 @@ def on_kubernetes(cfg: StackConfig, group: resources.ResourceGroup) -> dict:
     hub = Hub("hub", {
         "config": cfg, "registry": wiring,
         "auth_client_secret": secrets.require_secret("authClientSecret") if cfg.auth.type != "none" else None,
+        "repo_tokens": repos_spec.tokens_from(secrets.require_secret, cfg),
         # The placeholders' class exists before the release that names it.
         "depends_on": [*ingress.ready, core.placeholder_class],
     }, on_cluster)

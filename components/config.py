@@ -60,6 +60,7 @@ from .config_site import (
     DatasetConfig,
     HelmValuesConfig,
     MonitoringConfig,
+    ReposConfig,
     SecurityConfig,
     StorageConfig,
     VmConfig,
@@ -164,6 +165,9 @@ class StackConfig(_Model):
     federation: FederationConfig = Field(
         default_factory=FederationConfig,
         description="The federation's members, redirector image and health checks (federation mode only).",
+    )
+    repos: ReposConfig = Field(
+        default_factory=ReposConfig, description="Repository providers and their tokens (binderhub)."
     )
 
     # Set by `parse_config`, not by users: which secret keys the stack holds.
@@ -346,6 +350,7 @@ __all__ = [
     "MonitoringConfig",
     "ProfileConfig",
     "RegistryConfig",
+    "ReposConfig",
     "ScheduleConfig",
     "SecurityConfig",
     "SpeedConfig",

@@ -8,8 +8,8 @@ from typing import Any
 
 from pydantic.alias_generators import to_camel
 
+from . import repos_spec, tljh_spec
 from . import schedule as sleep_schedule
-from . import tljh_spec
 from .azure_names import name_problems
 from .config import StackConfig
 from .config_fields import (
@@ -152,6 +152,7 @@ def cross_checks(cfg: StackConfig) -> list[str]:
 
     problems.extend(helm_values_problems(cfg))
     problems.extend(_practice_checks(cfg))
+    problems.extend(repo_problems(cfg))
 
     problems.extend(_schedule_checks(cfg))
     problems.extend(name_problems(cfg, p))
@@ -230,7 +231,7 @@ def _memory_fits(cfg: StackConfig) -> list[str]:
 
 # Keys that configure the Kubernetes modes and mean nothing for a single TLJH VM.
 _KUBERNETES_ONLY = ("cluster", "registry", "speed", "profiles", "datasets", "monitoring", "helm_values", "security",
-                    "binder_site", "storage")
+                    "binder_site", "storage", "repos")
 
 
 def _tljh_checks(cfg: StackConfig) -> list[str]:
@@ -294,3 +295,59 @@ def _missing_secret(cfg: StackConfig, key: str) -> list[str]:
     # Without a value on the command line `pulumi config set` asks for it, so the secret stays
     # out of the shell's history.
     return [f"{PROJECT}:{key} is required when {when}: pulumi config set --secret {key} (it asks for the {what})"]
+
+
+# ---------------------------------------------------------------------------
+# Repository providers, their tokens and CORS (binderhub)
+# ---------------------------------------------------------------------------
+
+# Provider id -> (repos key of its host, secret key of its token).
+_HOSTED = {"gitlab": ("gitlabHost", "gitlabToken"), "ghe": ("githubEnterpriseHost", "githubEnterpriseToken")}
+
+
+def repo_problems(cfg: StackConfig) -> list[str]:
+    """Rules of `repos`, the repository tokens and `binderSite.corsAllowOrigins`. The tokens
+    themselves are refused in plain text by the loader (SECRET_KEYS)."""
+    p = PROJECT
+    tokens = [key for key in repos_spec.TOKEN_KEYS.values() if key in cfg.secrets_set]
+    if not cfg.binder:
+        problems = [f"{p}:{key} is only used when mode is binderhub (BinderHub's repository providers)"
+                    for key in tokens]
+        if "repos" in cfg.model_fields_set and cfg.mode == "jupyterhub":  # tljh reports the whole block
+            problems.append(f"{p}:repos is only used when mode is binderhub")
+        return problems
+    problems = []
+    repos = cfg.repos
+    ids = repos_spec.enabled_providers(cfg)
+    hosts = {"gitlab": repos.gitlab_host, "ghe": repos.github_enterprise_host}
+    for pid, (host_key, token_key) in _HOSTED.items():
+        if pid in ids and not hosts[pid]:
+            problems.append(f"{p}:repos.providers lists {pid} but repos.{host_key} is not set (the host of that "
+                            "provider)")
+        if hosts[pid] and pid not in ids:
+            problems.append(f"{p}:repos.{host_key} is set but repos.providers does not list {pid}: add it, or "
+                            f"remove repos.{host_key}")
+        if token_key in tokens and not hosts[pid]:
+            problems.append(f"{p}:{token_key} is set but repos.{host_key} is not: the token is for that host; set "
+                            f"it, or pulumi config rm {token_key}")
+    if "githubToken" in tokens and not {"gh", "gist"} & set(ids):
+        problems.append(f"{p}:githubToken is set but repos.providers offers neither gh nor gist, the providers "
+                        "that use it; add one, or pulumi config rm githubToken")
+    if repos.private_repositories:
+        if cfg.auth.type == "none":
+            problems.append(f"{p}:repos.privateRepositories needs login (auth.type github or entra): BinderHub "
+                            "clones with the stack's token, so on a Binder without login anyone on the internet "
+                            "could launch, and read, every repository the token can read")
+        elif cfg.auth.type == "github" and cfg.allow_all:
+            problems.append(f"{p}:repos.privateRepositories needs a login that admits only your people: auth.allowAll "
+                            "admits every GitHub account, so anyone with one could launch, and read, every "
+                            "repository the token can read; list auth.allowedOrganizations or allowedUsers instead")
+        if not tokens:
+            problems.append(f"{p}:repos.privateRepositories needs a token that can read them: githubToken, "
+                            "gitlabToken or githubEnterpriseToken (pulumi config set --secret <key>)")
+    if cfg.binder_site.cors_allow_origins and cfg.auth.type != "none":
+        problems.append(f"{p}:binderSite.corsAllowOrigins works only on a Binder without login (auth.type none): "
+                        "BinderSpawner sets CORS only on anonymous servers (binderspawner_mixin.py get_args), and "
+                        "a login-protected BinderHub needs the user's own cookie, which it does not allow other "
+                        "sites to send (no Access-Control-Allow-Credentials)")
+    return problems

@@ -20,12 +20,16 @@ LOCATION_KEY = "azure-native:location"
 
 # Keys that hold secrets. They never enter the typed model: the program reads them
 # with `pulumi.Config.require_secret`, the model only records that they are set.
-SECRET_KEYS = ("authClientSecret", "dockerHubToken")
+# githubToken, gitlabToken, githubEnterpriseToken: BinderHub's repository providers (`repos`).
+SECRET_KEYS = ("authClientSecret", "dockerHubToken", "githubToken", "gitlabToken", "githubEnterpriseToken")
+# Secret keys no setting requires (the repository tokens): tools that fill in placeholders for the
+# required ones (the cost estimate) leave these out, since each must come with its `repos` host.
+OPTIONAL_SECRET_KEYS = ("githubToken", "gitlabToken", "githubEnterpriseToken")
 
 # Keys whose value is a structured (YAML/JSON) object.
 _OBJECT_KEYS = ("cluster", "registry", "auth", "limits", "security", "speed", "profiles", "datasets",
                 "vm", "monitoring", "budget", "helmValues", "binderSite", "storage",
-                "schedule", "federation")
+                "schedule", "federation", "repos")
 
 # Every pattern is used with `fullmatch`: `$` alone would let a trailing newline through
 # (a YAML block scalar `key: |` gives one).

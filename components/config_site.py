@@ -12,12 +12,16 @@ from pydantic import Field, field_validator
 from . import azure_limits
 from .config_fields import (
     _EMAIL,
+    _HOST_LABEL,
     _KEEP_DIRS,
     _SYSTEM_DIRS,
     Cidrs,
     VmSize,
     _Model,
 )
+
+# A web origin as browsers send it (RFC 6454 serialisation): scheme, host, optional port; no path.
+_ORIGIN = re.compile(r"https?://(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*(:[0-9]{1,5})?")
 
 
 class SecurityConfig(_Model):
@@ -263,6 +267,106 @@ class BinderSiteConfig(_Model):
         "counts them.",
         examples=[True],
     )
+    cors_allow_origins: list[str] = Field(
+        default_factory=list,
+        description="Web pages on other sites that may start servers on this Binder (Jupyter Book, thebe): "
+        "empty (off), ['*'] (any site, as mybinder.org) or one origin such as 'https://book.myuni.example'. "
+        "Rendered as BinderHub.cors_allow_origin and BinderSpawner.cors_allow_origin, which take one origin "
+        "or '*' (BinderHub at the pinned commit sends a single Access-Control-Allow-Origin value); only "
+        "on a Binder without login (BinderSpawner applies it to anonymous servers only).",
+        examples=[["https://book.myuni.example"]],
+    )
+
+    @field_validator("cors_allow_origins")
+    @classmethod
+    def _origins(cls, values: list[str]) -> list[str]:
+        for i, value in enumerate(values):
+            if value != "*" and not _ORIGIN.fullmatch(value):
+                raise ValueError(f"item {i} must be '*' or an origin: scheme://host[:port] with scheme http or "
+                                 f"https, a lowercase host name and no path, e.g. 'https://book.myuni.example' "
+                                 f"(got {value!r})")
+            if value != "*" and (port := value.rpartition(":")[2]).isdigit() and not 1 <= int(port) <= 65535:
+                raise ValueError(f"item {i} has a port outside 1-65535 (got {value!r})")
+        if "*" in values and len(values) > 1:
+            raise ValueError("'*' already allows every origin: give ['*'] alone or one origin")
+        if len(values) > 1:
+            raise ValueError("may name one origin only: BinderHub and BinderSpawner take a single "
+                             "cors_allow_origin value (binderhub app.py and binderspawner_mixin.py at the pinned "
+                             "commit send it as the one Access-Control-Allow-Origin header); use '*' for "
+                             f"pages on several sites (got {len(values)} origins)")
+        return values
+
+
+# BinderHub's repository providers and their front-page ids (binderhub/app.py `repo_providers`
+# at the pinned commit), in BinderHub's order; `gitlab` and `ghe` are the stack's own providers
+# for `repos.gitlabHost` and `repos.githubEnterpriseHost` (components/repos_spec.py).
+BINDERHUB_PROVIDERS = ("gh", "gist", "git", "gl", "zenodo", "figshare", "hydroshare", "dataverse", "ckan")
+HOST_PROVIDERS = ("gitlab", "ghe")
+RepoProviderId = Literal["gh", "gist", "git", "gl", "zenodo", "figshare", "hydroshare", "dataverse", "ckan",
+                         "gitlab", "ghe"]
+
+
+class ReposConfig(_Model):
+    """Where Binder may take repositories from, and with which tokens (binderhub only). The tokens are
+    the secret keys githubToken, gitlabToken and githubEnterpriseToken."""
+
+    providers: list[RepoProviderId] | None = Field(
+        None,
+        description="Repository providers offered on the front page and accepted in launch links, by "
+        "BinderHub's ids: gh (GitHub), gist, git (any git URL), gl (gitlab.com), zenodo, figshare, hydroshare, "
+        "dataverse, ckan, plus gitlab (repos.gitlabHost) and ghe (repos.githubEnterpriseHost). Unset: "
+        "BinderHub's default (all nine) plus the hosts configured here.",
+        examples=[["gitlab", "git"]],
+    )
+    gitlab_host: str | None = Field(
+        None,
+        description="Host name of the institution's own GitLab, offered as provider `gitlab` (launch links "
+        "/v2/gitlab/<url-escaped group/project>/<ref>); its token is the secret key gitlabToken (optional for "
+        "public projects).",
+        examples=["gitlab.myuni.example"],
+    )
+    github_enterprise_host: str | None = Field(
+        None,
+        description="Host name of a GitHub Enterprise Server, offered as provider `ghe` (its API at "
+        "https://<host>/api/v3); its token is the secret key githubEnterpriseToken.",
+        examples=["github.myuni.example"],
+    )
+    private_repositories: bool = Field(
+        False,
+        description="The tokens may read private repositories. BinderHub clones with the token, so anyone who "
+        "can use this Binder can launch whatever the token can read: allowed only with login on (auth.type "
+        "github without allowAll, or entra), and then every user who can log in can launch them. False: give "
+        "tokens that read public repositories only (a GitHub token with no scopes).",
+        examples=[True],
+    )
+
+    @field_validator("gitlab_host", "github_enterprise_host")
+    @classmethod
+    def _host(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        labels = value.split(".")
+        if len(value) > 253 or len(labels) < 2 or not all(_HOST_LABEL.fullmatch(x) for x in labels) \
+                or labels[-1].isdigit():
+            raise ValueError("must be a lowercase host name such as 'gitlab.myuni.example', without scheme, port "
+                             f"or path (got {value!r})")
+        if value in ("github.com", "gitlab.com", "gist.github.com"):
+            raise ValueError(f"{value} is already one of BinderHub's own providers (gh, gist, gl): list it in "
+                             "repos.providers instead")
+        return value
+
+    @field_validator("providers")
+    @classmethod
+    def _providers(cls, values: list[str] | None) -> list[str] | None:
+        if values is None:
+            return values
+        if not values:
+            raise ValueError("must name at least one provider (BinderHub refuses an empty repo_providers); leave "
+                             "it out for BinderHub's default")
+        twice = sorted({v for v in values if values.count(v) > 1})
+        if twice:
+            raise ValueError(f"names {', '.join(twice)} more than once")
+        return values
 
 
 class StorageConfig(_Model):

@@ -14,7 +14,8 @@ from .config_fields import PROJECT
 
 # Keys of the cluster and VM modes; a federation stack runs no hub of its own.
 _HUB_KEYS = ("cluster", "registry", "auth", "limits", "security", "speed", "profiles", "datasets", "vm",
-             "monitoring", "helm_values", "binder_site", "storage", "lets_encrypt", "default_url", "schedule")
+             "monitoring", "helm_values", "binder_site", "storage", "lets_encrypt", "default_url", "schedule",
+             "repos")
 # A container app's name: lowercase letters, digits and '-', a letter first, at most 32 characters
 # (Microsoft.App/containerApps naming rules), and no '--'.
 _APP_NAME = re.compile(r"[a-z][a-z0-9-]{0,30}[a-z0-9]")

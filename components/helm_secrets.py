@@ -34,6 +34,8 @@ PLACEHOLDER = "[secret]"
 # chart-relative paths (`*` is any one key) that always hold a secret, with what to do instead
 PROJECT = "binderhub-azure"
 GENERATED = "the stack generates it (pulumi_random) and keeps it secret; remove it"
+REPO_TOKENS = (f"use the secret keys {PROJECT}:githubToken, gitlabToken or githubEnterpriseToken with the repos "
+               "block (pulumi config set --secret githubToken, which asks for it)")
 KNOWN_SECRETS: tuple[tuple[str, str, str], ...] = (
     ("jupyterhub", "hub.cookieSecret", GENERATED),
     ("jupyterhub", "proxy.secretToken", GENERATED),
@@ -52,6 +54,11 @@ KNOWN_SECRETS: tuple[tuple[str, str, str], ...] = (
     ("binderhub", "registry.password",
      f"for Docker Hub use the secret key {PROJECT}:dockerHubToken; ACR credentials are managed by the stack"),
     ("binderhub", "config.BinderHub.build_token_secret", GENERATED),
+    # BinderHub's repository providers clone and call their APIs with these (repoproviders.py).
+    ("binderhub", "config.*.access_token", REPO_TOKENS),
+    ("binderhub", "config.*.private_token", REPO_TOKENS),
+    ("binderhub", "config.*.client_secret", REPO_TOKENS),
+    ("binderhub", "config.*.git_credentials", REPO_TOKENS),
 )
 PLAIN = ("keep it in a Kubernetes Secret and reference it (e.g. extraEnv with valueFrom.secretKeyRef), or use "
          "the stack's secret keys")

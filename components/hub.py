@@ -12,6 +12,7 @@ from . import charts, hub_spec, naming, practices_spec
 from .config import StackConfig
 from .hub_spec import HubSecrets, RegistryWiring
 from .release import helm_release
+from .repos_spec import RepoTokens
 
 # Installing the hub pulls large images and may wait for a new user node: be patient.
 HUB_TIMEOUT = 1800  # seconds
@@ -24,6 +25,8 @@ class HubArgs(TypedDict):
     """Where BinderHub pushes images (binderhub mode), None in jupyterhub mode."""
     auth_client_secret: pulumi.Input[str] | None
     """The OAuth client secret (a Pulumi secret), when login is on."""
+    repo_tokens: RepoTokens
+    """BinderHub's repository tokens (Pulumi secrets), those the stack holds."""
     depends_on: list[pulumi.Resource]
     """Ingress controller and issuers, installed first."""
 
@@ -59,6 +62,7 @@ class Hub(pulumi.ComponentResource):
             build_token=token("build-token") if cfg.binder else None,
             auth_client_secret=args["auth_client_secret"],
             sleep_api_token=token("sleep-api-token") if cfg.schedule else None,
+            repo_tokens=args["repo_tokens"],
         )
         self.sleep_api_token = secrets.sleep_api_token
         on_cluster = pulumi.ResourceOptions(parent=self)  # the cluster provider comes from `providers=`

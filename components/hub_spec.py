@@ -11,10 +11,10 @@ are ClusterIP.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import charts, practices_spec, sleep_spec
+from . import charts, practices_spec, repos_spec, sleep_spec
 from .charts import merge
 from .cluster_spec import BUILD_NODES, GPU_LABEL, GPU_TOLERATION, NODE_PURPOSE, SPOT_TOLERATION, USER_TOLERATIONS
 from .dataset_spec import user_pod_storage
@@ -54,6 +54,8 @@ class HubSecrets:
     build_token: Any = None
     auth_client_secret: Any = None
     sleep_api_token: Any = None  # the sleep schedule's hub service (components/sleep_spec.py)
+    repo_tokens: repos_spec.RepoTokens = field(default_factory=repos_spec.RepoTokens)
+    """BinderHub's repository tokens (githubToken, gitlabToken, githubEnterpriseToken)."""
 
 
 @dataclass(frozen=True)
@@ -404,6 +406,8 @@ def binderhub_values(cfg: StackConfig, secrets: HubSecrets, registry: RegistryWi
     }
     # Core priority, site texts, build timeout, image cleaner thresholds, launch events.
     values = merge(values, practices_spec.binderhub_practices(cfg))
+    # Repository providers, their tokens (secret values) and CORS.
+    values = merge(values, repos_spec.binder_repo_values(cfg, secrets.repo_tokens))
     if cfg.uses_dockerhub:
         values["jupyterhub"]["imagePullSecret"] = dockerhub_pull_secret(registry)
     return values

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from . import aks_versions, helm_guard, vm_sizes
+from . import aks_versions, helm_guard, repos_spec, vm_sizes
 from .config import StackConfig
 
 
@@ -43,6 +43,7 @@ def stack_notes(cfg: StackConfig, on: date) -> list[str]:
         if size not in vm_sizes.SIZES:
             notes.append(f"{key} {size} is not in components/vm_sizes.json ({vm_sizes.RECORDED}): its vCPUs, memory "
                          "and price are unknown offline; the pre-flight asks Azure whether the region offers it")
+    notes.extend(_repo_token_notes(cfg))
     # helmValues paths the stack took responsibility for (helmValues.uncheckedPaths).
     notes.extend(helm_guard.unchecked_notes(cfg))
     return notes
@@ -54,3 +55,20 @@ def _federation_notes(cfg: StackConfig) -> list[str]:
         return [f"federation.members: none is prime: true, so the first, {members[0].label}, gets the launches "
                 "when no member is healthy"]
     return []
+
+
+def _repo_token_notes(cfg: StackConfig) -> list[str]:
+    """What a repository token may read when repos.privateRepositories is off: the stack cannot see a
+    token's scopes, and BinderHub clones with it."""
+    held = [key for key in repos_spec.TOKEN_KEYS.values() if key in cfg.secrets_set]
+    if not cfg.binder or not held:
+        return []
+    if cfg.repos.private_repositories:
+        return [f"repos.privateRepositories is on: everyone who can log in can launch, and so read, every repository "
+                f"{', '.join(held)} can read (BinderHub clones with the token, not as the user); the token also "
+                "reaches every image build pod as its git credential (GIT_CREDENTIAL_ENV)"]
+    which = "this token" if len(held) == 1 else "these tokens"
+    return [f"{', '.join(held)}: repos.privateRepositories is false, so give {which} read access to public "
+            "repositories only (a GitHub token with no scopes; for GitLab or GitHub Enterprise, a token of an account "
+            "that can read nothing private): BinderHub clones with it, so anyone who can use this Binder can launch "
+            "whatever it can read"]

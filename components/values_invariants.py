@@ -673,6 +673,58 @@ def check_privilege(v: Values) -> Iterator[Finding]:
                 yield Finding(chart, _real_path(values, path), what)
 
 
+# --- repositories -----------------------------------------------------------------------------
+
+# Traits of a repository provider that say where it reads repositories and with which credential
+# (binderhub/repoproviders.py at af9ca8b1: GitHubRepoProvider, GitLabRepoProvider, RepoProvider).
+REPO_TRAITS = frozenset({"hostname", "api_base_path", "access_token", "private_token", "client_id",
+                         "client_secret", "git_credentials", "auth"})
+# Environment variables BinderHub's providers read their credentials from by default.
+REPO_CREDENTIAL_ENV = frozenset({"GITHUB_ACCESS_TOKEN", "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET",
+                                 "GITLAB_ACCESS_TOKEN", "GITLAB_PRIVATE_TOKEN"})
+REPO_SETTINGS = (("binderhub", ("config", "BinderHub", "repo_providers")),
+                 ("binderhub", ("config", "BinderHub", "cors_allow_origin")),
+                 ("jupyterhub", ("hub", "config", "BinderSpawner", "cors_allow_origin")))
+
+
+def _env_names(env: Any) -> Iterator[tuple[Path, str]]:
+    """(path, name) of every variable of a chart's `extraEnv` (a mapping, or a list of {name, ...})."""
+    if isinstance(env, Mapping):
+        for key in env:
+            yield (str(key),), str(key)
+    for i, item in enumerate(_list(env)):
+        if isinstance(item, Mapping) and isinstance(item.get("name"), str):
+            yield (f"[{i}]",), item["name"]
+
+
+def check_repositories(v: Values) -> Iterator[Finding]:
+    """Providers, their hosts and credentials, and CORS are what `repos`, the token secrets and
+    binderSite.corsAllowOrigins render; so neither a plain-text token nor one from a Secret reaches
+    a provider past the typed keys (and past the refusal of private repositories without login)."""
+    if not v.cfg.binder:
+        return
+    config, config0 = _map(get(v.bh, ("config",))), _map(get(v.bh0, ("config",)))
+    for section in sorted(set(config) | set(config0)):
+        if not section.endswith("Provider"):
+            continue
+        body, body0 = _map(config.get(section)), _map(config0.get(section))
+        for trait in sorted(REPO_TRAITS & (set(body) | set(body0))):
+            if not _same(body.get(trait), body0.get(trait)):
+                yield Finding("binderhub", ("config", section, trait),
+                              f"changes where a repository provider reads from or with which credential "
+                              f"({section}.{trait})")
+    for chart, path in REPO_SETTINGS:
+        if not _same(get(v.of(chart), path), get(v.of(chart, True), path)):
+            yield Finding(chart, path, f"changes which repository providers or which other sites Binder serves "
+                          f"({path[-2]}.{path[-1]})")
+    product = {name for _, name in _env_names(get(v.bh0, ("extraEnv",)))}
+    for path, name in _env_names(get(v.bh, ("extraEnv",))):
+        if name in REPO_CREDENTIAL_ENV and name not in product:
+            yield Finding("binderhub", ("extraEnv", *path),
+                          f"gives BinderHub a repository credential through its environment ({name}, which its "
+                          "providers read as their token)")
+
+
 def check_builds(v: Values) -> Iterator[Finding]:
     """The privileged build daemon runs only where, and with the directories, the stack gives it;
     user pods only on user nodes."""
@@ -786,12 +838,15 @@ PYTHON_PROTECTED: tuple[tuple[str, frozenset[str]], ...] = (
                             "pod_security_context", "extra_pod_config", "extra_container_config", "volumes",
                             "volume_mounts", "init_containers", "extra_containers", "modify_pod_hook",
                             "pre_spawn_hook", "cmd", "args", "priority_class_name", "scheduler_name",
-                            "extra_labels", "node_selector", "node_affinity_required", "tolerations"})),
+                            "extra_labels", "node_selector", "node_affinity_required", "tolerations",
+                            "cors_allow_origin"})),
     ("BinderHub", frozenset({"auth_enabled", "pod_quota", "per_repo_quota", "per_repo_quota_higher",
-                             "launch_quota_class", "build_node_selector", "build_class", "build_docker_host"})),
+                             "launch_quota_class", "build_node_selector", "build_class", "build_docker_host",
+                             "repo_providers", "cors_allow_origin"})),
     ("LaunchQuota", frozenset({"*"})),
     ("*LaunchQuota", frozenset({"*"})),
     ("*RepoProvider", frozenset({"banned_specs", "allowed_specs", "spec_config", "high_quota_specs"})),
+    ("*Provider", REPO_TRAITS),
     ("KubernetesBuildExecutor", frozenset({"*"})),
 )
 
@@ -836,7 +891,7 @@ def check_python(v: Values) -> Iterator[Finding]:
         touched = sorted(f"{s}.{t}" for s, t in found.sets if protected(s, t))
         if touched:
             yield Finding(chart, path, f"sets {', '.join(touched)} in Python, which the invariants protect "
-                          "(login, quotas, limits, service accounts, privilege, priorities)")
+                          "(login, quotas, limits, service accounts, privilege, priorities, repositories)")
         if found.dynamic:
             yield Finding(chart, path, f"changes the config in a way that cannot be read ({found.dynamic[0]}); "
                           "write each setting as c.Section.trait = ...")
@@ -955,6 +1010,19 @@ INVARIANTS: tuple[Invariant, ...] = (
               "CORE_PRIORITY and USER_PLACEHOLDER_PRIORITY_CLASS",
               f"use {PROJECT}:speed.placeholders", ("jupyterhub:scheduling.podPriority.**",
                                                      "jupyterhub:scheduling.userPlaceholder.**"), check_priorities),
+    Invariant("repositories", "repositories and CORS",
+              "BinderHub's repo_providers and cors_allow_origin, BinderSpawner's cors_allow_origin and every "
+              "provider section's hostname, api_base_path, access_token, private_token, client_id, client_secret, "
+              "git_credentials and auth are what the typed keys render; the binder pod gets no GITHUB_* or GITLAB_* "
+              "credential variable (private repositories stay behind login)",
+              "BinderHub app.py repo_providers and cors_allow_origin, repoproviders.py (tokens, hosts, the "
+              "variables they default to), binderspawner_mixin.py at af9ca8b1",
+              f"use {PROJECT}:repos, the secret keys githubToken, gitlabToken and githubEnterpriseToken, and "
+              "binderSite.corsAllowOrigins",
+              ("binderhub:config.BinderHub.repo_providers", "binderhub:config.BinderHub.cors_allow_origin",
+               "jupyterhub:hub.config.BinderSpawner.cors_allow_origin", "binderhub:config.*Provider.hostname",
+               "binderhub:config.*Provider.api_base_path"),
+              check_repositories),
     Invariant("python", "Python config",
               "hub.extraConfig, BinderHub extraConfig and .py files in the hub's jupyterhub_config.d are valid "
               "Python, set no trait the invariants above protect, and set traits only as c.Section.trait "

@@ -43,11 +43,18 @@ def check(directory: str) -> dict[str, Any]:
         from jupyterhub.services.auth import HubOAuth
 
         objects.append(HubOAuth.instance(config=settings["traitlets_config"]))
-    providers = {}
+    providers: dict[str, Any] = {}
     for name, cls in app.repo_providers.items():
         try:
-            objects.append(cls(config=app.config, spec="binder-examples/requirements/HEAD"))
-            providers[name] = "made"
+            provider = cls(config=app.config, spec="binder-examples/requirements/HEAD")
+            objects.append(provider)
+            # Whether a token is set, never the token; the front page's id and the host.
+            token = getattr(provider, "access_token", "") or getattr(provider, "private_token", "")
+            providers[name] = {"made": True, "class": cls.__name__, "id": cls.display_config.get("id"),
+                               "hostname": getattr(provider, "hostname", None), "token": bool(token),
+                               "api": (provider.api_base_path.format(hostname=provider.hostname)
+                                       if hasattr(provider, "api_base_path") else None),
+                               "git_credentials": bool(provider.git_credentials)}
         except TraitError as exc:
             problems.append(f"repo provider {name}: {exc}")
         except Exception as exc:  # a spec this provider does not take; its config is loaded by then
@@ -68,6 +75,7 @@ def check(directory: str) -> dict[str, Any]:
         "registry": None if registry is None else {"url": registry.url, "token_url": registry.token_url,
                                                    "username": registry.username},
         "auth_enabled": app.auth_enabled,
+        "cors_allow_origin": app.cors_allow_origin,
         "repo_providers": providers,
         "problems": problems,
     }

@@ -9,6 +9,9 @@ PYTHONPATH, writes what the binder pod mounts (the chart's files/binderhub_confi
 values it reads) and runs BinderHub's own startup on it (tests/binderhub_config_check.py).
 Like the hub's check, an unknown option or section, a value a trait refuses, an error or an
 unexplained warning fails it.
+Each repository provider the stack offers is made from that config as BinderHub makes it for a
+launch: the ids, hosts, which of them hold a token (the github.com token must not reach the GitHub
+Enterprise provider) and CORS are compared with what the stack's keys say.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components import charts
+from components import charts, repos_spec
 from tests import hub_image
 from tests.test_hub_config_loads import FEATURE_STACKS, STACK_FILES, _stack_release, mistakes
 
@@ -137,4 +140,26 @@ def test_binderhub_config_loads_in_binderhub(name, render, binderhub_source, bin
     assert report["build_docker_host"] == "unix:///var/run/dind/docker.sock"
     assert report["auth_enabled"] is (cfg.auth.type != "none")
     assert report["image_prefix"] == hub["values"]["config"]["BinderHub"]["image_prefix"]
+    # Repository providers (issue 25): the ids the stack offers, each made from its config, with a
+    # token exactly where the stack holds one, and CORS as binderSite.corsAllowOrigins says.
+    providers = report["repo_providers"]
+    assert list(providers) == repos_spec.enabled_providers(cfg)
+    # A provider made from its config is a mapping; one whose constructor does not take the check's
+    # GitHub-style spec says so (its config was loaded by then).
+    assert all(isinstance(p, dict) or p.startswith("spec refused") for p in providers.values()), providers
+    made = {pid: p for pid, p in providers.items() if isinstance(p, dict)}
+    assert all(p["id"] == pid for pid, p in made.items())
+    held = cfg.secrets_set
+    if "gh" in made:
+        assert made["gh"]["token"] is ("githubToken" in held)
+    if "gitlab" in made:
+        assert made["gitlab"]["hostname"] == cfg.repos.gitlab_host
+        assert made["gitlab"]["token"] is ("gitlabToken" in held)
+    if "ghe" in made:
+        assert made["ghe"]["hostname"] == cfg.repos.github_enterprise_host
+        assert made["ghe"]["token"] is ("githubEnterpriseToken" in held)  # never github.com's
+        assert made["ghe"]["api"] == f"https://{cfg.repos.github_enterprise_host}/api/v3"
+    if "gh" in made:
+        assert (made["gh"]["hostname"], made["gh"]["api"]) == ("github.com", "https://api.github.com")
+    assert report["cors_allow_origin"] == (repos_spec.cors_origin(cfg) or "")
 

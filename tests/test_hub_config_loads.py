@@ -57,6 +57,21 @@ FEATURE_STACKS: dict[str, dict[str, Any]] = {
         "datasets": [{"name": "census", "storageAccount": "testunicensus", "container": "census",
                       "mountPath": "/srv/census", "create": True}],
     },
+    # Issue 25: every repository token, the institution's GitLab and GitHub Enterprise as extra
+    # providers, a narrowed provider list, private repositories behind login.
+    "binder-repos-private-login": {
+        "auth": GITHUB, "secrets": {"authClientSecret": "oauth-plaintext", "githubToken": "gh-plaintext",
+                                    "gitlabToken": "gl-plaintext", "githubEnterpriseToken": "ghe-plaintext"},
+        "repos": {"providers": ["gh", "gitlab", "ghe", "git"], "gitlabHost": "gitlab.testuni.example",
+                  "githubEnterpriseHost": "github.testuni.example", "privateRepositories": True},
+    },
+    # Anonymous Binder: the github.com token, an Enterprise host without a token (which must not
+    # inherit the github.com one), BinderHub's default providers plus it, CORS for any site.
+    "binder-repos-cors-anonymous": {
+        "secrets": {"githubToken": "gh-plaintext"},
+        "repos": {"githubEnterpriseHost": "github.testuni.example"},
+        "binderSite": {"corsAllowOrigins": ["*"]},
+    },
 }
 AUTHENTICATORS = {"none": "NullAuthenticator", "github": "GitHubOAuthenticator", "entra": "AzureAdOAuthenticator"}
 # Warnings a correct config still logs, each with why it is expected; any other warning fails.

@@ -163,6 +163,16 @@ class FakeCore:
     log_errors: dict[str, BaseException] = field(default_factory=dict)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     streams: list[LogStream] = field(default_factory=list)
+    metrics: str | BaseException = "binderhub_github_rate_limit_remaining 4321.0\n"
+    """What the API's proxy to the binder Service answers for /metrics (an exception is raised)."""
+
+    def connect_get_namespaced_service_proxy_with_path(self, name: str, namespace: str, path: str,
+                                                       **kwargs: Any) -> str:
+        self.calls.append(("service_proxy", {"name": name, "namespace": namespace, "path": path}))
+        self._check()
+        if isinstance(self.metrics, BaseException):
+            raise self.metrics
+        return self.metrics
 
     def _check(self) -> None:
         if self.error is not None:
@@ -833,3 +843,34 @@ def test_command_line_entry_point(tmp_path):
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr == "error: the selected stack has no outputs: it has not been deployed yet (run `pulumi up`)\n"
+
+
+# --- GitHub's API quota (issue 25) ------------------------------------------------------------------
+
+def test_status_reports_binderhubs_github_quota_through_the_service_proxy():
+    factory = binderhub_cluster()
+    result = run(["status"], factory=factory)
+    assert result.code == 0, result.out + result.err
+    assert ("service_proxy", {"name": "binder:80", "namespace": "binderhub", "path": "metrics"}) in factory.core.calls
+    assert "GitHub API quota: 4,321 GitHub API requests left this hour (binderhub_github_rate_limit_remaining" \
+        in result.out
+
+
+def test_status_quota_unknown_is_information_not_a_failure():
+    factory = binderhub_cluster()
+    factory.core.metrics = ApiException(status=403, reason="Forbidden")
+    result = run(["status"], factory=factory)
+    assert result.code == 0
+    assert ("GitHub API quota: unknown: the Kubernetes API's proxy to service binder:80 in binderhub answered "
+            "403 Forbidden") in result.out
+    factory = binderhub_cluster()
+    factory.core.metrics = "process_cpu_seconds_total 2.0\n"
+    assert "GitHub API quota: unknown: BinderHub's /metrics has no binderhub_github_rate_limit_remaining" in \
+        run(["status"], factory=factory).out
+
+
+def test_status_of_a_jupyterhub_stack_asks_for_no_quota():
+    factory = jupyterhub_cluster()
+    result = run(["status"], pulumi=Pulumi(JUPYTERHUB_OUTPUTS), factory=factory)
+    assert "GitHub API quota" not in result.out
+    assert not [c for c in factory.core.calls if c[0] == "service_proxy"]

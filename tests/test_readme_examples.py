@@ -47,8 +47,13 @@ PLACEHOLDER = re.compile(r"<[^<>\n]+>")
 FILLED = "00000000-0000-4000-8000-000000000001"  # the placeholders stand for object and group IDs
 
 
+# A block that opens with this comment is another tool's file (a Jupyter Book's _config.yml).
+NOT_A_STACK = re.compile(r"# \S+ of .* \(not a stack file\)\n")
+
+
 def readme_yaml_blocks() -> list[str]:
-    return [textwrap.dedent(b) for b in re.findall(r"^ *```yaml\n(.*?)^ *```", README, re.S | re.M)]
+    blocks = [textwrap.dedent(b) for b in re.findall(r"^ *```yaml\n(.*?)^ *```", README, re.S | re.M)]
+    return [b for b in blocks if not NOT_A_STACK.match(b)]
 
 
 def as_raw(config: dict[str, Any]) -> tuple[dict[str, str], set[str]]:
@@ -184,3 +189,9 @@ def test_no_message_or_example_suggests_a_region_the_readme_advises_against():
     for path in [ROOT / "Pulumi.dev.yaml", *(ROOT / "examples").glob("Pulumi.*.yaml")]:
         location = yaml.safe_load(path.read_text())["config"]["azure-native:location"]
         assert location not in advised_against(), path.name
+
+
+def test_only_the_jupyter_book_config_is_not_checked_as_a_stack():
+    blocks = [textwrap.dedent(b) for b in re.findall(r"^ *```yaml\n(.*?)^ *```", README, re.S | re.M)]
+    skipped = [b for b in blocks if NOT_A_STACK.match(b)]
+    assert len(skipped) == 1 and "launch_buttons:" in skipped[0] and "binderhub-azure:" not in skipped[0]

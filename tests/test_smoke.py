@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from tools import smoke
+from tools import smoke, smoke_report
 from tools.ops import OpsError
 
 TLS = Path(__file__).resolve().parent / "data" / "tls"
@@ -87,6 +87,10 @@ class Scenario:
     """(path, Authorization header) of each shutdown POST."""
     port: int = 0
     scheme: str = "http"
+    metrics: bytes | None = (b"# HELP binderhub_github_rate_limit_remaining GitHub rate limit remaining\n"
+                             b"# TYPE binderhub_github_rate_limit_remaining gauge\n"
+                             b"binderhub_github_rate_limit_remaining 4987.0\n")
+    """BinderHub's /metrics; None answers 404."""
 
     def paths(self, method: str = "GET") -> list[str]:
         return [path for m, path, _ in self.requests if m == method]
@@ -138,6 +142,8 @@ class FakeHandler(BaseHTTPRequestHandler):
             self._json(200 if sc.binder_health.get("ok") else 503, sc.binder_health)
         elif path.startswith("/build/") and hub != "/":
             self._stream_launch()
+        elif path == "/metrics" and hub != "/" and sc.metrics is not None:
+            self._send(200, sc.metrics, "text/plain; version=0.0.4")
         else:
             self._send(404, b"not found", "text/html")
 
@@ -313,7 +319,7 @@ def test_rebuild_on_second_launch_fails_with_the_acr_hint():
     assert "BinderHub rebuilt an image it had pushed" in out
     assert "jupyterhub/binderhub#1620" in out
     assert "check the binder pod's logs" in out
-    assert out.splitlines()[-1] == "1 of 5 checks failed."
+    assert out.splitlines()[-1] == "1 of 6 checks failed."
     assert len(sc.shutdowns) == 2  # the rebuilt server was stopped too
     assert_no_secrets(out, err)
 
@@ -474,7 +480,7 @@ def test_connection_refused_fails_the_site_and_skips_the_rest():
     code, out, _ = run(outputs={"url": url, "hubUrl": f"{url}jupyter/"})
     assert code == 1
     assert "connection refused by 127.0.0.1:" in line(out, "site")
-    assert [text.split()[0] for text in out.splitlines()[2:-1]] == ["SKIP"] * 4
+    assert [text.split()[0] for text in out.splitlines()[2:-1]] == ["SKIP"] * 5
 
 
 def test_untrusted_certificate_against_the_system_trust_store():
@@ -752,3 +758,40 @@ def test_ops_check_runs_the_smoke_test(tmp_path):
     err = io.StringIO()
     assert ops.main(["check", "--outputs-json", str(outputs)], out=io.StringIO(), err=err) == 2
     assert "has not been deployed" in err.getvalue()
+
+
+# --- GitHub's API quota (issue 25) ------------------------------------------------------------------
+
+def test_github_quota_is_read_from_binderhubs_metrics_after_the_launches():
+    with serve(Scenario()) as sc:
+        code, out, _ = run(outputs=outputs_for(sc))
+    assert code == 0, out
+    assert line(out, "github-quota") == ("OK    github-quota  4,987 GitHub API requests left this hour "
+                                         "(binderhub_github_rate_limit_remaining, as of BinderHub's last GitHub "
+                                         "answer; 0 also means none since the binder pod started)")
+    gets = sc.paths("GET")
+    assert gets.index("/metrics") > max(i for i, p in enumerate(gets) if p.startswith("/build/"))
+
+
+def test_low_github_quota_names_the_token_key():
+    low = b"binderhub_github_rate_limit_remaining 12.0\n"
+    with serve(Scenario(metrics=low)) as sc:
+        code, out, _ = run(outputs=outputs_for(sc))
+    assert code == 0
+    assert "12 GitHub API requests left" in line(out, "github-quota")
+    assert "pulumi config set --secret githubToken" in line(out, "github-quota")
+
+
+@pytest.mark.parametrize(("metrics", "wanted"), [(None, "answered HTTP 404"),
+                                                   (b"process_cpu_seconds_total 1.0\n", "has no binderhub_github")])
+def test_github_quota_missing_is_skipped_not_failed(metrics, wanted):
+    with serve(Scenario(metrics=metrics)) as sc:
+        code, out, _ = run(outputs=outputs_for(sc))
+    assert code == 0
+    assert line(out, "github-quota").startswith("SKIP") and wanted in line(out, "github-quota")
+
+
+def test_metric_value_reads_only_the_named_unlabelled_metric():
+    text = "# HELP x\nbinderhub_github_rate_limit_remaining_total 3\nbinderhub_github_rate_limit_remaining 59.0\n"
+    assert smoke_report.metric_value(text, "binderhub_github_rate_limit_remaining") == 59.0
+    assert smoke_report.metric_value("", "binderhub_github_rate_limit_remaining") is None

@@ -52,6 +52,19 @@ def reference_markdown() -> str:
         "| `dockerHubToken` | — (secret) | Docker Hub access token; required when `registry.type` is "
         "`dockerhub`. Set with `pulumi config set --secret dockerHubToken`, which asks for it. | |"
     )
+    lines.append(
+        "| `githubToken` | — (secret) | GitHub token for BinderHub's GitHub and Gist providers: 5,000 GitHub API "
+        "requests an hour instead of 60 per address. Give it no scopes unless `repos.privateRepositories` is on. "
+        "Set with `pulumi config set --secret githubToken`. | |"
+    )
+    lines.append(
+        "| `gitlabToken` | — (secret) | Token of `repos.gitlabHost` (GitLab's `private_token`; it also clones). "
+        "Set with `pulumi config set --secret gitlabToken`. | |"
+    )
+    lines.append(
+        "| `githubEnterpriseToken` | — (secret) | Token of `repos.githubEnterpriseHost` (it also clones). Set with "
+        "`pulumi config set --secret githubEnterpriseToken`. | |"
+    )
     return "\n".join(lines)
 
 
@@ -67,9 +80,10 @@ Every key is checked before anything is created; a mistake is reported on one li
 key, for example `binderhub-azure:cluster.userPool.maxCount must be >= minCount (got 0 < 2)`.
 """
 
-OUTRO = """Secrets are only ever read as Pulumi secrets: a plain-text `authClientSecret` or
-`dockerHubToken` in a stack file is refused. They never appear in the offline plan or in
-stack outputs (only `pulumi stack output --show-secrets` shows the kubeconfig).
+OUTRO = """Secrets are only ever read as Pulumi secrets: a plain-text `authClientSecret`,
+`dockerHubToken`, `githubToken`, `gitlabToken` or `githubEnterpriseToken` in a stack file is
+refused. They never appear in the offline plan or in stack outputs (only `pulumi stack output
+--show-secrets` shows the kubeconfig).
 """
 
 

@@ -9,10 +9,10 @@ from typing import Any
 
 from components import naming
 from components.config import PROJECT as OUR_PROJECT
-from components.config import SECRET_KEYS, ConfigError
+from components.config import ConfigError
 from components.config_load import parse_config
 
-from .stackfile import ROOT, SECRET, PlanError, read_stack_file
+from .stackfile import ROOT, PlanError, read_stack_file, stand_in_secrets
 
 # What a member stack that is not in this repository resolves to offline: visibly not an address.
 STAND_IN_DOMAIN = "stand-in.invalid"
@@ -34,10 +34,8 @@ def member_stack_url(stack: str) -> tuple[str, str | None]:
                           f"so offline its url is the stand-in {stand_in}; `pulumi preview` reads the real one, and "
                           "fails if the stack does not exist")
     try:
-        raw, secret = read_stack_file(path)
-        for key in (f"{OUR_PROJECT}:{name}" for name in SECRET_KEYS):  # secrets do not change the address
-            if key not in raw:
-                raw[key], secret = SECRET, secret | {key}
+        # Secrets do not change the address.
+        raw, secret, _ = stand_in_secrets(*read_stack_file(path))
         member = parse_config(raw, secret)
     except (PlanError, ConfigError) as err:
         first = str(err).splitlines()[0] if str(err) else type(err).__name__

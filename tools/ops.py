@@ -48,7 +48,7 @@ import urllib3
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config import ConfigException
 
-from . import launches, sleep_ops, smoke
+from . import launches, sleep_ops, smoke, smoke_report
 from .outputs import (
     OpsError,
     Runner,
@@ -69,6 +69,7 @@ from .stackfile import stack_name_argument
 from .status import (
     ACME_GROUP,
     ACME_VERSION,
+    BINDER_SERVICE,
     CERT_GROUP,
     CERT_PLURAL,
     CERT_VERSION,
@@ -178,6 +179,8 @@ def collect_status(apis: Apis, outputs: dict[str, Any], outputs_note: str = "") 
         https = True
     report = StatusReport(outputs=outputs, mode=mode, https=https, components=statuses, outputs_note=outputs_note,
                           hub_namespace_output=outputs.get("hubNamespace") or None)
+    if mode == "binderhub":
+        report.github_quota = read_github_quota(apis, hub_ns)
     if https:
         certificates = _list_custom(apis, CERT_GROUP, CERT_VERSION, hub_ns, CERT_PLURAL)
         if certificates is not None:
@@ -188,6 +191,22 @@ def collect_status(apis: Apis, outputs: dict[str, Any], outputs_note: str = "") 
                 orders = _list_custom(apis, ACME_GROUP, ACME_VERSION, hub_ns, ORDER_PLURAL) or []
                 report.certificates = with_order_reasons(report.certificates, orders)
     return report
+
+
+def read_github_quota(apis: Apis, namespace: str) -> str:
+    """BinderHub's `binderhub_github_rate_limit_remaining`, read through the Kubernetes API's proxy to
+    the binder Service (the cluster's view, which works before DNS and HTTPS do; `ops check`
+    reads the same metrics from outside). A refusal is reported, never a failed status."""
+    try:
+        text = apis.core.connect_get_namespaced_service_proxy_with_path(
+            BINDER_SERVICE, namespace, "metrics", _request_timeout=REQUEST_TIMEOUT)
+    except ApiException as err:
+        return (f"unknown: the Kubernetes API's proxy to service {BINDER_SERVICE} in {namespace} answered "
+                f"{_api_message(err)}")
+    remaining = smoke_report.metric_value(str(text or ""), smoke_report.GITHUB_QUOTA_METRIC)
+    if remaining is None:
+        return f"unknown: BinderHub's /metrics has no {smoke_report.GITHUB_QUOTA_METRIC}"
+    return smoke_report.github_quota_detail(remaining)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ Checks, one line each, OK, FAIL or SKIP, with a hint line under a failure where 
               and starts a server
   relaunch    binderhub mode: the same repository again starts without building; a rebuild is
               the registry problem of jupyterhub/binderhub#1620
+  github-quota  binderhub mode: GitHub API requests BinderHub has left this hour, from its public
+              `<url>metrics` (binderhub_github_rate_limit_remaining); information, OK or SKIP
 
 Mode: the `mode` output. A stack deployed before that output existed: binderhub when the
 `hubUrl` output differs from `url`, since only BinderHub moves its JupyterHub to `<url>jupyter/`
@@ -62,6 +64,7 @@ from .outputs import (
 from .smoke_report import (
     FAIL,
     FAILED_PHASES,
+    GITHUB_QUOTA_METRIC,
     NETWORK_ERRORS,
     OK,
     REBUILD_HINT,
@@ -73,7 +76,9 @@ from .smoke_report import (
     _one_line,
     _slash,
     classify_error,
+    github_quota_detail,
     judge_launch,
+    metric_value,
     parse_events,
     parse_sse,
     render_report,
@@ -246,6 +251,23 @@ def check_binderhub(opener: urllib.request.OpenerDirector, url: str) -> Check:
                  "; ".join([*hints, "./run python -m tools.ops logs binder"]))
 
 
+def check_github_quota(opener: urllib.request.OpenerDirector, url: str) -> Check:
+    """BinderHub's remaining GitHub API quota from its `/metrics` (public: the ingress sends every
+    path of the site to BinderHub, and BinderHub serves metrics without login). Information,
+    never a failure: the launch checks fail when the quota is gone."""
+    metrics = f"{url}metrics"
+    try:
+        answer = fetch(opener, metrics)
+    except NETWORK_ERRORS as err:
+        return Check("github-quota", SKIP, f"{metrics}: {classify_error(err, url, timeout=HTTP_TIMEOUT)}")
+    if answer.status != 200:
+        return Check("github-quota", SKIP, f"{metrics} answered HTTP {answer.status}: no quota to report")
+    remaining = metric_value(answer.body.decode("utf-8", "replace"), GITHUB_QUOTA_METRIC)
+    if remaining is None:
+        return Check("github-quota", SKIP, f"{metrics} has no {GITHUB_QUOTA_METRIC}")
+    return Check("github-quota", OK, github_quota_detail(remaining))
+
+
 def _stream_lines(response: Any, deadline: float, clock: Callable[[], float]) -> Iterator[str]:
     while True:
         if clock() > deadline:
@@ -348,7 +370,7 @@ def run_checks(site: Site, opener: urllib.request.OpenerDirector, *, repo: str =
         host = urlsplit(site.url).hostname or ""
         site_check = with_certificate_state(site_check, host, certificates() if certificates else None)
     checks = [site_check]
-    names = ["jupyterhub", *(["binderhub", "launch", "relaunch"] if site.binder else [])]
+    names = ["jupyterhub", *(["binderhub", "launch", "relaunch", "github-quota"] if site.binder else [])]
     if not reachable:
         # Every other request would fail the same way: one diagnosis is enough.
         return [*checks, *(Check(name, SKIP, "the site does not answer (see above)") for name in names)]
@@ -364,6 +386,8 @@ def run_checks(site: Site, opener: urllib.request.OpenerDirector, *, repo: str =
         checks.append(Check("relaunch", SKIP, "BinderHub requires a login (see above)"))
     else:
         checks.append(Check("relaunch", SKIP, "not tried: the first launch did not start a server"))
+    # After the launches: a GitHub launch has just set the gauge.
+    checks.append(check_github_quota(opener, site.url))
     return checks
 
 

@@ -297,6 +297,38 @@ def classify_error(err: BaseException, url: str, *, timeout: float | None = None
 # --------------------------------------------------------------------------- report (pure)
 
 
+# BinderHub's gauge of GitHub's remaining API quota (binderhub/repoproviders.py at af9ca8b1),
+# served by BinderHub's own /metrics (app.py MetricsHandler, no login) at the site's root.
+GITHUB_QUOTA_METRIC = "binderhub_github_rate_limit_remaining"
+# GitHub's REST API limits: 60 requests an hour per address without a token, 5,000 with one
+# (docs.github.com "Rate limits for the REST API"; BinderHub's setup guide says the same).
+GITHUB_ANONYMOUS_LIMIT = 60
+
+
+def metric_value(text: str, name: str) -> float | None:
+    """The value of an unlabelled metric in Prometheus' text format, None if it is not there."""
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] == name:
+            try:
+                return float(parts[1])
+            except ValueError:
+                return None
+    return None
+
+
+def github_quota_detail(remaining: float) -> str:
+    """What the gauge says, with what it cannot say: it is set by BinderHub's last GitHub answer
+    (0 until the binder pod's first GitHub launch), and the limit it counts down from."""
+    count = f"{remaining:,.0f}"
+    text = (f"{count} GitHub API requests left this hour ({GITHUB_QUOTA_METRIC}, as of BinderHub's last GitHub "
+            "answer; 0 also means none since the binder pod started)")
+    if remaining < GITHUB_ANONYMOUS_LIMIT:
+        text += (f"; GitHub allows {GITHUB_ANONYMOUS_LIMIT} an hour per address without a token, 5,000 with one: "
+                 "pulumi config set --secret githubToken")
+    return text
+
+
 def render_report(site: Site, checks: Sequence[Check]) -> str:
     """The one-screen report: a title, a line per check, a hint under a failure, a summary."""
     where = f", JupyterHub at {site.hub_url}" if site.binder else ""

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from components.config import PROJECT, SECRET_KEYS
+from components.config_fields import OPTIONAL_SECRET_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "[secret]"
@@ -282,7 +283,8 @@ def stand_in_secrets(raw: dict[str, str], secret: set[str]) -> tuple[dict[str, s
     raw, secret, stood_in = dict(raw), set(secret), set()
     for name in SECRET_KEYS:
         key = f"{PROJECT}:{name}"
-        if key not in raw:
+        # The repository tokens are optional: a stand-in would render a provider with a token.
+        if key not in raw and name not in OPTIONAL_SECRET_KEYS:
             raw[key] = STAND_IN.format(name=name)
             secret.add(key)
             stood_in.add(key)

@@ -16,6 +16,9 @@ from .outputs import MODES, OpsError
 CERT_GROUP, CERT_VERSION, CERT_PLURAL = "cert-manager.io", "v1", "certificates"
 ACME_GROUP, ACME_VERSION, CHALLENGE_PLURAL = "acme.cert-manager.io", "v1", "challenges"
 ORDER_PLURAL = "orders"
+# The BinderHub chart's Service (templates/service.yaml at af9ca8b1: `binder`, port 80), as the
+# Kubernetes API's service proxy names it; BinderHub serves its metrics at /metrics.
+BINDER_SERVICE = "binder:80"
 # Characters kept of a message on the one-screen report: a pod's note shares its line with
 # the table; a certificate's or challenge's reason has a line of its own and is the diagnosis.
 MAX_NOTE = 80
@@ -296,6 +299,9 @@ class StatusReport:
     hub_namespace_output: str | None = None
     """The `hubNamespace` output; None for a stack deployed before it was exported."""
 
+    github_quota: str | None = None
+    """BinderHub's remaining GitHub API quota, as one phrase (binderhub mode); information only."""
+
     purge: Any = None
     """The registry purge's last run (tools/purge_status.PurgeStatus), or None: not asked, or no ACR.
     A purge that does not run is a warning, never "not ready": the site works meanwhile."""
@@ -356,6 +362,8 @@ def render_status(report: StatusReport) -> str:
     lines += _table(rows)
     lines.append("")
     lines += _certificate_lines(report)
+    if report.github_quota is not None:
+        lines.append(f"GitHub API quota: {report.github_quota}")
     if report.purge is not None:
         lines.append(("" if report.purge.ok else "WARN ") + report.purge.text)
     problems = report.problems()
