@@ -97,7 +97,7 @@ def federated(cfg: StackConfig, group: resources.ResourceGroup) -> dict:
     """federation mode: one launch address in front of several BinderHubs (Azure Container Apps)."""
     fed = Federation("federation", {"config": cfg, "resource_group_name": group.name})
     return {"url": fed.url, "azureDnsName": fed.fqdn, "domainVerificationId": fed.verification_id,
-            "members": fed.member_urls,
+            "members": fed.member_urls, "federation": fed.redirector_config,
             "nextStep": pulumi.Output.all(fed.fqdn, fed.verification_id).apply(
                 lambda a: federation_next_step(cfg, fqdn=a[0], verification_id=a[1]))}
 
