@@ -16,6 +16,10 @@ Checks, one line each, OK, FAIL or SKIP, with a hint line under a failure where 
   github-quota  binderhub mode: GitHub API requests BinderHub has left this hour, from its public
               `<url>metrics` (binderhub_github_rate_limit_remaining); information, OK or SKIP
 
+A federation stack (`mode` output `federation`) gets its own checks instead: the front page, the
+redirector's /health, a launch whose redirect must name a healthy member with path and query
+kept, that member's BinderHub /health, and with `--follow` a launch on it (tools/federation_ops.py).
+
 Mode: the `mode` output. A stack deployed before that output existed: binderhub when the
 `hubUrl` output differs from `url`, since only BinderHub moves its JupyterHub to `<url>jupyter/`
 (hub_spec.py); jupyterhub and tljh stacks export one address for both. Without a `hubUrl`
@@ -57,6 +61,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import quote, urljoin, urlsplit
 
+from . import federation_ops
 from . import outputs as stack_outputs
 from .outputs import (
     OpsError,
@@ -409,6 +414,9 @@ def add_arguments(parser: argparse.ArgumentParser, *, stack_options: bool = True
                         help=f"longest wait for each launch (default {DEFAULT_TIMEOUT:g}, for a first build)")
     parser.add_argument("--ca-bundle", metavar="PATH",
                         help="PEM file of the CAs to trust instead of the system trust store")
+    parser.add_argument("--follow", action="store_true",
+                        help="federation: also launch --repo on the member the redirect names (it builds there "
+                             "if that member has no image yet); without it the redirect is checked, not followed")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -437,6 +445,15 @@ def run(args: argparse.Namespace, *, outputs: dict[str, Any] | None = None,
         if outputs is None:
             outputs = stack_outputs.read_outputs(args.stack, args.outputs_json, runner)
         secrets.extend(stack_outputs.secret_fragments(outputs))
+        if federation_ops.is_federation(outputs):
+            url = federation_ops.launch_url(outputs, args.stack)
+            follow, no_redirect = federation_ops.make_openers(args.ca_bundle)
+            checks = federation_ops.run_checks(url, opener or follow, no_redirect, repo=spec, follow=args.follow,
+                                               timeout=args.timeout, secrets=secrets)
+            site = Site(url=url, hub_url=url, mode=federation_ops.MODE)
+            out.write(stack_outputs.redact(render_report(site, checks), secrets) + "\n")
+            out.flush()
+            return 1 if any(c.failed for c in checks) else 0
         site = site_from_outputs(outputs, args.stack)
         if opener is None:
             opener = make_opener(args.ca_bundle)
