@@ -110,7 +110,7 @@ if not cfg.tljh and cfg.cluster.disable_local_accounts:
         raise pulumi.RunError(problem)
 for note in stack_notes(cfg, aks_versions.today()):
     pulumi.log.warn(note)
-if cfg.preflight and not cfg.federated:  # the pre-flight checks VM sizes and quotas; a federation has none
+if cfg.preflight:  # VM sizes and quotas; for a federation, the Container Apps provider and region
     from tools.preflight import check_during_pulumi
 
     check_during_pulumi(cfg, raw_pulumi_config(), pulumi.log.warn)
