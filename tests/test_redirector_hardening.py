@@ -215,3 +215,31 @@ def test_many_hanging_members_do_not_queue_a_healthy_members_check():
                 m.server.stop()
 
     asyncio.run(main())
+
+
+def test_the_image_base_is_a_cited_digest_and_a_failed_pull_stops_the_workflow(tmp_path):
+    import re
+    import subprocess
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parent.parent
+    dockerfile = (root / "redirector" / "Dockerfile").read_text()
+    (base,) = re.findall(r"^FROM (\S+)$", dockerfile, re.MULTILINE)
+    # The index digest docker-library/repo-info lists for python:3.13-slim at the commit cited.
+    assert base == "python:3.13-slim@sha256:881d80734ee05dca6f7f42dcb080975652a53c7eda9ba1f03bb8da31aa6a6ec2"
+    assert "docker-library/repo-info, commit\n# 422f3cfe488dc9ae394c5058b27db617f72c91db" in dockerfile
+    steps = yaml.safe_load((root / ".github" / "workflows" / "redirector-image.yml").read_text())["jobs"]["image"][
+        "steps"]
+    names = [s.get("name") for s in steps]
+    pull = steps[names.index("Pull the pinned base image")]
+    assert names.index("Pull the pinned base image") < names.index("Build, push, print the digest")
+    # The step's script, run with a `docker` that cannot pull: it exits 1 with an error naming the image.
+    stub = tmp_path
+    (stub / "docker").write_text("#!/bin/sh\necho 'manifest unknown' >&2\nexit 1\n")
+    (stub / "docker").chmod(0o755)
+    proc = subprocess.run(["bash", "-e", "-c", pull["run"]], cwd=root, capture_output=True, text=True, timeout=30,
+                          env={"PATH": f"{stub}:/usr/bin:/bin"})
+    assert proc.returncode == 1
+    assert f"::error file=redirector/Dockerfile::cannot pull the pinned base image {base}" in proc.stdout
