@@ -26,6 +26,7 @@ localhost in front of fake members.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import datetime
 import ssl
@@ -37,7 +38,9 @@ from urllib.parse import quote, urlsplit
 
 from redirector import rendezvous
 
+from . import smoke
 from .outputs import OpsError
+from .smoke import HTTP_TIMEOUT, fetch
 from .smoke_report import FAIL, NETWORK_ERRORS, OK, SKIP, Check, Site, _one_line, _slash, classify_error
 
 MODE = "federation"
@@ -337,8 +340,6 @@ def _error(err: BaseException, url: str) -> str:
 def read_status(outputs: Mapping[str, Any], opener: urllib.request.OpenerDirector,
                 stack: str | None = None) -> FederationStatus:
     """Ask the redirector for /health (and /metrics, for the counts)."""
-    from .smoke import HTTP_TIMEOUT, fetch
-
     url = launch_url(outputs, stack)
     expected = members_of(outputs)[0] or None
     health = f"{url}health"
@@ -366,8 +367,6 @@ def read_status(outputs: Mapping[str, Any], opener: urllib.request.OpenerDirecto
 
 
 def _health_check(opener: urllib.request.OpenerDirector, url: str) -> tuple[Check, list[MemberState] | None]:
-    from .smoke import HTTP_TIMEOUT, fetch
-
     health = f"{url}health"
     try:
         answer = fetch(opener, health, timeout=HTTP_TIMEOUT)
@@ -416,13 +415,22 @@ def judge_redirect(status: int, location: str, expected_path: str, states: Seque
                  + note), member
 
 
+def smoke_checks(args: argparse.Namespace, outputs: dict[str, Any], opener: urllib.request.OpenerDirector | None,
+                 secrets: list[str]) -> tuple[Site, list[Check]] | None:
+    """`ops check` on a federation stack (smoke.run calls this first); None for any other stack."""
+    if not is_federation(outputs):
+        return None
+    url = launch_url(outputs, args.stack)
+    follow, no_redirect = make_openers(args.ca_bundle)
+    checks = run_checks(url, opener or follow, no_redirect, repo=args.repo.strip().strip("/"),
+                        follow=args.follow, timeout=args.timeout, secrets=secrets)
+    return Site(url=url, hub_url=url, mode=MODE), checks
+
+
 def run_checks(url: str, opener: urllib.request.OpenerDirector, no_redirect: urllib.request.OpenerDirector, *,
                repo: str, follow: bool = False, timeout: float = 900.0,
                secrets: list[str] | None = None) -> list[Check]:
     """Every check of a federation, in order (see the module docstring)."""
-    from . import smoke
-    from .smoke import HTTP_TIMEOUT, fetch
-
     secrets = secrets if secrets is not None else []
     try:
         front = fetch(opener, url, timeout=HTTP_TIMEOUT)

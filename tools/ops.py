@@ -4,7 +4,7 @@
     ./run python -m tools.ops status [--stack NAME] [--kubeconfig PATH] [--outputs-json PATH|-]
     ./run python -m tools.ops logs COMPONENT [--tail N] [--follow] [--previous]
                                  [--stack NAME] [--kubeconfig PATH] [--outputs-json PATH|-]
-    ./run python -m tools.ops check [--repo SPEC] [--timeout S] [--ca-bundle PATH] [--stack NAME]
+    ./run python -m tools.ops check [--repo SPEC] [--timeout S] [--ca-bundle PATH] [--follow] [--stack NAME]
     ./run python -m tools.ops launches [--days N] [--stack NAME] [--kubeconfig PATH] [--outputs-json PATH|-]
     ./run python -m tools.ops wake|sleep [--no-wait] [--subscription ID] [--stack NAME] [--outputs-json PATH|-]
 
@@ -584,7 +584,8 @@ def _main(args: argparse.Namespace, runner: Runner, api_factory: ApiFactory, out
         if args.command == "status":
             return _status(args, runner, api_factory, out, secrets, purge_lookup)
         if args.command == "check":
-            return smoke.run(args, out=out, err=err, runner=runner, certificates=certificates)
+            return smoke.run(args, out=out, err=err, runner=runner, certificates=certificates,
+                             federation=federation_ops.smoke_checks)
         if args.command == "launches":
             return _launches(args, runner, api_factory, out, secrets)
         return _logs(args, runner, api_factory, out, err, secrets)

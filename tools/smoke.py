@@ -1,7 +1,7 @@
 """Post-deploy smoke test: does the deployed site work when reached from outside, as a user does?
 
     ./run python -m tools.ops check [--stack NAME] [--outputs-json PATH|-] [--repo SPEC]
-                                   [--timeout SECONDS] [--ca-bundle PATH]
+                                   [--timeout SECONDS] [--ca-bundle PATH] [--follow]
 
 Checks, one line each, OK, FAIL or SKIP, with a hint line under a failure where one helps:
 
@@ -61,7 +61,6 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import quote, urljoin, urlsplit
 
-from . import federation_ops
 from . import outputs as stack_outputs
 from .outputs import (
     OpsError,
@@ -396,6 +395,12 @@ def run_checks(site: Site, opener: urllib.request.OpenerDirector, *, repo: str =
     return checks
 
 
+# A federation stack's checks (tools/federation_ops.py, which builds on this module's HTTP layer):
+# (args, outputs, opener, secrets) -> (site, checks), or None when the stack is no federation.
+FederationChecks = Callable[[argparse.Namespace, dict[str, Any], "urllib.request.OpenerDirector | None", list[str]],
+                            "tuple[Site, list[Check]] | None"]
+
+
 # --------------------------------------------------------------------------- command line
 
 
@@ -430,9 +435,12 @@ def _parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace, *, outputs: dict[str, Any] | None = None,
         opener: urllib.request.OpenerDirector | None = None, out: TextIO, err: TextIO,
         runner: stack_outputs.Runner = stack_outputs.run_pulumi,
-        certificates: Callable[[dict[str, Any]], Sequence[Any] | None] | None = None) -> int:
+        certificates: Callable[[dict[str, Any]], Sequence[Any] | None] | None = None,
+        federation: FederationChecks | None = None) -> int:
     """Run the smoke test for parsed options; returns the exit status (0 ok, 1 a check failed,
-    2 cannot run). `certificates(outputs)` reads the cluster's certificates (`ops check`)."""
+    2 cannot run). `certificates(outputs)` reads the cluster's certificates (`ops check`);
+    `federation(args, outputs, opener, secrets)` gives a federation stack's site and checks, None
+    for any other stack (`ops check` passes tools/federation_ops.smoke_checks)."""
     secrets: list[str] = []
     try:
         if not args.timeout > 0:
@@ -445,12 +453,9 @@ def run(args: argparse.Namespace, *, outputs: dict[str, Any] | None = None,
         if outputs is None:
             outputs = stack_outputs.read_outputs(args.stack, args.outputs_json, runner)
         secrets.extend(stack_outputs.secret_fragments(outputs))
-        if federation_ops.is_federation(outputs):
-            url = federation_ops.launch_url(outputs, args.stack)
-            follow, no_redirect = federation_ops.make_openers(args.ca_bundle)
-            checks = federation_ops.run_checks(url, opener or follow, no_redirect, repo=spec, follow=args.follow,
-                                               timeout=args.timeout, secrets=secrets)
-            site = Site(url=url, hub_url=url, mode=federation_ops.MODE)
+        federated = federation(args, outputs, opener, secrets) if federation is not None else None
+        if federated is not None:
+            site, checks = federated
             out.write(stack_outputs.redact(render_report(site, checks), secrets) + "\n")
             out.flush()
             return 1 if any(c.failed for c in checks) else 0
