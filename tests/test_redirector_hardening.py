@@ -163,7 +163,7 @@ def test_a_slow_junk_or_huge_member_blocks_neither_the_others_nor_launches():
                 worst = max(worst, time.monotonic() - t0)
                 assert status == 302
                 await asyncio.sleep(0.02)
-            assert worst < 0.25, f"a launch waited {worst:.2f} s"
+            assert worst < 0.5, f"a launch waited {worst:.2f} s"  # the slow member takes 5 s
             # The healthy member was checked again and again meanwhile (period 0.05 s).
             assert len(members["good"].requests) >= 8
             deadline = time.monotonic() + 10
@@ -194,14 +194,14 @@ def test_a_slow_junk_or_huge_member_blocks_neither_the_others_nor_launches():
 def test_many_hanging_members_do_not_queue_a_healthy_members_check():
     """tornado's shared HTTP client runs 10 requests at once; 12 hanging members would queue the
     healthy member's check behind them. The checker's own client has room for every member."""
-    checks = {**FAST, "timeoutSeconds": 1.5, "retries": 1, "failedPeriodSeconds": 30}
+    checks = {**FAST, "timeoutSeconds": 3, "retries": 1, "failedPeriodSeconds": 30}
 
     async def main() -> None:
         members = {f"hang{i}": FakeMember("slow", delay=10) for i in range(12)}
         members["good"] = FakeMember()
         address, checker, server = await _serve(members, checks)
         try:
-            deadline = time.monotonic() + 1.0
+            deadline = time.monotonic() + 2.0  # queued, it would wait for a slot: the 3 s timeout
             while True:
                 doc = {m["name"]: m for m in (await _health(address))["members"]}
                 if doc["good"]["healthy"] is True:
