@@ -97,7 +97,7 @@ def federated(cfg: StackConfig, group: resources.ResourceGroup) -> dict:
     """federation mode: one launch address in front of several BinderHubs (Azure Container Apps)."""
     fed = Federation("federation", {"config": cfg, "resource_group_name": group.name})
     return {"url": fed.url, "azureDnsName": fed.fqdn, "domainVerificationId": fed.verification_id,
-            "members": fed.member_urls,
+            "members": fed.member_urls, "federation": fed.redirector_config,
             "nextStep": pulumi.Output.all(fed.fqdn, fed.verification_id).apply(
                 lambda a: federation_next_step(cfg, fqdn=a[0], verification_id=a[1]))}
 
@@ -110,7 +110,7 @@ if not cfg.tljh and cfg.cluster.disable_local_accounts:
         raise pulumi.RunError(problem)
 for note in stack_notes(cfg, aks_versions.today()):
     pulumi.log.warn(note)
-if cfg.preflight and not cfg.federated:  # the pre-flight checks VM sizes and quotas; a federation has none
+if cfg.preflight:  # VM sizes and quotas; for a federation, the Container Apps provider and region
     from tools.preflight import check_during_pulumi
 
     check_during_pulumi(cfg, raw_pulumi_config(), pulumi.log.warn)

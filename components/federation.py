@@ -33,6 +33,9 @@ class Federation(pulumi.ComponentResource):
     """The value of the TXT record asuid.<domain> that proves the domain is yours."""
     member_urls: pulumi.Output[dict[str, str]]
     """Each member's name and address, as the redirector gets them."""
+    redirector_config: pulumi.Output[dict]
+    """The redirector's whole configuration (members with weight and prime, the health checks):
+    what `tools.ops info` shows; nothing in it is secret."""
 
     def __init__(self, name: str, args: FederationArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("binderhub-azure:federation:Federation", name, None, opts)
@@ -73,10 +76,10 @@ class Federation(pulumi.ComponentResource):
         self.verification_id = container_app.custom_domain_verification_id
         self.url = (pulumi.Output.from_input(f"https://{cfg.domain}/") if cfg.domain and cfg.federation.domain_bound
                     else self.fqdn.apply(lambda f: f"https://{f}/"))
-        self.member_urls = resolved.apply(
-            lambda u: {m["name"]: m["url"] for m in spec.redirector_config(cfg, [str(x) for x in u])["members"]})
+        self.redirector_config = resolved.apply(lambda u: spec.redirector_config(cfg, [str(x) for x in u]))
+        self.member_urls = self.redirector_config.apply(lambda doc: {m["name"]: m["url"] for m in doc["members"]})
         self.register_outputs({"url": self.url, "fqdn": self.fqdn, "verificationId": self.verification_id,
-                               "members": self.member_urls})
+                               "members": self.member_urls, "federation": self.redirector_config})
 
     @staticmethod
     def _certificate(name: str, cfg: StackConfig, environment: app.ManagedEnvironment, group: pulumi.Input[str],

@@ -29,7 +29,7 @@ from tornado.httpserver import HTTPServer
 
 from . import rendezvous
 from .health import Checker, MemberState
-from .settings import Member, Settings, SettingsError, load
+from .settings import Member, Settings, SettingsError, UnsafeTargetError, load
 
 log = logging.getLogger("redirector")
 
@@ -92,8 +92,14 @@ class _Base(tornado.web.RequestHandler):
         self.metrics = metrics
 
     def _send(self, member: Member, reason: str) -> None:
+        try:
+            # Path and query as the client sent them (not decoded), on the member's host; never
+            # the raw request target, which may be an absolute URL or `@host`.
+            target = member.target(self.request.path, self.request.query)
+        except UnsafeTargetError:
+            raise tornado.web.HTTPError(400, reason="Not a path on this site") from None
         self.metrics.redirects.labels(member.name, reason).inc()
-        self.redirect(member.target(self.request.uri or "/"), status=302)
+        self.redirect(target, status=302)
 
 
 class LaunchHandler(_Base):

@@ -24,6 +24,9 @@ from tornado.httpclient import AsyncHTTPClient
 from .settings import Checks, Member
 
 POD_QUOTA = "Pod quota"
+# BinderHub's health answer is a few hundred bytes; a member that sends more is not answering
+# as BinderHub does, and reading (and parsing) megabytes would hold up the event loop.
+MAX_HEALTH_BYTES = 64 * 1024
 log = logging.getLogger("redirector")
 
 
@@ -87,8 +90,14 @@ class Checker:
         self.states = {m.name: MemberState(m) for m in members}
         self.on_change = on_change  # called with the MemberState after every check
         self._tasks: list[asyncio.Task[None]] = []
+        self._client: AsyncHTTPClient | None = None
 
     def start(self) -> None:
+        # A client of its own, on the running loop: one connection slot per member and then some,
+        # so members that hang until the timeout never queue another member's check behind them
+        # (tornado's shared client allows 10 at once); answers larger than BinderHub's are cut off.
+        self._client = AsyncHTTPClient(force_instance=True, max_clients=max(10, 2 * len(self.states)),
+                                       max_body_size=MAX_HEALTH_BYTES)
         for state in self.states.values():
             self._tasks.append(asyncio.ensure_future(self._watch(state)))
 
@@ -96,6 +105,9 @@ class Checker:
         for task in self._tasks:
             task.cancel()
         self._tasks.clear()
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
     async def _watch(self, state: MemberState) -> None:
         while True:
@@ -105,8 +117,10 @@ class Checker:
             await asyncio.sleep(period * spread)
 
     async def _ask(self, member: Member) -> Verdict:
+        client = self._client or AsyncHTTPClient()
         try:
-            response = await AsyncHTTPClient().fetch(
+            # request_timeout bounds the whole answer, so a member that trickles bytes is cut off too.
+            response = await client.fetch(
                 member.health_url, raise_error=False, follow_redirects=False,
                 connect_timeout=self.settings.timeout_seconds, request_timeout=self.settings.timeout_seconds,
                 headers={"Accept": "application/json"})

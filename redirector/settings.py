@@ -26,6 +26,10 @@ class SettingsError(ValueError):
     """The configuration is unusable; the message says which key and why."""
 
 
+class UnsafeTargetError(ValueError):
+    """A request that cannot be redirected to a member without leaving the member's host."""
+
+
 @dataclass(frozen=True)
 class Member:
     name: str
@@ -37,9 +41,19 @@ class Member:
     def health_url(self) -> str:
         return self.url + "health"
 
-    def target(self, uri: str) -> str:
-        """Where a request for `uri` (path and query, leading '/') goes on this member."""
-        return self.url.rstrip("/") + uri
+    def target(self, path: str, query: str = "") -> str:
+        """Where a request for `path` (and `query`) goes on this member: always on the member's own
+        scheme and host. Raises UnsafeTargetError for a request target that is not a path
+        (`@evil.example`, an absolute `http://...` form, `*`): glued to the member's address those
+        could name another host. Leading slashes collapse to one, so `//evil.example` stays a path
+        on the member (a browser would read `//host` as a host if a member echoed it back)."""
+        if not path.startswith("/") or any(c in path + query for c in "\r\n\0"):
+            raise UnsafeTargetError(f"not a path: {path[:80]!r}")
+        target = self.url.rstrip("/") + "/" + path.lstrip("/") + (f"?{query}" if query else "")
+        mine, theirs = urlsplit(self.url), urlsplit(target)
+        if (theirs.scheme, theirs.netloc) != (mine.scheme, mine.netloc):  # cannot happen after the rules above
+            raise UnsafeTargetError(f"{target[:80]!r} leaves {mine.netloc}")
+        return target
 
 
 @dataclass(frozen=True)

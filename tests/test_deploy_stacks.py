@@ -83,3 +83,63 @@ def test_a_stack_ci_could_not_decrypt_is_refused(repo, capsys, head, message):
     (repo / "Pulumi.myuni.yaml").write_text(head + "config:" + body)
     code, _, err = run(repo, "myuni\n", capsys)
     assert code == 2 and message in err and len(err.splitlines()) == 1
+
+
+# ---- a federation after its member stacks ------------------------------------------------------------------------
+
+
+def _federation(repo: Path, name: str, members: list[dict[str, object]]) -> None:
+    """Pulumi.<name>.yaml: a federation stack CI could deploy, with these members."""
+    (repo / f"Pulumi.{name}.yaml").write_text(MYUNI.replace("institution: myuni", f"institution: {name}") + """\
+  binderhub-azure:mode: federation
+  binderhub-azure:federation:
+    image: ghcr.io/myuni/binderhub-azure/redirector@sha256:""" + "ab" * 32 + "\n    members:\n" + "".join(
+        "      - " + ", ".join(f"{k}: {v}" for k, v in m.items()).replace(", ", "\n        ") + "\n" for m in members))
+
+
+@pytest.fixture
+def fed_repo(repo: Path) -> Path:
+    (repo / "Pulumi.second.yaml").write_text(MYUNI.replace("institution: myuni", "institution: second"))
+    _federation(repo, "fed", [{"stack": "organization/binderhub-azure/myuni", "weight": 2},
+                              {"stack": "organization/binderhub-azure/second"},
+                              {"stack": "someorg/other-project/theirs"},  # another project: external by nature
+                              {"url": "https://binder.partner.example/"}])
+    return repo
+
+
+def test_a_federation_after_its_member_stacks_is_deployed_in_that_order(fed_repo, capsys):
+    code, out, err = run(fed_repo, "myuni\nsecond\nfed\n", capsys)
+    assert (code, json.loads(out), err) == (0, ["myuni", "second", "fed"], "")
+    assert deploy_stacks.member_stacks(deploy_stacks.read_stack_file(fed_repo / "Pulumi.fed.yaml")[0]) == [
+        "organization/binderhub-azure/myuni", "organization/binderhub-azure/second", "someorg/other-project/theirs"]
+
+
+@pytest.mark.parametrize(("listed", "message"), [
+    ("myuni\nfed\nsecond\n", "fed is a federation of organization/binderhub-azure/second, listed after it: "
+                             "list second before fed (the federation reads its url output)"),
+    ("fed\nmyuni\nsecond\n", "fed is a federation of organization/binderhub-azure/myuni, listed after it"),
+    ("myuni\nfed\n", "fed is a federation of organization/binderhub-azure/second, which is not listed: list second "
+                     "before fed, or add a line `external organization/binderhub-azure/second` if it is deployed "
+                     "elsewhere"),
+    ("external myuni\nmyuni\nsecond\nfed\n", "`external myuni` must name a stack as <organization>/<project>/<stack>"),
+])
+def test_a_federation_before_or_without_a_member_is_one_line_and_exit_2(fed_repo, capsys, listed, message):
+    code, out, err = run(fed_repo, listed, capsys)
+    assert (code, out) == (2, "")
+    assert err.splitlines()[0].startswith(f".github/deploy-stacks.txt: {message}")
+
+
+def test_a_member_deployed_elsewhere_is_declared_external(fed_repo, capsys):
+    listed = "external organization/binderhub-azure/second   # the partner's CI deploys it\nmyuni\nfed\n"
+    code, out, err = run(fed_repo, listed, capsys)
+    assert (code, json.loads(out), err) == (0, ["myuni", "fed"], "")  # an external stack is never deployed here
+    assert deploy_stacks.parse_list(listed) == (["myuni", "fed"], ["organization/binderhub-azure/second"])
+
+
+def test_the_deploy_job_runs_one_stack_at_a_time_in_the_lists_order():
+    import yaml
+
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "pulumi.yml").read_text())
+    up = workflow["jobs"]["up"]["strategy"]
+    assert up["max-parallel"] == 1 and up["fail-fast"] is False
+    assert up["matrix"]["stack"] == "${{ fromJSON(needs.test.outputs.stacks) }}"  # the list, as ordered

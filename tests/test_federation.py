@@ -303,10 +303,3 @@ def test_image_workflow_has_no_medium_or_higher_finding_from_zizmor():
                            "--format", "json", ".github/workflows/redirector-image.yml"],
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert json.loads(proc.stdout or "[]") == [], proc.stdout
-
-
-def test_preflight_has_nothing_to_check_for_a_federation(capsys):
-    from tools import preflight
-
-    assert preflight.main(["--config-file", str(EXAMPLE)]) == 0
-    assert "nothing to check: a federation" in capsys.readouterr().out

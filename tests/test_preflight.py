@@ -774,3 +774,80 @@ def test_during_pulumi_up_a_certain_refusal_stops_the_program(monkeypatch):
     with pytest.raises(pulumi.RunError) as err:
         preflight.check_during_pulumi(cfg, raw, warnings.append)
     assert "cluster version: the cluster runs 1.35.10" in str(err.value) and warnings
+
+
+# --------------------------------------------------------------------------- a federation (Container Apps)
+
+
+FEDERATION = {"binderhub-azure:mode": "federation", "binderhub-azure:federation": {
+    "image": "ghcr.io/myuni/binderhub-azure/redirector@sha256:" + "ab" * 32,
+    "members": [{"url": "https://binder.one.example/"}, {"stack": "organization/binderhub-azure/public-binder"}]}}
+
+
+def federation_file(tmp_path: Path, **config: Any) -> str:
+    path = tmp_path / "Pulumi.fed.yaml"
+    path.write_text(yaml.safe_dump({"config": {**BASE, **FEDERATION, **config}}))
+    return str(path)
+
+
+def federation_cfg(**keys: Any):
+    raw, secret = raw_config(mode="federation", federation=FEDERATION["binderhub-azure:federation"], **keys)
+    return parse_config(raw, secret)
+
+
+def test_a_federation_needs_only_the_container_apps_provider():
+    # Its environment stores no logs (no Log Analytics workspace): not Microsoft.OperationalInsights.
+    assert preflight.required_providers(federation_cfg()) == ["Microsoft.App"]
+    budget = federation_cfg(budget={"monthlyAmount": 30, "contactEmails": ["rse@testuni.example"]})
+    assert preflight.required_providers(budget) == ["Microsoft.App", "Microsoft.Consumption"]
+
+
+def test_cli_federation_checks_the_provider_and_region_and_nothing_of_aks(tmp_path, capsys):
+    clients = fake_clients(providers_doc(Microsoft_OperationalInsights="NotRegistered"))
+    assert preflight.main(["--config-file", federation_file(tmp_path)], clients=clients) == 0
+    out = capsys.readouterr().out
+    assert "OK    provider Microsoft.App" in out
+    assert "Microsoft.App/managedEnvironments is offered in westeurope" in out and "OK    container apps region" in out
+    assert "All 3 checks passed." in out
+    for absent in ("Microsoft.ContainerService", "Microsoft.Compute", "Microsoft.OperationalInsights", "vm size",
+                   "quota", "kubernetes"):
+        assert absent not in out
+    # Not one VM size, quota or AKS question was asked.
+    assert clients.compute.resource_skus.calls == [] and clients.compute.usage.calls == []
+    assert clients.aks.calls == []
+
+
+def test_cli_federation_with_container_apps_not_registered(tmp_path, capsys):
+    clients = fake_clients(providers_doc(Microsoft_App="NotRegistered"))
+    assert preflight.main(["--config-file", federation_file(tmp_path)], clients=clients) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  provider Microsoft.App" in out and "az provider register --namespace Microsoft.App" in out
+    assert "1 of 3 checks failed." in out
+
+
+def test_a_region_without_container_apps_stops_pulumi_up(tmp_path, capsys):
+    clients = fake_clients()
+    code = preflight.main(["--config-file", federation_file(tmp_path, **{"azure-native:location": "eastus"})],
+                          clients=clients)
+    assert code == 1
+    out = capsys.readouterr().out
+    assert "FAIL  container apps region" in out and "Microsoft.App/managedEnvironments is not offered in eastus" in out
+    cfg = federation_cfg()
+    region = preflight.check_container_apps_region(providers_doc()["value"], "eastus")
+    assert region is not None and region.stops_up and not region.ok
+    assert preflight.check_container_apps_region(providers_doc()["value"], cfg.location).ok
+    # A provider list without the type's locations says nothing either way.
+    assert preflight.check_container_apps_region([{"namespace": "Microsoft.App"}], "eastus") is None
+
+
+def test_pulumi_up_of_a_federation_runs_its_preflight(monkeypatch):
+    """`__main__.py` calls the pre-flight for a federation as for the hub modes (warnings, and a
+    stop for a region without Container Apps)."""
+    from tests.helpers import raw_config
+    from tools.plan import run_program
+
+    calls: list[Any] = []
+    monkeypatch.setattr(preflight, "check_during_pulumi", lambda *args: calls.append(args))
+    run_program(*raw_config(mode="federation", federation=FEDERATION["binderhub-azure:federation"]), "test")
+    (cfg, _, _), = calls
+    assert cfg.federated

@@ -8,6 +8,12 @@ and the demo stack is refused, so a merge never creates the demo cluster. Each n
 its `Pulumi.<name>.yaml` beside Pulumi.yaml, initialised with a versioned Key Vault key as its
 secrets provider (CI has no passphrase). A bad list is one line per mistake on stderr and
 exit 2, so the workflow stops before any job logs in to Azure.
+
+Order: the workflow deploys the stacks one at a time, in the order listed. A federation stack
+reads each member stack's `url` output (a Pulumi StackReference), so every member that is a stack
+of this project must be listed before the federation, or declared deployed elsewhere with a line
+`external <organization>/<project>/<stack>` (by hand, or from another repository's CI). Members of
+another project are external by nature.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ import re
 import sys
 from pathlib import Path
 
+from components.config import PROJECT
+from components.config_federation import STACK_REFERENCE
 from tools.stackfile import PlanError, load_yaml_12, read_stack_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,14 +40,60 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _VERSIONED_KEY = re.compile(r"azurekeyvault://[A-Za-z0-9-]+\.vault\.[a-z0-9.-]+/keys/[A-Za-z0-9-]+/[0-9a-fA-F]{32}")
 
 
+EXTERNAL = "external"
+
+
+def parse_list(text: str) -> tuple[list[str], list[str]]:
+    """The stack names in the list file's text, in order, and the member stacks declared
+    `external <organization>/<project>/<stack>` (deployed elsewhere, never by this workflow)."""
+    names, externals = [], []
+    for line in text.splitlines():
+        entry = line.split("#", 1)[0].strip()
+        keyword, _, rest = entry.partition(" ")
+        if keyword == EXTERNAL and rest.strip():
+            externals.append(rest.strip())
+        elif entry:
+            names.append(entry)
+    return names, externals
+
+
 def read_list(text: str) -> list[str]:
     """The stack names in the list file's text, in order."""
-    names = []
-    for line in text.splitlines():
-        name = line.split("#", 1)[0].strip()
-        if name:
-            names.append(name)
-    return names
+    return parse_list(text)[0]
+
+
+def member_stacks(config: dict[str, str]) -> list[str]:
+    """The `stack` of each member of a federation stack's config (`<organization>/<project>/<stack>`);
+    empty for the other modes. Read from the raw config: the config check (the plan) judges the rest."""
+    if config.get(f"{PROJECT}:mode") != "federation":
+        return []
+    try:
+        block = json.loads(config.get(f"{PROJECT}:federation") or "{}")
+    except json.JSONDecodeError:
+        return []
+    members = block.get("members") if isinstance(block, dict) else None
+    return [str(m["stack"]) for m in members or [] if isinstance(m, dict) and isinstance(m.get("stack"), str)]
+
+
+def order_problems(names: list[str], configs: dict[str, dict[str, str]], externals: list[str]) -> list[str]:
+    """One line per federation member stack of this project that CI would not have deployed
+    before the federation: listed after it, or not listed and not declared external."""
+    found = []
+    where = LIST_FILE.as_posix()
+    for i, name in enumerate(names):
+        for member in member_stacks(configs.get(name, {})):
+            parts = member.split("/")
+            if len(parts) != 3 or parts[1] != PROJECT or member in externals:
+                continue  # another project's stack (external by nature), or declared external
+            if parts[2] in names[:i]:
+                continue
+            if parts[2] in names[i:]:
+                found.append(f"{where}: {name} is a federation of {member}, listed after it: list {parts[2]} "
+                             f"before {name} (the federation reads its url output)")
+            else:
+                found.append(f"{where}: {name} is a federation of {member}, which is not listed: list {parts[2]} "
+                             f"before {name}, or add a line `{EXTERNAL} {member}` if it is deployed elsewhere")
+    return found
 
 
 def secrets_problem(name: str, stack_file: dict[str, object]) -> str | None:
@@ -56,11 +110,15 @@ def secrets_problem(name: str, stack_file: dict[str, object]) -> str | None:
     return None
 
 
-def problems(names: list[str], root: Path) -> list[str]:
-    """One line per mistake in the list: unknown, demo or repeated stacks, or stacks CI could not
-    decrypt."""
+def problems(names: list[str], root: Path, externals: list[str] | None = None) -> list[str]:
+    """One line per mistake in the list: unknown, demo or repeated stacks, stacks CI could not
+    decrypt, malformed `external` lines, and federations listed before their member stacks."""
     found = []
     where = LIST_FILE.as_posix()
+    configs: dict[str, dict[str, str]] = {}
+    for external in externals or []:
+        if not STACK_REFERENCE.fullmatch(external):
+            found.append(f"{where}: `{EXTERNAL} {external}` must name a stack as <organization>/<project>/<stack>")
     for i, name in enumerate(names):
         if not _NAME.fullmatch(name):
             found.append(f"{where}: {name!r} is not a stack name")
@@ -81,6 +139,7 @@ def problems(names: list[str], root: Path) -> list[str]:
         except PlanError as err:
             found.append(f"{where}: {name}: {err.problems[0]}")
             continue
+        configs[name] = config
         if config.get("binderhub-azure:institution") == DEMO_INSTITUTION:
             found.append(f"{where}: {name} is for institution '{DEMO_INSTITUTION}', the demo: set your own "
                          "institution before CI deploys it")
@@ -88,14 +147,14 @@ def problems(names: list[str], root: Path) -> list[str]:
         problem = secrets_problem(name, load_yaml_12(path.read_text()))
         if problem:
             found.append(f"{where}: {problem}")
-    return found
+    return found + order_problems(names, configs, externals or [])
 
 
 def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
     argparse.ArgumentParser(description=__doc__.split("\n")[0]).parse_args(argv)
     path = root / LIST_FILE
-    names = read_list(path.read_text()) if path.is_file() else []
-    found = problems(names, root)
+    names, externals = parse_list(path.read_text()) if path.is_file() else ([], [])
+    found = problems(names, root, externals)
     for line in found:
         print(line, file=sys.stderr)
     if found:

@@ -4,9 +4,14 @@
     ./run python -m tools.ops status [--stack NAME] [--kubeconfig PATH] [--outputs-json PATH|-]
     ./run python -m tools.ops logs COMPONENT [--tail N] [--follow] [--previous]
                                  [--stack NAME] [--kubeconfig PATH] [--outputs-json PATH|-]
-    ./run python -m tools.ops check [--repo SPEC] [--timeout S] [--ca-bundle PATH] [--stack NAME]
+    ./run python -m tools.ops check [--repo SPEC] [--timeout S] [--ca-bundle PATH] [--follow] [--stack NAME]
     ./run python -m tools.ops launches [--days N] [--stack NAME] [--kubeconfig PATH] [--outputs-json PATH|-]
     ./run python -m tools.ops wake|sleep [--no-wait] [--subscription ID] [--stack NAME] [--outputs-json PATH|-]
+
+A federation stack (mode federation) has no cluster: `info` lists its members and the schedule
+of the redirector's health checks, `status` reads the redirector's own /health, `check` verifies
+that a launch is redirected to a healthy member (tools/federation_ops.py); `logs`, `launches`,
+`wake` and `sleep` say what to use instead.
 
 `wake` starts the stack's AKS cluster (or VM) now and `sleep` stops (deallocates) it, whatever
 the sleep schedule says; the schedule's next run still applies (tools/sleep_ops.py).
@@ -48,7 +53,7 @@ import urllib3
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config import ConfigException
 
-from . import launches, sleep_ops, smoke, smoke_report
+from . import federation_ops, launches, sleep_ops, smoke, smoke_report
 from .outputs import (
     OpsError,
     Runner,
@@ -386,6 +391,7 @@ def _launches(args: argparse.Namespace, runner: Runner, api_factory: ApiFactory,
     if args.days < 1:
         raise OpsError("--days must be at least 1")
     outputs = {} if args.kubeconfig else read_outputs(args.stack, args.outputs_json, runner)
+    _not_for_federation(outputs, "launches")
     secrets.extend(secret_fragments(outputs))
     with _cluster(args, outputs, api_factory) as apis:
         text = launches.read_event_file(apis.core, "binderhub", request_timeout=REQUEST_TIMEOUT)
@@ -410,6 +416,11 @@ def _status(args: argparse.Namespace, runner: Runner, api_factory: ApiFactory, o
         # The cluster can still be checked; only the URLs are unknown.
         outputs, note = {}, str(err)
     secrets.extend(secret_fragments(outputs))
+    if federation_ops.is_federation(outputs):
+        # No cluster: the redirector's own /health says how each member is seen.
+        federation = federation_ops.read_status(outputs, federation_ops.make_openers()[0], args.stack)
+        out.write(federation_ops.render_status(federation, datetime.datetime.now(datetime.UTC)) + "\n")
+        return 0 if federation.ok else 1
     with _cluster(args, outputs, api_factory) as apis:
         report = collect_status(apis, outputs, note)
     if purge_lookup is not None and report.mode == "binderhub":
@@ -428,6 +439,7 @@ def _logs(args: argparse.Namespace, runner: Runner, api_factory: ApiFactory, out
         raise OpsError("--previous and --follow do not go together: a crashed container's log no longer grows")
     # With --kubeconfig the outputs are not needed: the cluster tells the mode.
     outputs = {} if args.kubeconfig else read_outputs(args.stack, args.outputs_json, runner)
+    _not_for_federation(outputs, "logs")
     secrets.extend(secret_fragments(outputs))
     with _cluster(args, outputs, api_factory) as apis:
         names = [ns.metadata.name for ns in apis.core.list_namespace(_request_timeout=REQUEST_TIMEOUT).items]
@@ -447,6 +459,20 @@ def _logs(args: argparse.Namespace, runner: Runner, api_factory: ApiFactory, out
         else:
             print_logs(apis, targets, tail=args.tail, previous=args.previous, out=out)
     return 0
+
+
+def _not_for_federation(outputs: dict[str, Any], command: str) -> None:
+    """`logs`, `launches`, `wake` and `sleep` act on a cluster or VM, which a federation has not."""
+    if not federation_ops.is_federation(outputs):
+        return
+    app, group = federation_ops.app_name(outputs) or "<app>", outputs.get("resourceGroup") or "<resource group>"
+    instead = {
+        "logs": f"its log is the container app's: az containerapp logs show -g {group} -n {app} --follow",
+        "launches": "launches happen on the members: run it with --stack <member stack>; "
+                    "`./run python -m tools.ops status` shows what the redirector sent to each",
+    }.get(command, "its container app runs always (one replica, so a launch never waits); the members sleep by "
+                   "their own schedules")
+    raise OpsError(f"`{command}` is not for a federation stack, which has no cluster or VM: {instead}")
 
 
 @contextlib.contextmanager
@@ -484,6 +510,7 @@ def _arm(args: argparse.Namespace) -> tuple[sleep_ops.Arm, str]:
 def _power(args: argparse.Namespace, runner: Runner, out: TextIO, arm_factory: ArmFactory) -> int:
     """`wake` or `sleep`: start or stop the stack's cluster or VM now."""
     outputs = read_outputs(args.stack, args.outputs_json, runner)
+    _not_for_federation(outputs, args.command)
     arm, subscription = arm_factory(args)
     target = sleep_ops.target_of(outputs, subscription)
 
@@ -545,6 +572,9 @@ def _main(args: argparse.Namespace, runner: Runner, api_factory: ApiFactory, out
     try:
         if args.command == "info":
             outputs = read_outputs(args.stack, args.outputs_json, runner)
+            if federation_ops.is_federation(outputs):
+                out.write(federation_ops.render_info(outputs) + "\n")
+                return 0
             out.write(render_info(outputs) + "\n")
             out.write("".join(line + "\n" for line in sleep_ops.schedule_lines(outputs, datetime.datetime.now(
                 datetime.UTC))))
@@ -554,7 +584,8 @@ def _main(args: argparse.Namespace, runner: Runner, api_factory: ApiFactory, out
         if args.command == "status":
             return _status(args, runner, api_factory, out, secrets, purge_lookup)
         if args.command == "check":
-            return smoke.run(args, out=out, err=err, runner=runner, certificates=certificates)
+            return smoke.run(args, out=out, err=err, runner=runner, certificates=certificates,
+                             federation=federation_ops.smoke_checks)
         if args.command == "launches":
             return _launches(args, runner, api_factory, out, secrets)
         return _logs(args, runner, api_factory, out, err, secrets)

@@ -24,7 +24,9 @@ MODES = ("binderhub", "jupyterhub")
 # Outputs that are safe to show. Anything else (the kubeconfig, and whatever secret output
 # a later version adds) is never printed, because `--show-secrets` reveals them all.
 PUBLIC_OUTPUTS = ("url", "hubUrl", "publicIp", "azureDnsName", "resourceGroup", "clusterName",
-                  "registryLoginServer", "nextStep", "mode", "hubNamespace", "https", "vmName")
+                  "registryLoginServer", "nextStep", "mode", "hubNamespace", "https", "vmName",
+                  # A federation's: the TXT record value that proves a domain (public in DNS anyway).
+                  "domainVerificationId")
 # What `pulumi stack output` prints for a secret when `--show-secrets` was left out.
 PULUMI_SECRET_PLACEHOLDER = "[secret]"
 

@@ -32,6 +32,12 @@ read-only calls, and prints one line per check, OK or FAIL, with what to do unde
                         subscription runs on free credits, where ACR Tasks do not run and the
                         purge would never delete an image (tools/preflight_registry.py)
 
+A federation stack (Azure Container Apps, Consumption plan) has no VM, pool, vCPU quota or cluster:
+its checks are the subscription, `provider Microsoft.App` (plus Microsoft.Consumption with a
+budget; no Microsoft.OperationalInsights, since its environment stores no logs), and `container
+apps region`: the provider list offers `managedEnvironments` in the stack's region (FAIL, which
+also stops `pulumi up`, when it does not).
+
 When Microsoft.Compute itself is not registered, its SKU and usage APIs cannot be asked: one
 FAIL line, `vm sizes and quotas`, says so instead of the size and quota lines.
 
@@ -119,6 +125,7 @@ from .preflight_checks import (
     Usage,
     VmSku,
     check_cluster_awake,
+    check_container_apps_region,
     check_kubernetes_version,
     check_providers,
     check_quotas,
@@ -387,7 +394,8 @@ def run_checks(cfg: StackConfig, clients: Clients, stack: str | None = None) -> 
     # subscription does not exist, is in another tenant, or the identity may not read it; and it
     # is needed anyway. (The Subscriptions API lives in a client this project does not install.)
     try:
-        providers = [parse_provider(p) for p in clients.resources.providers.list()]
+        listed = list(clients.resources.providers.list())
+        providers = [parse_provider(p) for p in listed]
     except ClientAuthenticationError:
         raise
     except HttpResponseError as err:
@@ -399,6 +407,10 @@ def run_checks(cfg: StackConfig, clients: Clients, stack: str | None = None) -> 
                       "it (az login); the other checks need the subscription and did not run")]
     checks = [Check("subscription", True, f"{subscription} answers ({len(providers)} resource providers listed)")]
     checks += check_providers(providers, required_providers(cfg))
+    if cfg.federated:
+        # Azure Container Apps on the Consumption plan: no VM size, vCPU quota or cluster to check.
+        region = check_container_apps_region(listed, cfg.location)
+        return [*checks, *([region] if region else [])]
 
     pools = pools_of(cfg)
     if not any(c.ok for c in checks if c.name == "provider Microsoft.Compute"):
@@ -458,11 +470,6 @@ def main(argv: Sequence[str] | None = None, *, clients: Clients | None = None,
         return 2
     except Exception as exc:  # a bug, not bad input: one line, traceback on request
         return unexpected(exc, doing="the stack config could not be checked", stream=err, status=2)
-    if cfg.federated:
-        print("nothing to check: a federation runs on Azure Container Apps (Consumption) and uses no VM or vCPU "
-              "quota; check its members' stacks", file=out)
-        return 0
-
     if clients is not None:
         subscription, where = clients.subscription_id, "as given"
     else:

@@ -21,6 +21,11 @@ FREE_TRIAL_NOTE = "Free Trial subscriptions are limited to 4 vCPUs per region: u
 KUBERNETES_PROVIDERS = ("Microsoft.ContainerService", "Microsoft.Network", "Microsoft.Compute", "Microsoft.Storage",
                         "Microsoft.Authorization", "Microsoft.ManagedIdentity")
 TLJH_PROVIDERS = ("Microsoft.Compute", "Microsoft.Network", "Microsoft.KeyVault", "Microsoft.Authorization")
+# A federation: only the Container Apps environment, app and managed certificate (all Microsoft.App;
+# components/federation.py). Its environment stores no logs (no appLogsConfiguration, so no Log
+# Analytics workspace and no Microsoft.OperationalInsights), and it has no VM, cluster or vCPU quota.
+FEDERATION_PROVIDERS = ("Microsoft.App",)
+CONTAINER_APPS = ("Microsoft.App", "managedEnvironments")
 
 # Usage names of the two regional quotas (the rest are per-family, named as the SKU's `family`).
 CORES = "cores"
@@ -120,6 +125,9 @@ class RunningCluster:
 
 def required_providers(cfg: StackConfig) -> list[str]:
     """Resource provider namespaces the stack's resources belong to."""
+    if cfg.federated:
+        needed = list(FEDERATION_PROVIDERS)
+        return [*needed, "Microsoft.Consumption"] if cfg.budget is not None else needed
     needed = list(TLJH_PROVIDERS if cfg.tljh else KUBERNETES_PROVIDERS)
     if cfg.uses_acr:
         needed.insert(1, "Microsoft.ContainerRegistry")
@@ -184,6 +192,34 @@ def parse_usage(item: Mapping[str, Any]) -> Usage:
     """An item of `GET .../providers/Microsoft.Compute/locations/{location}/usages`."""
     name = item.get("name") or {}
     return Usage(_str(name.get("value")), int(item.get("currentValue") or 0), int(item.get("limit") or 0))
+
+
+def resource_type_locations(item: Mapping[str, Any], resource_type: str) -> list[str] | None:
+    """The regions (`az account list-locations` names: `West Europe` -> `westeurope`) where an item
+    of `GET /subscriptions/{id}/providers` offers `resource_type`; None when the answer does not list
+    that type's locations."""
+    for rt in item.get("resourceTypes") or []:
+        if _str(rt.get("resourceType")).lower() == resource_type.lower():
+            locations = rt.get("locations")
+            if not locations:
+                return None
+            return [_str(x).replace(" ", "").lower() for x in locations]
+    return None
+
+
+def check_container_apps_region(items: Iterable[Mapping[str, Any]], location: str) -> Check | None:
+    """The region offers Container Apps environments; None when the provider list does not say."""
+    namespace, kind = CONTAINER_APPS
+    item = next((i for i in items if _str(i.get("namespace")).lower() == namespace.lower()), None)
+    offered = resource_type_locations(item, kind) if item is not None else None
+    if offered is None:
+        return None
+    if location.replace(" ", "").lower() in offered:
+        return Check("container apps region", True, f"{namespace}/{kind} is offered in {location}")
+    return Check("container apps region", False,
+                 f"{namespace}/{kind} is not offered in {location}\nfix: pick a region that offers it "
+                 f"(az provider show --namespace {namespace} --query "
+                 f"\"resourceTypes[?resourceType=='{kind}'].locations\")", stops_up=True)
 
 
 def index_skus(skus: Iterable[VmSku | None]) -> dict[str, VmSku]:

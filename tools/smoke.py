@@ -1,7 +1,7 @@
 """Post-deploy smoke test: does the deployed site work when reached from outside, as a user does?
 
     ./run python -m tools.ops check [--stack NAME] [--outputs-json PATH|-] [--repo SPEC]
-                                   [--timeout SECONDS] [--ca-bundle PATH]
+                                   [--timeout SECONDS] [--ca-bundle PATH] [--follow]
 
 Checks, one line each, OK, FAIL or SKIP, with a hint line under a failure where one helps:
 
@@ -15,6 +15,10 @@ Checks, one line each, OK, FAIL or SKIP, with a hint line under a failure where 
               the registry problem of jupyterhub/binderhub#1620
   github-quota  binderhub mode: GitHub API requests BinderHub has left this hour, from its public
               `<url>metrics` (binderhub_github_rate_limit_remaining); information, OK or SKIP
+
+A federation stack (`mode` output `federation`) gets its own checks instead: the front page, the
+redirector's /health, a launch whose redirect must name a healthy member with path and query
+kept, that member's BinderHub /health, and with `--follow` a launch on it (tools/federation_ops.py).
 
 Mode: the `mode` output. A stack deployed before that output existed: binderhub when the
 `hubUrl` output differs from `url`, since only BinderHub moves its JupyterHub to `<url>jupyter/`
@@ -391,6 +395,12 @@ def run_checks(site: Site, opener: urllib.request.OpenerDirector, *, repo: str =
     return checks
 
 
+# A federation stack's checks (tools/federation_ops.py, which builds on this module's HTTP layer):
+# (args, outputs, opener, secrets) -> (site, checks), or None when the stack is no federation.
+FederationChecks = Callable[[argparse.Namespace, dict[str, Any], "urllib.request.OpenerDirector | None", list[str]],
+                            "tuple[Site, list[Check]] | None"]
+
+
 # --------------------------------------------------------------------------- command line
 
 
@@ -409,6 +419,9 @@ def add_arguments(parser: argparse.ArgumentParser, *, stack_options: bool = True
                         help=f"longest wait for each launch (default {DEFAULT_TIMEOUT:g}, for a first build)")
     parser.add_argument("--ca-bundle", metavar="PATH",
                         help="PEM file of the CAs to trust instead of the system trust store")
+    parser.add_argument("--follow", action="store_true",
+                        help="federation: also launch --repo on the member the redirect names (it builds there "
+                             "if that member has no image yet); without it the redirect is checked, not followed")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -422,9 +435,12 @@ def _parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace, *, outputs: dict[str, Any] | None = None,
         opener: urllib.request.OpenerDirector | None = None, out: TextIO, err: TextIO,
         runner: stack_outputs.Runner = stack_outputs.run_pulumi,
-        certificates: Callable[[dict[str, Any]], Sequence[Any] | None] | None = None) -> int:
+        certificates: Callable[[dict[str, Any]], Sequence[Any] | None] | None = None,
+        federation: FederationChecks | None = None) -> int:
     """Run the smoke test for parsed options; returns the exit status (0 ok, 1 a check failed,
-    2 cannot run). `certificates(outputs)` reads the cluster's certificates (`ops check`)."""
+    2 cannot run). `certificates(outputs)` reads the cluster's certificates (`ops check`);
+    `federation(args, outputs, opener, secrets)` gives a federation stack's site and checks, None
+    for any other stack (`ops check` passes tools/federation_ops.smoke_checks)."""
     secrets: list[str] = []
     try:
         if not args.timeout > 0:
@@ -437,6 +453,12 @@ def run(args: argparse.Namespace, *, outputs: dict[str, Any] | None = None,
         if outputs is None:
             outputs = stack_outputs.read_outputs(args.stack, args.outputs_json, runner)
         secrets.extend(stack_outputs.secret_fragments(outputs))
+        federated = federation(args, outputs, opener, secrets) if federation is not None else None
+        if federated is not None:
+            site, checks = federated
+            out.write(stack_outputs.redact(render_report(site, checks), secrets) + "\n")
+            out.flush()
+            return 1 if any(c.failed for c in checks) else 0
         site = site_from_outputs(outputs, args.stack)
         if opener is None:
             opener = make_opener(args.ca_bundle)
