@@ -4,10 +4,12 @@ fake ARM, the pre-flight's stopped-cluster stop, and the simulator's month."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import json
 import zoneinfo
+from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -79,8 +81,12 @@ def test_bad_schedules_fail_the_plan_naming_the_key(change, expected):
 
 
 def test_a_vm_starts_faster_so_a_short_window_is_allowed_there():
-    short = {**LONDON, "awake": [{"days": ["mon"], "from": "09:00", "to": "09:10"}]}
+    short = {**LONDON, "awake": [{"days": ["mon"], "from": "09:00", "to": "09:10"}], "stopServersMinutesBefore": 5}
     assert parsed(SECRETS, **TLJH, schedule=short).schedule is not None
+    # The servers' early stop (10 minutes by default) must still fall inside the window.
+    found = refusals(SECRETS, **TLJH, schedule={**short, "stopServersMinutesBefore": 10})
+    assert any(line.startswith("binderhub-azure:schedule.stopServersMinutesBefore (10) must be shorter than "
+                               "binderhub-azure:schedule.awake[0] (10 minutes)") for line in found), found
 
 
 # --------------------------------------------------------------------------- instants
@@ -489,14 +495,13 @@ def test_stop_times_are_minutes_before_each_sleep_across_midnight():
     assert sched.stop_servers_times(s) == [(17, 45, (1, 2, 3, 4, 5)), (23, 50, (0,))]
 
 
-def test_stop_servers_longer_than_a_window_is_refused_and_tljh_does_not_take_it():
-    found = refusals(SECRETS, **HUB, schedule={**LONDON, "stopServersMinutesBefore": 120,
-                                               "awake": [{"days": ["mon"], "from": "09:00", "to": "10:00"}]})
+@pytest.mark.parametrize("mode", [HUB, TLJH])
+def test_stop_servers_longer_than_a_window_is_refused_in_both_modes(mode):
+    found = refusals(SECRETS, **mode, schedule={**LONDON, "stopServersMinutesBefore": 120,
+                                                "awake": [{"days": ["mon"], "from": "09:00", "to": "10:00"}]})
     assert any(line.startswith("binderhub-azure:schedule.stopServersMinutesBefore (120) must be shorter than "
                                "binderhub-azure:schedule.awake[0] (60 minutes)") for line in found), found
-    found = refusals(SECRETS, **TLJH, schedule={**LONDON, "stopServersMinutesBefore": 5})
-    assert any(line.startswith("binderhub-azure:schedule.stopServersMinutesBefore is only used in the Kubernetes")
-               for line in found), found
+    assert parsed(SECRETS, **mode, schedule={**LONDON, "stopServersMinutesBefore": 5}).schedule is not None
 
 
 def test_cronjob_spec():
@@ -541,17 +546,15 @@ def test_the_token_reaches_the_hub_and_the_cronjob(program):
     assert job.revealed["metadata"]["namespace"] == "jupyterhub"
 
 
-def test_the_script_stops_every_running_server_through_the_hub_api():
-    """Run the CronJob's script against a stand-in hub API (a local HTTP server)."""
+@contextlib.contextmanager
+def fake_hub(users: list[dict[str, Any]], failing: str = "") -> Iterator[tuple[str, list[tuple[str, str, str]]]]:
+    """A stand-in hub API (a local HTTP server): pages of `users` for GET /users, 204 for each
+    DELETE but a 500 for the path `failing`. Yields its API URL and the requests it saw."""
     import http.server
-    import subprocess
-    import sys
     import threading
+    from urllib.parse import parse_qs, urlsplit
 
     seen: list[tuple[str, str, str]] = []
-    users = [{"name": f"user{i}", "servers": {"": {}}} for i in range(250)]
-    users[3]["servers"] = {"": {}, "gpu": {}}
-    users[7]["name"] = "a@b.example"
 
     class Hub(http.server.BaseHTTPRequestHandler):
         def _answer(self, status: int, body: Any = None) -> None:
@@ -563,8 +566,6 @@ def test_the_script_stops_every_running_server_through_the_hub_api():
 
         def do_GET(self):
             seen.append(("GET", self.path, self.headers["Authorization"]))
-            from urllib.parse import parse_qs, urlsplit
-
             query = parse_qs(urlsplit(self.path).query)
             offset, limit = int(query["offset"][0]), int(query["limit"][0])
             assert query["state"] == ["active"]
@@ -572,7 +573,7 @@ def test_the_script_stops_every_running_server_through_the_hub_api():
 
         def do_DELETE(self):
             seen.append(("DELETE", self.path, self.headers["Authorization"]))
-            self._answer(500 if self.path == "/hub/api/users/user9/server" else 204)
+            self._answer(500 if self.path == failing else 204)
 
         def log_message(self, *args):
             pass
@@ -580,11 +581,23 @@ def test_the_script_stops_every_running_server_through_the_hub_api():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hub)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        env = {"JUPYTERHUB_API_URL": f"http://127.0.0.1:{server.server_port}/hub/api", "JUPYTERHUB_API_TOKEN": "tok"}
-        done = subprocess.run([sys.executable, "-c", sleep_spec.STOP_SERVERS_SCRIPT], env=env, capture_output=True,
-                              text=True, timeout=60)
+        yield f"http://127.0.0.1:{server.server_port}/hub/api", seen
     finally:
         server.shutdown()
+
+
+def test_the_script_stops_every_running_server_through_the_hub_api():
+    """Run the CronJob's script against a stand-in hub API (a local HTTP server)."""
+    import subprocess
+    import sys
+
+    users = [{"name": f"user{i}", "servers": {"": {}}} for i in range(250)]
+    users[3]["servers"] = {"": {}, "gpu": {}}
+    users[7]["name"] = "a@b.example"
+    with fake_hub(users, failing="/hub/api/users/user9/server") as (url, seen):
+        env = {"JUPYTERHUB_API_URL": url, "JUPYTERHUB_API_TOKEN": "tok"}
+        done = subprocess.run([sys.executable, "-c", sleep_spec.STOP_SERVERS_SCRIPT], env=env, capture_output=True,
+                              text=True, timeout=60)
     gets = [p for m, p, _ in seen if m == "GET"]
     assert gets == ["/hub/api/users?state=active&offset=0&limit=200",
                     "/hub/api/users?state=active&offset=200&limit=200"]
@@ -681,3 +694,106 @@ def test_the_instant_view_and_the_weekly_view_agree(windows, probe, zone):
     assert sched.is_awake(s, instant) is (schedule_cost._covered(spans, probe, probe + 1) > 0)
     week = sched.awake_hours(s, monday.astimezone(UTC), (monday + dt.timedelta(days=7)).astimezone(UTC))
     assert week == pytest.approx(sum(b - a for a, b in spans) / 60)
+
+
+# --------------------------------------------------------------------------- before a sleep: tljh
+
+
+def _vm_files(render, **keys: Any) -> tuple[dict[str, str], dict[str, Any]]:
+    """The VM's cloud-init in the plan: its files by path, and the document."""
+    import base64
+
+    import yaml
+
+    vm = named(render(SECRETS, **TLJH, **keys), "tljh-vm")
+    doc = yaml.safe_load(base64.b64decode(vm["inputs"]["osProfile"]["customData"]).decode())
+    return {f["path"]: f["content"] for f in doc["write_files"]}, doc
+
+
+def test_a_tljh_schedule_puts_the_hub_snippet_the_stop_script_and_its_timer_on_the_vm(render):
+    from components import tljh_spec
+
+    schedule_keys = {**LONDON, "stopServersMinutesBefore": 15,
+                     "awake": [*LONDON["awake"], {"days": ["sun"], "from": "20:00", "to": "00:05"}]}
+    files, doc = _vm_files(render, schedule=schedule_keys)
+    d = tljh_spec.SCRIPT_DIR
+    unit, timer = (files[f"/etc/systemd/system/stop-servers-before-sleep.{kind}"] for kind in ("service", "timer"))
+    # Timer: 15 minutes before each sleep, local to the schedule's zone (Sunday's window ends Monday 00:05).
+    calendars = [line.removeprefix("OnCalendar=") for line in timer.splitlines() if line.startswith("OnCalendar=")]
+    assert calendars == ["Mon,Tue,Wed,Thu,Fri *-*-* 17:45:00 Europe/London", "Sun *-*-* 23:50:00 Europe/London"]
+    assert "Persistent=false" in timer and "Unit=stop-servers-before-sleep.service" in timer
+    assert "WantedBy=timers.target" in timer
+    # The service runs the script each time the timer fires: a oneshot that does not stay active.
+    assert f"ExecStart={d}/stop-servers.sh" in unit and "Type=oneshot" in unit
+    assert "RemainAfterExit" not in unit and "[Install]" not in unit
+    assert files[f"{d}/stop-servers.py"] == sleep_spec.STOP_SERVERS_SCRIPT
+    assert "http://127.0.0.1:15001/hub/api" in files[f"{d}/stop-servers.sh"]
+    # The timer is enabled after TLJH is installed; the snippet goes into TLJH's config.d after the
+    # installer made that folder and before configure-tljh.sh's reload.
+    assert doc["runcmd"][-2:] == [[f"{d}/install-tljh.sh"],
+                                  ["systemctl", "enable", "--now", "stop-servers-before-sleep.timer"]]
+    install = files[f"{d}/install-tljh.sh"].splitlines()
+    copy = f"install -m 0600 {d}/binderhub-azure-sleep.py /opt/tljh/config/jupyterhub_config.d/"
+    bootstrap = next(i for i, x in enumerate(install) if x.startswith("python3 ") and "/bootstrap.py " in x)
+    assert install.index(copy) == bootstrap + 1
+    assert install[install.index(copy) + 1] == f"{d}/configure-tljh.sh"
+    snippet = files[f"{d}/binderhub-azure-sleep.py"]
+    assert "stopped 15 minutes before it sleeps" in snippet and "'sleep-schedule'" in snippet
+    compile(snippet, "binderhub-azure-sleep.py", "exec")
+
+
+def test_the_timer_calendars_are_what_systemd_reads_in_the_schedule_zone(render):
+    """systemd's own parser (systemd-analyze calendar), where this machine has it: the next elapse
+    of the Friday stop is 17:50 London time, which is 16:50 UTC in summer."""
+    import shutil
+    import subprocess
+
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("no systemd-analyze here")
+    files, _ = _vm_files(render, schedule=LONDON)
+    timer = files["/etc/systemd/system/stop-servers-before-sleep.timer"]
+    (calendar,) = [line.removeprefix("OnCalendar=") for line in timer.splitlines() if line.startswith("OnCalendar=")]
+    done = subprocess.run(["systemd-analyze", "calendar", "--base-time=2027-06-04 12:00:00 UTC", calendar],
+                          capture_output=True, text=True, env={"TZ": "UTC", "PATH": "/usr/bin:/bin"}, timeout=30)
+    if "--base-time" in done.stderr:  # older systemd without --base-time
+        pytest.skip("systemd-analyze without --base-time")
+    assert done.returncode == 0, done.stderr
+    assert "Next elapse: Fri 2027-06-04 16:50:00 UTC" in done.stdout, done.stdout
+
+
+def test_without_an_early_stop_the_vm_only_announces_the_hours(render):
+    files, doc = _vm_files(render, schedule={**LONDON, "stopServersMinutesBefore": 0})
+    assert not any("stop-servers" in path for path in files)
+    assert ["systemctl", "enable", "--now", "stop-servers-before-sleep.timer"] not in doc["runcmd"]
+    snippet = files["/opt/binderhub-azure/binderhub-azure-sleep.py"]
+    assert "announcement" in snippet and "services" not in snippet and "token" not in snippet
+    no_schedule, _ = _vm_files(render)
+    assert not any("sleep" in path for path in no_schedule)
+    assert not any("jupyterhub_config.d" in line for line in no_schedule["/opt/binderhub-azure/install-tljh.sh"]
+                   .splitlines())
+
+
+def test_the_vm_script_stops_servers_with_the_token_the_hub_wrote(tmp_path):
+    """stop-servers.sh as rendered, against a stand-in hub API, with the token from the hub's file."""
+    import subprocess
+
+    from components import tljh_spec
+
+    (tmp_path / "stop-servers.sh").write_text(tljh_spec.stop_servers_script())
+    (tmp_path / "stop-servers.sh").chmod(0o700)
+    (tmp_path / "stop-servers.py").write_text(sleep_spec.STOP_SERVERS_SCRIPT)
+    token_file = tmp_path / "token"
+    env = {"PATH": "/usr/bin:/bin", "HUB_TOKEN_FILE": str(token_file)}
+    # No token yet (the hub has not started): nothing is asked, the unit fails with the reason.
+    missing = subprocess.run([str(tmp_path / "stop-servers.sh")], env=env, capture_output=True, text=True,
+                             timeout=60)
+    assert missing.returncode == 1 and "no hub token at" in missing.stderr
+    token_file.write_text("made-on-the-vm\n")
+    users = [{"name": "alice", "servers": {"": {}}}, {"name": "bob", "servers": {}}]
+    with fake_hub(users) as (url, seen):
+        done = subprocess.run([str(tmp_path / "stop-servers.sh")], env={**env, "JUPYTERHUB_API_URL": url},
+                              capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert seen == [("GET", "/hub/api/users?state=active&offset=0&limit=200", "token made-on-the-vm"),
+                    ("DELETE", "/hub/api/users/alice/server", "token made-on-the-vm")]
+    assert "1 of 1 servers stopped before the hub sleeps" in done.stdout
