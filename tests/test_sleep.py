@@ -797,3 +797,111 @@ def test_the_vm_script_stops_servers_with_the_token_the_hub_wrote(tmp_path):
     assert seen == [("GET", "/hub/api/users?state=active&offset=0&limit=200", "token made-on-the-vm"),
                     ("DELETE", "/hub/api/users/alice/server", "token made-on-the-vm")]
     assert "1 of 1 servers stopped before the hub sleeps" in done.stdout
+
+
+# --------------------------------------------------------------------------- preview/up on a sleeping stack
+
+
+class _Aks:
+    """The pre-flight's AKS reads, recording which were made."""
+
+    def __init__(self, power: str):
+        self.power, self.reads = power, []
+
+    def kubernetes_versions(self, location):
+        self.reads.append("versions")
+        return {"values": []}
+
+    def managed_cluster(self, group, name):
+        self.reads.append(f"{group}/{name}")
+        return {"properties": {"currentKubernetesVersion": "1.36.4", "powerState": {"code": self.power}}}
+
+
+@pytest.fixture
+def during_up(monkeypatch):
+    """check_during_pulumi with credentials present, stack `course`, and fake clients; the full
+    checks (run_checks) record that they ran."""
+    import pulumi
+
+    from tools import preflight
+
+    monkeypatch.delenv(preflight.SKIP_ENV, raising=False)
+    monkeypatch.setattr(preflight, "should_run_in_pulumi_up", lambda: True)
+    monkeypatch.setattr(pulumi, "get_stack", lambda: "course")
+    state = SimpleNamespace(aks=_Aks("Stopped"), full=[], warnings=[])
+    monkeypatch.setattr(preflight, "build_clients",
+                        lambda sub: SimpleNamespace(aks=state.aks, resources=None, compute=None, credential=None))
+    monkeypatch.setattr(preflight, "run_checks", lambda cfg, clients: state.full.append(cfg) or [])
+
+    def run(**keys: Any):
+        return preflight.check_during_pulumi(parsed(SECRETS, **HUB, **keys),
+                                             {"azure-native:subscriptionId": SUBSCRIPTION}, state.warnings.append)
+
+    state.run = run
+    return state
+
+
+def test_with_preflight_false_a_schedule_still_checks_the_cluster_is_awake(during_up):
+    import pulumi
+
+    with pytest.raises(pulumi.RunError, match=r"cluster power: the cluster is asleep \(stopped by the schedule\): "
+                                              r"run ./run python -m tools.ops wake --stack course, then retry"):
+        during_up.run(schedule=LONDON, preflight=False)
+    # One ARM read, of this stack's cluster; none of the quota and size checks.
+    assert during_up.aks.reads == ["rg-testuni-jupyterhub/aks-testuni"] and during_up.full == []
+    assert "preflight false" not in "".join(during_up.warnings)
+    during_up.aks.power = "Running"
+    assert [c.ok for c in during_up.run(schedule=LONDON, preflight=False)] == [True]
+    assert during_up.full == [] and len(during_up.aks.reads) == 2
+
+
+def test_without_a_schedule_preflight_false_reads_nothing(during_up):
+    assert during_up.run(preflight=False) is None
+    assert during_up.aks.reads == [] and during_up.full == [] and during_up.warnings == []
+
+
+def test_when_the_awake_check_cannot_run_the_warning_says_how_to_wake(during_up, monkeypatch):
+    from tools import preflight
+
+    hint = ("this stack has a sleep schedule; if the cluster is asleep the preview will hang on the Kubernetes API: "
+            "./run python -m tools.ops wake --stack course")
+
+    def offline(sub):
+        raise RuntimeError("no network")
+
+    monkeypatch.setattr(preflight, "build_clients", offline)
+    assert during_up.run(schedule=LONDON, preflight=False) is None
+    assert during_up.run(schedule=LONDON) is None
+    monkeypatch.setattr(preflight, "should_run_in_pulumi_up", lambda: False)  # no credentials
+    assert during_up.run(schedule=LONDON) is None
+    assert [w.endswith(hint) for w in during_up.warnings] == [True, True, True]
+    assert during_up.warnings[-1].startswith("the sleep schedule's awake check cannot run: no Azure credentials")
+    # Without a schedule the same failures stay as they were: no hint.
+    assert during_up.run() is None
+    assert len(during_up.warnings) == 3
+    monkeypatch.setattr(preflight, "should_run_in_pulumi_up", lambda: True)
+    assert during_up.run() is None and hint not in during_up.warnings[-1]
+    # The offline plan's switch skips it all, silently.
+    monkeypatch.setenv(preflight.SKIP_ENV, "offline plan")
+    count = len(during_up.warnings)
+    assert during_up.run(schedule=LONDON, preflight=False) is None and len(during_up.warnings) == count
+
+
+def test_the_program_calls_the_check_for_a_schedule_even_with_preflight_false(monkeypatch):
+    from tests.helpers import raw_config
+    from tools import preflight
+    from tools.plan import run_program
+
+    calls = []
+    monkeypatch.setattr(preflight, "check_during_pulumi", lambda *args: calls.append(args))
+    run_program(*raw_config(SECRETS, **HUB, schedule=LONDON, preflight=False), "test")
+    (cfg, _, _), = calls
+    assert cfg.schedule is not None and cfg.preflight is False
+
+
+def test_a_sleeping_stacks_provider_never_drops_unreachable_objects_from_the_state(render):
+    """With deleteUnreachable, a refresh while the cluster sleeps would empty the state of every
+    Kubernetes object; without a schedule it stays (a deleted cluster must not block destroy)."""
+    sleeping = named(render(SECRETS, **HUB, schedule=LONDON), "cluster-k8s")["inputs"]
+    assert "deleteUnreachable" not in sleeping
+    assert named(render(SECRETS, **HUB), "cluster-k8s")["inputs"]["deleteUnreachable"] in ("true", True)
