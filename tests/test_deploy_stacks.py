@@ -83,3 +83,22 @@ def test_a_stack_ci_could_not_decrypt_is_refused(repo, capsys, head, message):
     (repo / "Pulumi.myuni.yaml").write_text(head + "config:" + body)
     code, _, err = run(repo, "myuni\n", capsys)
     assert code == 2 and message in err and len(err.splitlines()) == 1
+
+
+def test_a_stack_with_a_sleep_schedule_is_refused_before_any_login(repo, capsys):
+    """Its custom role is beyond the deploy identity (issue 23): refused here, never half-made by `up`."""
+    (repo / "Pulumi.course.yaml").write_text(MYUNI.replace("institution: myuni", "institution: course") + """\
+  binderhub-azure:mode: jupyterhub
+  binderhub-azure:schedule:
+    timeZone: Europe/London
+    awake:
+      - days: [mon, tue, wed, thu, fri]
+        from: "08:30"
+        to: "18:00"
+""")
+    code, out, err = run(repo, "myuni\ncourse\n", capsys)
+    assert code == 2 and out == ""
+    assert err == (".github/deploy-stacks.txt: course has a sleep schedule, whose custom role the CI deploy "
+                   "identity may not create or assign (tools/ci_identities.py): deploy it from a laptop as an "
+                   "Owner and leave it out of this list (README, \"Sleeping outside teaching hours\")\n")
+    assert run(repo, "myuni\n", capsys)[0] == 0
