@@ -163,15 +163,25 @@ def test_workflow_definition_of_a_sleep():
     sleep = next(r for r in sched.recurrences(s, tljh=False) if r.action == "sleep")
     doc = sleep_spec.workflow_definition(s, sleep, CLUSTER_ID, "cluster")
     assert doc["$schema"].endswith("/2016-06-01/workflowdefinition.json#")
+    # A start time in the past, local (no Z): the time zone applies, and saving the workflow runs nothing.
     assert doc["triggers"] == {"Recurrence": {"type": "Recurrence", "recurrence": {
-        "frequency": "Week", "interval": 1, "timeZone": "Eastern Standard Time",
+        "frequency": "Week", "interval": 1, "startTime": "2026-01-05T00:00:00", "timeZone": "Eastern Standard Time",
         "schedule": {"weekDays": ["Tuesday", "Thursday"], "hours": [16], "minutes": [15]}}}}
-    call = doc["actions"]["Stop_cluster"]
+    read = doc["actions"]["Read_cluster"]
+    assert read["runAfter"] == {} and read["inputs"]["method"] == "GET"
+    assert read["inputs"]["uri"] == f"https://management.azure.com{CLUSTER_ID}?api-version=2025-09-01"
+    # The stop only when the cluster is not stopped already (AKS refuses to stop a stopped cluster).
+    gate = doc["actions"]["Unless_stopped"]
+    assert gate["runAfter"] == {"Read_cluster": ["Succeeded"]} and gate["else"] == {"actions": {}}
+    assert gate["expression"] == {"and": [{"not": {"equals": [
+        "@body('Read_cluster')?['properties']?['powerState']?['code']", "Stopped"]}}]}
+    call = gate["actions"]["Stop_cluster"]
     assert call["type"] == "Http" and call["runAfter"] == {}
     assert call["inputs"]["method"] == "POST"
     assert call["inputs"]["uri"] == f"https://management.azure.com{CLUSTER_ID}/stop?api-version=2025-09-01"
-    assert call["inputs"]["authentication"] == {"type": "ManagedServiceIdentity",
-                                                "audience": "https://management.azure.com/"}
+    for action in (read, call):
+        assert action["inputs"]["authentication"] == {"type": "ManagedServiceIdentity",
+                                                      "audience": "https://management.azure.com/"}
 
 
 def test_workflow_definition_of_a_vm_wake_checks_the_terms():
@@ -905,3 +915,126 @@ def test_a_sleeping_stacks_provider_never_drops_unreachable_objects_from_the_sta
     sleeping = named(render(SECRETS, **HUB, schedule=LONDON), "cluster-k8s")["inputs"]
     assert "deleteUnreachable" not in sleeping
     assert named(render(SECRETS, **HUB), "cluster-k8s")["inputs"]["deleteUnreachable"] in ("true", True)
+
+
+# --------------------------------------------------------------------------- definitions against the documented shapes
+
+# The Workflow Definition Language schema (workflowdefinition.json, 2016-06-01) is served only from
+# schema.management.azure.com and is in no public repository found here, so every rendered
+# definition is checked against the shapes Microsoft documents instead, written down as a JSON
+# schema (additionalProperties false: a key the documentation does not name fails):
+# - definition: `$schema`, `contentVersion`, `parameters`, `triggers`, `actions`, `outputs`
+#   (logic-apps-workflow-definition-language.md, "Workflow definition structure");
+# - Recurrence trigger: `frequency` (Second..Month), `interval`, `startTime` "YYYY-MM-DDThh:mm:ss"
+#   without Z when a `timeZone` is given, `schedule.hours` 0-23, `minutes` 0-59, `weekDays` Monday..
+#   Sunday (connectors-native-recurrence.md; logic-apps-workflow-actions-triggers.md#recurrence-trigger);
+# - HTTP action: `method`, `uri`, `authentication` {type ManagedServiceIdentity, audience}
+#   (logic-apps-securing-a-logic-app.md, managed identity authentication), `retryPolicy` {type
+#   fixed, count 1-90, interval ISO 8601 from PT5S to P1D} (error-exception-handling.md#retry-policies);
+# - If action: `expression` (and/or/not/equals), `actions`, `else.actions`, `runAfter` with the
+#   statuses Succeeded, Failed, Skipped, TimedOut (logic-apps-workflow-actions-triggers.md#if-action).
+# All under learn.microsoft.com/azure/logic-apps/ (MicrosoftDocs/azure-docs, articles/logic-apps/).
+_RUN_AFTER = {"type": "object", "additionalProperties": {
+    "type": "array", "items": {"enum": ["Succeeded", "Failed", "Skipped", "TimedOut"]}}}
+_ACTIONS = {"type": "object", "additionalProperties": {"$ref": "#/$defs/action"}}
+WDL_SHAPES = {
+    "type": "object", "additionalProperties": False,
+    "required": ["$schema", "contentVersion", "triggers", "actions"],
+    "properties": {
+        "$schema": {"const": "https://schema.management.azure.com/providers/Microsoft.Logic/schemas/2016-06-01/"
+                              "workflowdefinition.json#"},
+        "contentVersion": {"type": "string", "pattern": r"^\d+\.\d+\.\d+\.\d+$"},
+        "parameters": {"type": "object"}, "outputs": {"type": "object"}, "actions": _ACTIONS,
+        "triggers": {"type": "object", "minProperties": 1, "maxProperties": 1, "additionalProperties": {
+            "type": "object", "additionalProperties": False, "required": ["type", "recurrence"],
+            "properties": {"type": {"const": "Recurrence"}, "recurrence": {
+                "type": "object", "additionalProperties": False, "required": ["frequency", "interval"],
+                "properties": {
+                    "frequency": {"enum": ["Second", "Minute", "Hour", "Day", "Week", "Month"]},
+                    "interval": {"type": "integer", "minimum": 1, "maximum": 71},
+                    "startTime": {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$"},
+                    "timeZone": {"type": "string", "minLength": 1},
+                    "schedule": {"type": "object", "additionalProperties": False, "properties": {
+                        "hours": {"type": "array", "minItems": 1,
+                                  "items": {"type": "integer", "minimum": 0, "maximum": 23}},
+                        "minutes": {"type": "array", "minItems": 1,
+                                    "items": {"type": "integer", "minimum": 0, "maximum": 59}},
+                        "weekDays": {"type": "array", "minItems": 1, "uniqueItems": True, "items": {
+                            "enum": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
+                                     "Sunday"]}}}}},
+                "dependentRequired": {"timeZone": ["startTime"]}}}}},
+    },
+    "$defs": {
+        "action": {"oneOf": [
+            {"type": "object", "additionalProperties": False, "required": ["type", "inputs", "runAfter"],
+             "properties": {"type": {"const": "Http"}, "runAfter": _RUN_AFTER, "inputs": {
+                 "type": "object", "additionalProperties": False, "required": ["method", "uri"],
+                 "properties": {
+                     "method": {"enum": ["GET", "POST"]},
+                     "uri": {"type": "string", "pattern": r"^https://management\.azure\.com/subscriptions/"},
+                     "authentication": {"type": "object", "additionalProperties": False,
+                                        "required": ["type", "audience"], "properties": {
+                                            "type": {"const": "ManagedServiceIdentity"},
+                                            "audience": {"const": "https://management.azure.com/"}}},
+                     "retryPolicy": {"type": "object", "additionalProperties": False, "properties": {
+                         "type": {"enum": ["fixed", "exponential", "none", "default"]},
+                         "count": {"type": "integer", "minimum": 1, "maximum": 90},
+                         "interval": {"type": "string", "pattern": r"^P(T(\d+[HMS])+|1D)$"}}}}}}},
+            {"type": "object", "additionalProperties": False,
+             "required": ["type", "expression", "actions", "runAfter"],
+             "properties": {"type": {"const": "If"}, "runAfter": _RUN_AFTER, "actions": _ACTIONS,
+                            "else": {"type": "object", "additionalProperties": False,
+                                     "properties": {"actions": _ACTIONS}},
+                            "expression": {"$ref": "#/$defs/condition"}}},
+        ]},
+        "condition": {"type": "object", "minProperties": 1, "maxProperties": 1, "properties": {
+            "and": {"type": "array", "items": {"$ref": "#/$defs/condition"}},
+            "or": {"type": "array", "items": {"$ref": "#/$defs/condition"}},
+            "not": {"$ref": "#/$defs/condition"},
+            "equals": {"type": "array", "minItems": 2, "maxItems": 2}}, "additionalProperties": False},
+    },
+}
+
+
+def _every_definition() -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for kind, target_id in (("cluster", CLUSTER_ID), ("vm", VM_ID)):
+        for keys in ({}, {"terms": [{"from": "2027-01-11", "to": "2027-03-26"}], "until": "2027-06-01"}):
+            s = schedule(awake=[*LONDON["awake"], {"days": ["sun"], "from": "20:00", "to": "00:05"}], **keys)
+            for recurrence in sched.recurrences(s, tljh=kind == "vm"):
+                found.append((f"{kind} {sleep_spec.workflow_key(recurrence)} {sorted(keys)}",
+                              sleep_spec.workflow_definition(s, recurrence, target_id, kind)))
+    return found
+
+
+def test_every_rendered_definition_has_the_documented_shapes():
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(WDL_SHAPES)
+    definitions = _every_definition()
+    assert len(definitions) == 16
+    for name, doc in definitions:
+        errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(doc)]
+        assert errors == [], name
+    # The shapes have teeth: a start time with a Z (the time zone would be ignored), an action the
+    # documentation does not name, an hour out of range.
+    doc = definitions[0][1]
+    broken = json.loads(json.dumps(doc))
+    broken["triggers"]["Recurrence"]["recurrence"]["startTime"] += "Z"
+    broken["triggers"]["Recurrence"]["recurrence"]["schedule"]["hours"] = [24]
+    broken["actions"]["Read_cluster"]["inputs"]["authentication"]["type"] = "MSI"
+    assert len(list(validator.iter_errors(broken))) == 3
+    no_start = json.loads(json.dumps(doc))
+    del no_start["triggers"]["Recurrence"]["recurrence"]["startTime"]
+    assert not validator.is_valid(no_start)  # a time zone without a start time is not applied
+
+
+def test_a_cluster_wake_in_term_reads_first_and_starts_only_a_stopped_cluster():
+    s = schedule(terms=[{"from": "2027-01-11", "to": "2027-03-26"}])
+    wake = next(r for r in sched.recurrences(s, tljh=False) if r.action == "wake")
+    gate = sleep_spec.workflow_definition(s, wake, CLUSTER_ID, "cluster")["actions"]["In_term"]
+    inner = gate["actions"]
+    assert list(inner) == ["Read_cluster", "Unless_running"]
+    assert inner["Unless_running"]["expression"]["and"][0]["not"]["equals"][1] == "Running"
+    assert inner["Unless_running"]["actions"]["Start_cluster"]["inputs"]["uri"].endswith(
+        "/start?api-version=2025-09-01")
