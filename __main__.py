@@ -110,7 +110,9 @@ if not cfg.tljh and cfg.cluster.disable_local_accounts:
         raise pulumi.RunError(problem)
 for note in stack_notes(cfg, aks_versions.today()):
     pulumi.log.warn(note)
-if cfg.preflight:  # VM sizes and quotas; for a federation, the Container Apps provider and region
+# The pre-flight: VM sizes and quotas (for a federation, the Container Apps provider and region); with a
+# sleep schedule, at least that the cluster is awake, whose stopped API server the Kubernetes provider would wait on.
+if cfg.preflight or cfg.schedule:
     from tools.preflight import check_during_pulumi
 
     check_during_pulumi(cfg, raw_pulumi_config(), pulumi.log.warn)

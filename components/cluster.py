@@ -138,10 +138,15 @@ class AksCluster(pulumi.ComponentResource):
         if admins:
             provider_kubeconfig = pulumi.Output.all(self.kubeconfig, *[a.created_on for a in admins]).apply(
                 lambda values: _after_rbac_settles(values[0], values[1:]))
+        # deleteUnreachable lets `pulumi destroy` finish when the cluster is already gone. With a
+        # sleep schedule the API server is off most nights, and the provider cannot tell asleep from
+        # gone: a refresh then (CI's `up` refreshes first, before the program's awake check) would
+        # drop every Kubernetes object from the state (pulumi-kubernetes provider.go, Read). So a
+        # sleeping stack's refresh fails instead; PULUMI_K8S_DELETE_UNREACHABLE=true still applies.
         self.provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=provider_kubeconfig,
-            delete_unreachable=True,
+            delete_unreachable=None if cfg.schedule else True,
             opts=child.merge(pulumi.ResourceOptions(depends_on=self.ready)),
         )
         if cfg.cluster.gpu_pool:

@@ -102,9 +102,11 @@ class ScheduleConfig(_Model):
     )
     stop_servers_minutes_before: int = Field(
         10, ge=0, le=120,
-        description="Kubernetes modes: minutes before each sleep at which a CronJob asks the hub to stop every "
-        "user server (each closes cleanly while the hub still runs); the hub's pages announce the awake hours. "
-        "0: leave it to the cluster's stop, which drains the nodes. (tljh: the VM's shutdown stops them.)",
+        description="Minutes before each sleep at which the hub is asked to stop every user server (each closes "
+        "cleanly while the hub still runs): a CronJob in the Kubernetes modes, a systemd timer on the VM in tljh "
+        "mode, both in the schedule's time zone, through the hub's API with a service token that may only list "
+        "users and stop servers. The hub's pages announce the awake hours either way. 0: no early stop (the "
+        "cluster's stop drains the nodes; the VM's shutdown stops the servers).",
         examples=[10],
     )
 

@@ -70,12 +70,9 @@ def problems(schedule: ScheduleConfig, key: str, *, tljh: bool) -> list[str]:
         elif _length(window) < lead:
             found.append(f"{key}.awake[{i}] lasts {_length(window)} minutes, shorter than the {lead} minutes "
                          f"assumed for {what}: make it longer or remove it")
-        elif not tljh and _length(window) <= schedule.stop_servers_minutes_before:
+        elif _length(window) <= schedule.stop_servers_minutes_before:
             found.append(f"{key}.stopServersMinutesBefore ({schedule.stop_servers_minutes_before}) must be shorter "
                          f"than {key}.awake[{i}] ({_length(window)} minutes): servers would be stopped before it opens")
-    if tljh and "stop_servers_minutes_before" in schedule.model_fields_set:
-        found.append(f"{key}.stopServersMinutesBefore is only used in the Kubernetes modes (a VM's deallocation "
-                     "shuts the system down, which stops the servers)")
     if found:
         return found
     spans = weekly_spans(schedule)

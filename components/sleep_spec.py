@@ -36,9 +36,27 @@ ARM_ACTIONS = {
 }
 READ_ACTIONS = {"cluster": "Microsoft.ContainerService/managedClusters/read",
                 "vm": "Microsoft.Compute/virtualMachines/read"}
-# Retries for a refused or failed request (a 409 while another operation runs, a 5xx): three
-# more tries, five minutes apart.
+# Retries of a request that timed out or failed with 408, 429 or a 5xx (the only ones Logic Apps
+# retries, learn.microsoft.com/azure/logic-apps/error-exception-handling#retry-policies): three
+# more tries, five minutes apart. A 4xx such as a 409 (another operation on the cluster still
+# running) is not retried: that run fails and changes nothing; the next recurrence tries again.
 RETRY_POLICY = {"type": "fixed", "count": 3, "interval": "PT5M"}
+# Every recurrence names a start time in the past, local to its time zone (no "Z"). The Recurrence
+# trigger applies `timeZone` only with a start time, and without one it runs once as soon as the
+# workflow is saved, schedule or not: every deployment would stop or start the cluster on the spot.
+# With a past start it first runs at the next scheduled time ("Patterns for start date and time",
+# learn.microsoft.com/azure/logic-apps/concepts-schedule-automated-recurring-tasks-workflows;
+# learn.microsoft.com/azure/connectors/connectors-native-recurrence). Fixed, so that a deployment
+# never sees a change in it.
+RECURRENCE_START = "2026-01-05T00:00:00"
+# The power state each action leads to (ManagedCluster properties.powerState.code). AKS refuses to
+# stop a stopped cluster or start a running one ("... Power State(Stopped), stopping cannot be
+# performed", MicrosoftDocs/azure-docs#85161): the workflow reads the cluster first and calls only
+# when the state differs, so an operator's `ops wake` or `ops sleep` leaves no failed runs behind.
+# A VM's start and deallocate are called as they are (a VM's GET shows no power state without its
+# instance view); on a VM already in that state they are expected to change nothing (not verified
+# here), and if Azure refused one, that run would fail without effect, as above.
+POWER_AFTER = {"wake": "Running", "sleep": "Stopped"}
 
 
 def api_version(kind: str) -> str:
@@ -75,19 +93,19 @@ def in_schedule_expression(schedule: ScheduleConfig, lead_minutes: int) -> str |
 def workflow_definition(schedule: ScheduleConfig, recurrence: sched.Recurrence, resource_id: str,
                         kind: str) -> dict[str, Any]:
     """The definition of one workflow: its Recurrence trigger and the ARM call."""
-    call = {
-        "type": "Http",
-        "inputs": {
-            "method": "POST",
-            "uri": action_uri(resource_id, kind, recurrence.action),
-            "authentication": {"type": "ManagedServiceIdentity", "audience": ARM_AUDIENCE},
-            "retryPolicy": RETRY_POLICY,
-        },
-        "runAfter": {},
-    }
+    call = _arm_call("POST", action_uri(resource_id, kind, recurrence.action))
     verb = ARM_ACTIONS[kind][recurrence.action][0]
     name = f"{verb.capitalize()}_{'cluster' if kind == 'cluster' else 'vm'}"
     actions: dict[str, Any] = {name: call}
+    if kind == "cluster":
+        power = "@body('Read_cluster')?['properties']?['powerState']?['code']"
+        target = POWER_AFTER[recurrence.action]
+        actions = {
+            "Read_cluster": _arm_call("GET", f"{ARM}{resource_id}?api-version={api_version(kind)}"),
+            f"Unless_{target.lower()}": {
+                "type": "If", "expression": {"and": [{"not": {"equals": [power, target]}}]},
+                "actions": actions, "else": {"actions": {}}, "runAfter": {"Read_cluster": ["Succeeded"]}},
+        }
     condition = in_schedule_expression(schedule, sched.WAKE_LEAD_MINUTES[kind]) if recurrence.action == "wake" \
         else None
     if condition is not None:
@@ -103,6 +121,7 @@ def workflow_definition(schedule: ScheduleConfig, recurrence: sched.Recurrence, 
                 "recurrence": {
                     "frequency": "Week",
                     "interval": 1,
+                    "startTime": RECURRENCE_START,
                     "timeZone": sched.windows_zone(schedule),
                     "schedule": {"weekDays": list(recurrence.weekdays), "hours": [recurrence.hour],
                                  "minutes": [recurrence.minute]},
@@ -111,6 +130,20 @@ def workflow_definition(schedule: ScheduleConfig, recurrence: sched.Recurrence, 
         },
         "actions": actions,
         "outputs": {},
+    }
+
+
+def _arm_call(method: str, uri: str) -> dict[str, Any]:
+    """An HTTP action that calls Azure Resource Manager as the workflow's managed identity."""
+    return {
+        "type": "Http",
+        "inputs": {
+            "method": method,
+            "uri": uri,
+            "authentication": {"type": "ManagedServiceIdentity", "audience": ARM_AUDIENCE},
+            "retryPolicy": RETRY_POLICY,
+        },
+        "runAfter": {},
     }
 
 

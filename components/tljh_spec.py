@@ -167,14 +167,21 @@ def configure_script(cfg: StackConfig, vault_name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def oneshot_unit(description: str, script: str, *, before: str, condition: str = "") -> str:
-    """A systemd unit that runs one of the stack's scripts once at boot, before the units named,
-    and stays "active" (so they can order after it); `condition` is a ConditionPathExists value."""
+def oneshot_unit(description: str, script: str, *, before: str = "", condition: str = "", after: str = "") -> str:
+    """A systemd unit that runs one of the stack's scripts once. With `before`: at boot, before the
+    units named, staying "active" (so they can order after it); without it: each time something
+    starts it (a timer), with no [Install] section. `condition` is a ConditionPathExists value."""
     lines = ["[Unit]", f"Description={description}"]
     if condition:
         lines.append(f"ConditionPathExists={condition}")
-    lines += [f"Before={before}", "After=network-pre.target", "", "[Service]", "Type=oneshot",
-              f"ExecStart={SCRIPT_DIR}/{script}", "RemainAfterExit=yes", "", "[Install]", "WantedBy=multi-user.target"]
+    if before:
+        lines += [f"Before={before}", "After=network-pre.target", "", "[Service]", "Type=oneshot",
+                  f"ExecStart={SCRIPT_DIR}/{script}", "RemainAfterExit=yes", "", "[Install]",
+                  "WantedBy=multi-user.target"]
+    else:
+        # Not RemainAfterExit: an "active" oneshot would not run again when its timer fires.
+        lines += [*([f"After={after}"] if after else []), "", "[Service]", "Type=oneshot",
+                  f"ExecStart={SCRIPT_DIR}/{script}"]
     return "\n".join(lines) + "\n"
 
 
@@ -324,6 +331,8 @@ def install_script(cfg: StackConfig) -> str:
         "fi",
         f"curl -fsSL -o {SCRIPT_DIR}/bootstrap.py {BOOTSTRAP_URL}",
         f"python3 {SCRIPT_DIR}/bootstrap.py --version {TLJH_REF} {admins}".rstrip(),
+        # The schedule's hub config, into the folder the installer made (configure-tljh.sh's reload loads it).
+        *([f"install -m 0600 {SCRIPT_DIR}/{SLEEP_HUB_CONFIG} {HUB_CONFIG_D}/"] if cfg.schedule else []),
         f"{SCRIPT_DIR}/configure-tljh.sh",
     ]) + "\n"
 
@@ -333,6 +342,127 @@ def install_script(cfg: StackConfig) -> str:
 HOME_DROPIN = """[Unit]
 RequiresMountsFor=/home
 """
+
+
+# ---------------------------------------------------------------------------
+# The sleep schedule on the VM (with `schedule`): the awake hours on every hub page, and every
+# user server stopped through the hub's API `stopServersMinutesBefore` each deallocation.
+# ---------------------------------------------------------------------------
+
+# TLJH's hub loads each *.py in this folder after its own config (tljh/jupyterhub_config.py at the
+# pinned commit: `sorted(glob(CONFIG_DIR/jupyterhub_config.d/*.py))`, each with load_subconfig).
+# The installer makes the folder private (0700, tljh/installer.py ensure_config_yaml), so the
+# snippet is copied in after it ran: cloud-init never makes that folder, nor loosens it.
+HUB_CONFIG_D = "/opt/tljh/config/jupyterhub_config.d"
+SLEEP_HUB_CONFIG = "binderhub-azure-sleep.py"
+# The hub's own port (`c.JupyterHub.hub_port = 15001`, tljh/jupyterhub_config.py) on JupyterHub's
+# default hub_ip, 127.0.0.1: the API without Traefik (nor its redirect to HTTPS).
+HUB_API_URL = "http://127.0.0.1:15001/hub/api"
+# The service's token is made on the VM by the snippet, the first time the hub loads it, and is
+# readable by root only: never in custom data, which anyone who may read the VM can read. It sits
+# in TLJH's state folder (0700, where the installer keeps Traefik's API secret); the hub's unit
+# sets TLJH_INSTALL_PREFIX (/opt/tljh).
+SLEEP_TOKEN_FILE = "state/sleep-schedule-api-token"
+STOP_SERVERS_UNIT = "stop-servers-before-sleep"
+SYSTEMD_DAYS = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")  # cron's numbering, Sunday 0
+
+SLEEP_HUB_CONFIG_TEXT = _Fill('''# binderhub-azure's sleep schedule (components/tljh_spec.py).
+c = get_config()  # noqa: F821 (JupyterHub's config loader defines it)
+# The awake hours on every hub page (JupyterHub's `announcement` template variable).
+c.JupyterHub.template_vars.update({"announcement": @announcement})
+''')
+SLEEP_SERVICE_TEXT = _Fill('''
+# The service whose token the VM's stop-servers timer uses: it may list users and stop their
+# servers, nothing else. Its token is made here, on the VM, the first time the hub starts.
+import os
+import secrets
+
+token_file = os.path.join(os.environ.get("TLJH_INSTALL_PREFIX", "/opt/tljh"), @token_file)
+if not os.path.exists(token_file):
+    descriptor = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as f:
+        f.write(secrets.token_hex(32))
+with open(token_file) as f:
+    token = f.read().strip()
+c.JupyterHub.services.append({"name": @service, "api_token": token})
+c.JupyterHub.load_roles.append({
+    "name": @service,
+    "description": @description,
+    "scopes": @scopes,
+    "services": [@service],
+})
+''')
+
+
+def sleep_hub_config(cfg: StackConfig) -> str:
+    """The config.d snippet. TLJH's configurer sets `services` (its idle culler) and neither
+    `template_vars` nor `load_roles`, so the snippet adds to them rather than set them."""
+    from . import sleep_spec
+
+    assert cfg.schedule is not None
+    text = SLEEP_HUB_CONFIG_TEXT.substitute(announcement=repr(sleep_spec.announcement(cfg.schedule)))
+    if cfg.schedule.stop_servers_minutes_before:
+        text += SLEEP_SERVICE_TEXT.substitute(
+            token_file=repr(SLEEP_TOKEN_FILE), service=repr(sleep_spec.SERVICE),
+            scopes=repr(list(sleep_spec.SERVICE_SCOPES)),
+            description=repr("Stops every user server before the VM is deallocated by its sleep schedule"))
+    return text
+
+
+def stop_servers_script() -> str:
+    """Runs the same standard-library script as the Kubernetes modes' CronJob (sleep_spec), with the
+    hub's service token from the file the hub wrote; the token goes through the environment,
+    never a command line. HUB_TOKEN_FILE and JUPYTERHUB_API_URL are there for the tests."""
+    return "\n".join([
+        "#!/bin/bash",
+        "set -euo pipefail",
+        f"token_file=${{HUB_TOKEN_FILE:-/opt/tljh/{SLEEP_TOKEN_FILE}}}",
+        "if [ ! -s \"$token_file\" ]; then",
+        "  echo \"no hub token at $token_file (the hub writes it when it starts): not stopping servers\" >&2",
+        "  exit 1",
+        "fi",
+        "JUPYTERHUB_API_TOKEN=$(cat \"$token_file\")",
+        f"export JUPYTERHUB_API_TOKEN JUPYTERHUB_API_URL=${{JUPYTERHUB_API_URL:-{HUB_API_URL}}}",
+        "exec python3 \"$(dirname \"$0\")/stop-servers.py\"",
+    ]) + "\n"
+
+
+def stop_servers_timer(cfg: StackConfig) -> str:
+    """When the servers are stopped: one OnCalendar line per local time, in the schedule's IANA
+    zone (systemd.time(7): a calendar event may end in a time zone, and follows its daylight
+    saving). Not Persistent: a time missed while the VM was off is not caught up at boot,
+    which would stop the servers of a hub that has just woken."""
+    from . import schedule as sched
+
+    assert cfg.schedule is not None
+    calendars = [f"OnCalendar={','.join(SYSTEMD_DAYS[d] for d in days)} *-*-* {hour:02d}:{minute:02d}:00 "
+                 f"{cfg.schedule.time_zone}" for hour, minute, days in sched.stop_servers_times(cfg.schedule)]
+    return "\n".join([
+        "[Unit]", f"Description=Stop every user server {cfg.schedule.stop_servers_minutes_before} minutes before "
+        "the VM's scheduled deallocation", "", "[Timer]", *calendars, "AccuracySec=1s", "Persistent=false",
+        f"Unit={STOP_SERVERS_UNIT}.service", "", "[Install]", "WantedBy=timers.target",
+    ]) + "\n"
+
+
+def sleep_files(cfg: StackConfig) -> list[dict[str, str]]:
+    """What a schedule adds to the VM: the hub's config snippet (copied into TLJH's config.d by
+    install-tljh.sh), and with stopServersMinutesBefore the script, its unit and its timer."""
+    from . import sleep_spec
+
+    if cfg.schedule is None:
+        return []
+    files = [{"path": f"{SCRIPT_DIR}/{SLEEP_HUB_CONFIG}", "permissions": "0600", "content": sleep_hub_config(cfg)}]
+    if cfg.schedule.stop_servers_minutes_before:
+        unit = oneshot_unit("Stop every user server through the hub's API before the VM sleeps", "stop-servers.sh",
+                            after="jupyterhub.service")
+        files += [
+            {"path": f"{SCRIPT_DIR}/stop-servers.py", "permissions": "0600", "content": sleep_spec.STOP_SERVERS_SCRIPT},
+            {"path": f"{SCRIPT_DIR}/stop-servers.sh", "permissions": "0700", "content": stop_servers_script()},
+            {"path": f"/etc/systemd/system/{STOP_SERVERS_UNIT}.service", "permissions": "0644", "content": unit},
+            {"path": f"/etc/systemd/system/{STOP_SERVERS_UNIT}.timer", "permissions": "0644",
+             "content": stop_servers_timer(cfg)},
+        ]
+    return files
 
 
 class _Dumper(yaml.SafeDumper):
@@ -364,12 +494,15 @@ def cloud_init(cfg: StackConfig, vault_name: str) -> str:
             {"path": f"{SCRIPT_DIR}/configure-tljh.sh", "permissions": "0700",
              "content": configure_script(cfg, vault_name)},
             {"path": f"{SCRIPT_DIR}/install-tljh.sh", "permissions": "0700", "content": install_script(cfg)},
+            *sleep_files(cfg),
         ],
         "runcmd": [
             ["systemctl", "daemon-reload"],
             ["systemctl", "enable", "--now", "metadata-guard.service"],
             ["systemctl", "enable", "--now", "web-guard.service"],
             [f"{SCRIPT_DIR}/install-tljh.sh"],
+            *([["systemctl", "enable", "--now", f"{STOP_SERVERS_UNIT}.timer"]]
+              if cfg.schedule and cfg.schedule.stop_servers_minutes_before else []),
         ],
     }
     return "#cloud-config\n" + yaml.dump(doc, Dumper=_Dumper, sort_keys=False, width=1000)

@@ -143,3 +143,22 @@ def test_the_deploy_job_runs_one_stack_at_a_time_in_the_lists_order():
     up = workflow["jobs"]["up"]["strategy"]
     assert up["max-parallel"] == 1 and up["fail-fast"] is False
     assert up["matrix"]["stack"] == "${{ fromJSON(needs.test.outputs.stacks) }}"  # the list, as ordered
+
+
+def test_a_stack_with_a_sleep_schedule_is_refused_before_any_login(repo, capsys):
+    """Its custom role is beyond the deploy identity (issue 23): refused here, never half-made by `up`."""
+    (repo / "Pulumi.course.yaml").write_text(MYUNI.replace("institution: myuni", "institution: course") + """\
+  binderhub-azure:mode: jupyterhub
+  binderhub-azure:schedule:
+    timeZone: Europe/London
+    awake:
+      - days: [mon, tue, wed, thu, fri]
+        from: "08:30"
+        to: "18:00"
+""")
+    code, out, err = run(repo, "myuni\ncourse\n", capsys)
+    assert code == 2 and out == ""
+    assert err == (".github/deploy-stacks.txt: course has a sleep schedule, whose custom role the CI deploy "
+                   "identity may not create or assign (tools/ci_identities.py): deploy it from a laptop as an "
+                   "Owner and leave it out of this list (README, \"Sleeping outside teaching hours\")\n")
+    assert run(repo, "myuni\n", capsys)[0] == 0

@@ -4,10 +4,12 @@ fake ARM, the pre-flight's stopped-cluster stop, and the simulator's month."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import json
 import zoneinfo
+from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -79,8 +81,12 @@ def test_bad_schedules_fail_the_plan_naming_the_key(change, expected):
 
 
 def test_a_vm_starts_faster_so_a_short_window_is_allowed_there():
-    short = {**LONDON, "awake": [{"days": ["mon"], "from": "09:00", "to": "09:10"}]}
+    short = {**LONDON, "awake": [{"days": ["mon"], "from": "09:00", "to": "09:10"}], "stopServersMinutesBefore": 5}
     assert parsed(SECRETS, **TLJH, schedule=short).schedule is not None
+    # The servers' early stop (10 minutes by default) must still fall inside the window.
+    found = refusals(SECRETS, **TLJH, schedule={**short, "stopServersMinutesBefore": 10})
+    assert any(line.startswith("binderhub-azure:schedule.stopServersMinutesBefore (10) must be shorter than "
+                               "binderhub-azure:schedule.awake[0] (10 minutes)") for line in found), found
 
 
 # --------------------------------------------------------------------------- instants
@@ -157,15 +163,25 @@ def test_workflow_definition_of_a_sleep():
     sleep = next(r for r in sched.recurrences(s, tljh=False) if r.action == "sleep")
     doc = sleep_spec.workflow_definition(s, sleep, CLUSTER_ID, "cluster")
     assert doc["$schema"].endswith("/2016-06-01/workflowdefinition.json#")
+    # A start time in the past, local (no Z): the time zone applies, and saving the workflow runs nothing.
     assert doc["triggers"] == {"Recurrence": {"type": "Recurrence", "recurrence": {
-        "frequency": "Week", "interval": 1, "timeZone": "Eastern Standard Time",
+        "frequency": "Week", "interval": 1, "startTime": "2026-01-05T00:00:00", "timeZone": "Eastern Standard Time",
         "schedule": {"weekDays": ["Tuesday", "Thursday"], "hours": [16], "minutes": [15]}}}}
-    call = doc["actions"]["Stop_cluster"]
+    read = doc["actions"]["Read_cluster"]
+    assert read["runAfter"] == {} and read["inputs"]["method"] == "GET"
+    assert read["inputs"]["uri"] == f"https://management.azure.com{CLUSTER_ID}?api-version=2025-09-01"
+    # The stop only when the cluster is not stopped already (AKS refuses to stop a stopped cluster).
+    gate = doc["actions"]["Unless_stopped"]
+    assert gate["runAfter"] == {"Read_cluster": ["Succeeded"]} and gate["else"] == {"actions": {}}
+    assert gate["expression"] == {"and": [{"not": {"equals": [
+        "@body('Read_cluster')?['properties']?['powerState']?['code']", "Stopped"]}}]}
+    call = gate["actions"]["Stop_cluster"]
     assert call["type"] == "Http" and call["runAfter"] == {}
     assert call["inputs"]["method"] == "POST"
     assert call["inputs"]["uri"] == f"https://management.azure.com{CLUSTER_ID}/stop?api-version=2025-09-01"
-    assert call["inputs"]["authentication"] == {"type": "ManagedServiceIdentity",
-                                                "audience": "https://management.azure.com/"}
+    for action in (read, call):
+        assert action["inputs"]["authentication"] == {"type": "ManagedServiceIdentity",
+                                                      "audience": "https://management.azure.com/"}
 
 
 def test_workflow_definition_of_a_vm_wake_checks_the_terms():
@@ -489,14 +505,13 @@ def test_stop_times_are_minutes_before_each_sleep_across_midnight():
     assert sched.stop_servers_times(s) == [(17, 45, (1, 2, 3, 4, 5)), (23, 50, (0,))]
 
 
-def test_stop_servers_longer_than_a_window_is_refused_and_tljh_does_not_take_it():
-    found = refusals(SECRETS, **HUB, schedule={**LONDON, "stopServersMinutesBefore": 120,
-                                               "awake": [{"days": ["mon"], "from": "09:00", "to": "10:00"}]})
+@pytest.mark.parametrize("mode", [HUB, TLJH])
+def test_stop_servers_longer_than_a_window_is_refused_in_both_modes(mode):
+    found = refusals(SECRETS, **mode, schedule={**LONDON, "stopServersMinutesBefore": 120,
+                                                "awake": [{"days": ["mon"], "from": "09:00", "to": "10:00"}]})
     assert any(line.startswith("binderhub-azure:schedule.stopServersMinutesBefore (120) must be shorter than "
                                "binderhub-azure:schedule.awake[0] (60 minutes)") for line in found), found
-    found = refusals(SECRETS, **TLJH, schedule={**LONDON, "stopServersMinutesBefore": 5})
-    assert any(line.startswith("binderhub-azure:schedule.stopServersMinutesBefore is only used in the Kubernetes")
-               for line in found), found
+    assert parsed(SECRETS, **mode, schedule={**LONDON, "stopServersMinutesBefore": 5}).schedule is not None
 
 
 def test_cronjob_spec():
@@ -541,17 +556,15 @@ def test_the_token_reaches_the_hub_and_the_cronjob(program):
     assert job.revealed["metadata"]["namespace"] == "jupyterhub"
 
 
-def test_the_script_stops_every_running_server_through_the_hub_api():
-    """Run the CronJob's script against a stand-in hub API (a local HTTP server)."""
+@contextlib.contextmanager
+def fake_hub(users: list[dict[str, Any]], failing: str = "") -> Iterator[tuple[str, list[tuple[str, str, str]]]]:
+    """A stand-in hub API (a local HTTP server): pages of `users` for GET /users, 204 for each
+    DELETE but a 500 for the path `failing`. Yields its API URL and the requests it saw."""
     import http.server
-    import subprocess
-    import sys
     import threading
+    from urllib.parse import parse_qs, urlsplit
 
     seen: list[tuple[str, str, str]] = []
-    users = [{"name": f"user{i}", "servers": {"": {}}} for i in range(250)]
-    users[3]["servers"] = {"": {}, "gpu": {}}
-    users[7]["name"] = "a@b.example"
 
     class Hub(http.server.BaseHTTPRequestHandler):
         def _answer(self, status: int, body: Any = None) -> None:
@@ -563,8 +576,6 @@ def test_the_script_stops_every_running_server_through_the_hub_api():
 
         def do_GET(self):
             seen.append(("GET", self.path, self.headers["Authorization"]))
-            from urllib.parse import parse_qs, urlsplit
-
             query = parse_qs(urlsplit(self.path).query)
             offset, limit = int(query["offset"][0]), int(query["limit"][0])
             assert query["state"] == ["active"]
@@ -572,7 +583,7 @@ def test_the_script_stops_every_running_server_through_the_hub_api():
 
         def do_DELETE(self):
             seen.append(("DELETE", self.path, self.headers["Authorization"]))
-            self._answer(500 if self.path == "/hub/api/users/user9/server" else 204)
+            self._answer(500 if self.path == failing else 204)
 
         def log_message(self, *args):
             pass
@@ -580,11 +591,23 @@ def test_the_script_stops_every_running_server_through_the_hub_api():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hub)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        env = {"JUPYTERHUB_API_URL": f"http://127.0.0.1:{server.server_port}/hub/api", "JUPYTERHUB_API_TOKEN": "tok"}
-        done = subprocess.run([sys.executable, "-c", sleep_spec.STOP_SERVERS_SCRIPT], env=env, capture_output=True,
-                              text=True, timeout=60)
+        yield f"http://127.0.0.1:{server.server_port}/hub/api", seen
     finally:
         server.shutdown()
+
+
+def test_the_script_stops_every_running_server_through_the_hub_api():
+    """Run the CronJob's script against a stand-in hub API (a local HTTP server)."""
+    import subprocess
+    import sys
+
+    users = [{"name": f"user{i}", "servers": {"": {}}} for i in range(250)]
+    users[3]["servers"] = {"": {}, "gpu": {}}
+    users[7]["name"] = "a@b.example"
+    with fake_hub(users, failing="/hub/api/users/user9/server") as (url, seen):
+        env = {"JUPYTERHUB_API_URL": url, "JUPYTERHUB_API_TOKEN": "tok"}
+        done = subprocess.run([sys.executable, "-c", sleep_spec.STOP_SERVERS_SCRIPT], env=env, capture_output=True,
+                              text=True, timeout=60)
     gets = [p for m, p, _ in seen if m == "GET"]
     assert gets == ["/hub/api/users?state=active&offset=0&limit=200",
                     "/hub/api/users?state=active&offset=200&limit=200"]
@@ -681,3 +704,337 @@ def test_the_instant_view_and_the_weekly_view_agree(windows, probe, zone):
     assert sched.is_awake(s, instant) is (schedule_cost._covered(spans, probe, probe + 1) > 0)
     week = sched.awake_hours(s, monday.astimezone(UTC), (monday + dt.timedelta(days=7)).astimezone(UTC))
     assert week == pytest.approx(sum(b - a for a, b in spans) / 60)
+
+
+# --------------------------------------------------------------------------- before a sleep: tljh
+
+
+def _vm_files(render, **keys: Any) -> tuple[dict[str, str], dict[str, Any]]:
+    """The VM's cloud-init in the plan: its files by path, and the document."""
+    import base64
+
+    import yaml
+
+    vm = named(render(SECRETS, **TLJH, **keys), "tljh-vm")
+    doc = yaml.safe_load(base64.b64decode(vm["inputs"]["osProfile"]["customData"]).decode())
+    return {f["path"]: f["content"] for f in doc["write_files"]}, doc
+
+
+def test_a_tljh_schedule_puts_the_hub_snippet_the_stop_script_and_its_timer_on_the_vm(render):
+    from components import tljh_spec
+
+    schedule_keys = {**LONDON, "stopServersMinutesBefore": 15,
+                     "awake": [*LONDON["awake"], {"days": ["sun"], "from": "20:00", "to": "00:05"}]}
+    files, doc = _vm_files(render, schedule=schedule_keys)
+    d = tljh_spec.SCRIPT_DIR
+    unit, timer = (files[f"/etc/systemd/system/stop-servers-before-sleep.{kind}"] for kind in ("service", "timer"))
+    # Timer: 15 minutes before each sleep, local to the schedule's zone (Sunday's window ends Monday 00:05).
+    calendars = [line.removeprefix("OnCalendar=") for line in timer.splitlines() if line.startswith("OnCalendar=")]
+    assert calendars == ["Mon,Tue,Wed,Thu,Fri *-*-* 17:45:00 Europe/London", "Sun *-*-* 23:50:00 Europe/London"]
+    assert "Persistent=false" in timer and "Unit=stop-servers-before-sleep.service" in timer
+    assert "WantedBy=timers.target" in timer
+    # The service runs the script each time the timer fires: a oneshot that does not stay active.
+    assert f"ExecStart={d}/stop-servers.sh" in unit and "Type=oneshot" in unit
+    assert "RemainAfterExit" not in unit and "[Install]" not in unit
+    assert files[f"{d}/stop-servers.py"] == sleep_spec.STOP_SERVERS_SCRIPT
+    assert "http://127.0.0.1:15001/hub/api" in files[f"{d}/stop-servers.sh"]
+    # The timer is enabled after TLJH is installed; the snippet goes into TLJH's config.d after the
+    # installer made that folder and before configure-tljh.sh's reload.
+    assert doc["runcmd"][-2:] == [[f"{d}/install-tljh.sh"],
+                                  ["systemctl", "enable", "--now", "stop-servers-before-sleep.timer"]]
+    install = files[f"{d}/install-tljh.sh"].splitlines()
+    copy = f"install -m 0600 {d}/binderhub-azure-sleep.py /opt/tljh/config/jupyterhub_config.d/"
+    bootstrap = next(i for i, x in enumerate(install) if x.startswith("python3 ") and "/bootstrap.py " in x)
+    assert install.index(copy) == bootstrap + 1
+    assert install[install.index(copy) + 1] == f"{d}/configure-tljh.sh"
+    snippet = files[f"{d}/binderhub-azure-sleep.py"]
+    assert "stopped 15 minutes before it sleeps" in snippet and "'sleep-schedule'" in snippet
+    compile(snippet, "binderhub-azure-sleep.py", "exec")
+
+
+def test_the_timer_calendars_are_what_systemd_reads_in_the_schedule_zone(render):
+    """systemd's own parser (systemd-analyze calendar), where this machine has it: the next elapse
+    of the Friday stop is 17:50 London time, which is 16:50 UTC in summer."""
+    import shutil
+    import subprocess
+
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("no systemd-analyze here")
+    files, _ = _vm_files(render, schedule=LONDON)
+    timer = files["/etc/systemd/system/stop-servers-before-sleep.timer"]
+    (calendar,) = [line.removeprefix("OnCalendar=") for line in timer.splitlines() if line.startswith("OnCalendar=")]
+    done = subprocess.run(["systemd-analyze", "calendar", "--base-time=2027-06-04 12:00:00 UTC", calendar],
+                          capture_output=True, text=True, env={"TZ": "UTC", "PATH": "/usr/bin:/bin"}, timeout=30)
+    if "--base-time" in done.stderr:  # older systemd without --base-time
+        pytest.skip("systemd-analyze without --base-time")
+    assert done.returncode == 0, done.stderr
+    assert "Next elapse: Fri 2027-06-04 16:50:00 UTC" in done.stdout, done.stdout
+
+
+def test_without_an_early_stop_the_vm_only_announces_the_hours(render):
+    files, doc = _vm_files(render, schedule={**LONDON, "stopServersMinutesBefore": 0})
+    assert not any("stop-servers" in path for path in files)
+    assert ["systemctl", "enable", "--now", "stop-servers-before-sleep.timer"] not in doc["runcmd"]
+    snippet = files["/opt/binderhub-azure/binderhub-azure-sleep.py"]
+    assert "announcement" in snippet and "services" not in snippet and "token" not in snippet
+    no_schedule, _ = _vm_files(render)
+    assert not any("sleep" in path for path in no_schedule)
+    assert not any("jupyterhub_config.d" in line for line in no_schedule["/opt/binderhub-azure/install-tljh.sh"]
+                   .splitlines())
+
+
+def test_the_vm_script_stops_servers_with_the_token_the_hub_wrote(tmp_path):
+    """stop-servers.sh as rendered, against a stand-in hub API, with the token from the hub's file."""
+    import subprocess
+
+    from components import tljh_spec
+
+    (tmp_path / "stop-servers.sh").write_text(tljh_spec.stop_servers_script())
+    (tmp_path / "stop-servers.sh").chmod(0o700)
+    (tmp_path / "stop-servers.py").write_text(sleep_spec.STOP_SERVERS_SCRIPT)
+    token_file = tmp_path / "token"
+    env = {"PATH": "/usr/bin:/bin", "HUB_TOKEN_FILE": str(token_file)}
+    # No token yet (the hub has not started): nothing is asked, the unit fails with the reason.
+    missing = subprocess.run([str(tmp_path / "stop-servers.sh")], env=env, capture_output=True, text=True,
+                             timeout=60)
+    assert missing.returncode == 1 and "no hub token at" in missing.stderr
+    token_file.write_text("made-on-the-vm\n")
+    users = [{"name": "alice", "servers": {"": {}}}, {"name": "bob", "servers": {}}]
+    with fake_hub(users) as (url, seen):
+        done = subprocess.run([str(tmp_path / "stop-servers.sh")], env={**env, "JUPYTERHUB_API_URL": url},
+                              capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert seen == [("GET", "/hub/api/users?state=active&offset=0&limit=200", "token made-on-the-vm"),
+                    ("DELETE", "/hub/api/users/alice/server", "token made-on-the-vm")]
+    assert "1 of 1 servers stopped before the hub sleeps" in done.stdout
+
+
+# --------------------------------------------------------------------------- preview/up on a sleeping stack
+
+
+class _Aks:
+    """The pre-flight's AKS reads, recording which were made."""
+
+    def __init__(self, power: str):
+        self.power, self.reads = power, []
+
+    def kubernetes_versions(self, location):
+        self.reads.append("versions")
+        return {"values": []}
+
+    def managed_cluster(self, group, name):
+        self.reads.append(f"{group}/{name}")
+        return {"properties": {"currentKubernetesVersion": "1.36.4", "powerState": {"code": self.power}}}
+
+
+@pytest.fixture
+def during_up(monkeypatch):
+    """check_during_pulumi with credentials present, stack `course`, and fake clients; the full
+    checks (run_checks) record that they ran."""
+    import pulumi
+
+    from tools import preflight
+
+    monkeypatch.delenv(preflight.SKIP_ENV, raising=False)
+    monkeypatch.setattr(preflight, "should_run_in_pulumi_up", lambda: True)
+    monkeypatch.setattr(pulumi, "get_stack", lambda: "course")
+    state = SimpleNamespace(aks=_Aks("Stopped"), full=[], warnings=[])
+    monkeypatch.setattr(preflight, "build_clients",
+                        lambda sub: SimpleNamespace(aks=state.aks, resources=None, compute=None, credential=None))
+    monkeypatch.setattr(preflight, "run_checks", lambda cfg, clients: state.full.append(cfg) or [])
+
+    def run(**keys: Any):
+        return preflight.check_during_pulumi(parsed(SECRETS, **HUB, **keys),
+                                             {"azure-native:subscriptionId": SUBSCRIPTION}, state.warnings.append)
+
+    state.run = run
+    return state
+
+
+def test_with_preflight_false_a_schedule_still_checks_the_cluster_is_awake(during_up):
+    import pulumi
+
+    with pytest.raises(pulumi.RunError, match=r"cluster power: the cluster is asleep \(stopped by the schedule\): "
+                                              r"run ./run python -m tools.ops wake --stack course, then retry"):
+        during_up.run(schedule=LONDON, preflight=False)
+    # One ARM read, of this stack's cluster; none of the quota and size checks.
+    assert during_up.aks.reads == ["rg-testuni-jupyterhub/aks-testuni"] and during_up.full == []
+    assert "preflight false" not in "".join(during_up.warnings)
+    during_up.aks.power = "Running"
+    assert [c.ok for c in during_up.run(schedule=LONDON, preflight=False)] == [True]
+    assert during_up.full == [] and len(during_up.aks.reads) == 2
+
+
+def test_without_a_schedule_preflight_false_reads_nothing(during_up):
+    assert during_up.run(preflight=False) is None
+    assert during_up.aks.reads == [] and during_up.full == [] and during_up.warnings == []
+
+
+def test_when_the_awake_check_cannot_run_the_warning_says_how_to_wake(during_up, monkeypatch):
+    from tools import preflight
+
+    hint = ("this stack has a sleep schedule; if the cluster is asleep the preview will hang on the Kubernetes API: "
+            "./run python -m tools.ops wake --stack course")
+
+    def offline(sub):
+        raise RuntimeError("no network")
+
+    monkeypatch.setattr(preflight, "build_clients", offline)
+    assert during_up.run(schedule=LONDON, preflight=False) is None
+    assert during_up.run(schedule=LONDON) is None
+    monkeypatch.setattr(preflight, "should_run_in_pulumi_up", lambda: False)  # no credentials
+    assert during_up.run(schedule=LONDON) is None
+    assert [w.endswith(hint) for w in during_up.warnings] == [True, True, True]
+    assert during_up.warnings[-1].startswith("the sleep schedule's awake check cannot run: no Azure credentials")
+    # Without a schedule the same failures stay as they were: no hint.
+    assert during_up.run() is None
+    assert len(during_up.warnings) == 3
+    monkeypatch.setattr(preflight, "should_run_in_pulumi_up", lambda: True)
+    assert during_up.run() is None and hint not in during_up.warnings[-1]
+    # The offline plan's switch skips it all, silently.
+    monkeypatch.setenv(preflight.SKIP_ENV, "offline plan")
+    count = len(during_up.warnings)
+    assert during_up.run(schedule=LONDON, preflight=False) is None and len(during_up.warnings) == count
+
+
+def test_the_program_calls_the_check_for_a_schedule_even_with_preflight_false(monkeypatch):
+    from tests.helpers import raw_config
+    from tools import preflight
+    from tools.plan import run_program
+
+    calls = []
+    monkeypatch.setattr(preflight, "check_during_pulumi", lambda *args: calls.append(args))
+    run_program(*raw_config(SECRETS, **HUB, schedule=LONDON, preflight=False), "test")
+    (cfg, _, _), = calls
+    assert cfg.schedule is not None and cfg.preflight is False
+
+
+def test_a_sleeping_stacks_provider_never_drops_unreachable_objects_from_the_state(render):
+    """With deleteUnreachable, a refresh while the cluster sleeps would empty the state of every
+    Kubernetes object; without a schedule it stays (a deleted cluster must not block destroy)."""
+    sleeping = named(render(SECRETS, **HUB, schedule=LONDON), "cluster-k8s")["inputs"]
+    assert "deleteUnreachable" not in sleeping
+    assert named(render(SECRETS, **HUB), "cluster-k8s")["inputs"]["deleteUnreachable"] in ("true", True)
+
+
+# --------------------------------------------------------------------------- definitions against the documented shapes
+
+# The Workflow Definition Language schema (workflowdefinition.json, 2016-06-01) is served only from
+# schema.management.azure.com and is in no public repository found here, so every rendered
+# definition is checked against the shapes Microsoft documents instead, written down as a JSON
+# schema (additionalProperties false: a key the documentation does not name fails):
+# - definition: `$schema`, `contentVersion`, `parameters`, `triggers`, `actions`, `outputs`
+#   (logic-apps-workflow-definition-language.md, "Workflow definition structure");
+# - Recurrence trigger: `frequency` (Second..Month), `interval`, `startTime` "YYYY-MM-DDThh:mm:ss"
+#   without Z when a `timeZone` is given, `schedule.hours` 0-23, `minutes` 0-59, `weekDays` Monday..
+#   Sunday (connectors-native-recurrence.md; logic-apps-workflow-actions-triggers.md#recurrence-trigger);
+# - HTTP action: `method`, `uri`, `authentication` {type ManagedServiceIdentity, audience}
+#   (logic-apps-securing-a-logic-app.md, managed identity authentication), `retryPolicy` {type
+#   fixed, count 1-90, interval ISO 8601 from PT5S to P1D} (error-exception-handling.md#retry-policies);
+# - If action: `expression` (and/or/not/equals), `actions`, `else.actions`, `runAfter` with the
+#   statuses Succeeded, Failed, Skipped, TimedOut (logic-apps-workflow-actions-triggers.md#if-action).
+# All under learn.microsoft.com/azure/logic-apps/ (MicrosoftDocs/azure-docs, articles/logic-apps/).
+_RUN_AFTER = {"type": "object", "additionalProperties": {
+    "type": "array", "items": {"enum": ["Succeeded", "Failed", "Skipped", "TimedOut"]}}}
+_ACTIONS = {"type": "object", "additionalProperties": {"$ref": "#/$defs/action"}}
+WDL_SHAPES = {
+    "type": "object", "additionalProperties": False,
+    "required": ["$schema", "contentVersion", "triggers", "actions"],
+    "properties": {
+        "$schema": {"const": "https://schema.management.azure.com/providers/Microsoft.Logic/schemas/2016-06-01/"
+                              "workflowdefinition.json#"},
+        "contentVersion": {"type": "string", "pattern": r"^\d+\.\d+\.\d+\.\d+$"},
+        "parameters": {"type": "object"}, "outputs": {"type": "object"}, "actions": _ACTIONS,
+        "triggers": {"type": "object", "minProperties": 1, "maxProperties": 1, "additionalProperties": {
+            "type": "object", "additionalProperties": False, "required": ["type", "recurrence"],
+            "properties": {"type": {"const": "Recurrence"}, "recurrence": {
+                "type": "object", "additionalProperties": False, "required": ["frequency", "interval"],
+                "properties": {
+                    "frequency": {"enum": ["Second", "Minute", "Hour", "Day", "Week", "Month"]},
+                    "interval": {"type": "integer", "minimum": 1, "maximum": 71},
+                    "startTime": {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$"},
+                    "timeZone": {"type": "string", "minLength": 1},
+                    "schedule": {"type": "object", "additionalProperties": False, "properties": {
+                        "hours": {"type": "array", "minItems": 1,
+                                  "items": {"type": "integer", "minimum": 0, "maximum": 23}},
+                        "minutes": {"type": "array", "minItems": 1,
+                                    "items": {"type": "integer", "minimum": 0, "maximum": 59}},
+                        "weekDays": {"type": "array", "minItems": 1, "uniqueItems": True, "items": {
+                            "enum": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
+                                     "Sunday"]}}}}},
+                "dependentRequired": {"timeZone": ["startTime"]}}}}},
+    },
+    "$defs": {
+        "action": {"oneOf": [
+            {"type": "object", "additionalProperties": False, "required": ["type", "inputs", "runAfter"],
+             "properties": {"type": {"const": "Http"}, "runAfter": _RUN_AFTER, "inputs": {
+                 "type": "object", "additionalProperties": False, "required": ["method", "uri"],
+                 "properties": {
+                     "method": {"enum": ["GET", "POST"]},
+                     "uri": {"type": "string", "pattern": r"^https://management\.azure\.com/subscriptions/"},
+                     "authentication": {"type": "object", "additionalProperties": False,
+                                        "required": ["type", "audience"], "properties": {
+                                            "type": {"const": "ManagedServiceIdentity"},
+                                            "audience": {"const": "https://management.azure.com/"}}},
+                     "retryPolicy": {"type": "object", "additionalProperties": False, "properties": {
+                         "type": {"enum": ["fixed", "exponential", "none", "default"]},
+                         "count": {"type": "integer", "minimum": 1, "maximum": 90},
+                         "interval": {"type": "string", "pattern": r"^P(T(\d+[HMS])+|1D)$"}}}}}}},
+            {"type": "object", "additionalProperties": False,
+             "required": ["type", "expression", "actions", "runAfter"],
+             "properties": {"type": {"const": "If"}, "runAfter": _RUN_AFTER, "actions": _ACTIONS,
+                            "else": {"type": "object", "additionalProperties": False,
+                                     "properties": {"actions": _ACTIONS}},
+                            "expression": {"$ref": "#/$defs/condition"}}},
+        ]},
+        "condition": {"type": "object", "minProperties": 1, "maxProperties": 1, "properties": {
+            "and": {"type": "array", "items": {"$ref": "#/$defs/condition"}},
+            "or": {"type": "array", "items": {"$ref": "#/$defs/condition"}},
+            "not": {"$ref": "#/$defs/condition"},
+            "equals": {"type": "array", "minItems": 2, "maxItems": 2}}, "additionalProperties": False},
+    },
+}
+
+
+def _every_definition() -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for kind, target_id in (("cluster", CLUSTER_ID), ("vm", VM_ID)):
+        for keys in ({}, {"terms": [{"from": "2027-01-11", "to": "2027-03-26"}], "until": "2027-06-01"}):
+            s = schedule(awake=[*LONDON["awake"], {"days": ["sun"], "from": "20:00", "to": "00:05"}], **keys)
+            for recurrence in sched.recurrences(s, tljh=kind == "vm"):
+                found.append((f"{kind} {sleep_spec.workflow_key(recurrence)} {sorted(keys)}",
+                              sleep_spec.workflow_definition(s, recurrence, target_id, kind)))
+    return found
+
+
+def test_every_rendered_definition_has_the_documented_shapes():
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(WDL_SHAPES)
+    definitions = _every_definition()
+    assert len(definitions) == 16
+    for name, doc in definitions:
+        errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(doc)]
+        assert errors == [], name
+    # The shapes have teeth: a start time with a Z (the time zone would be ignored), an action the
+    # documentation does not name, an hour out of range.
+    doc = definitions[0][1]
+    broken = json.loads(json.dumps(doc))
+    broken["triggers"]["Recurrence"]["recurrence"]["startTime"] += "Z"
+    broken["triggers"]["Recurrence"]["recurrence"]["schedule"]["hours"] = [24]
+    broken["actions"]["Read_cluster"]["inputs"]["authentication"]["type"] = "MSI"
+    assert len(list(validator.iter_errors(broken))) == 3
+    no_start = json.loads(json.dumps(doc))
+    del no_start["triggers"]["Recurrence"]["recurrence"]["startTime"]
+    assert not validator.is_valid(no_start)  # a time zone without a start time is not applied
+
+
+def test_a_cluster_wake_in_term_reads_first_and_starts_only_a_stopped_cluster():
+    s = schedule(terms=[{"from": "2027-01-11", "to": "2027-03-26"}])
+    wake = next(r for r in sched.recurrences(s, tljh=False) if r.action == "wake")
+    gate = sleep_spec.workflow_definition(s, wake, CLUSTER_ID, "cluster")["actions"]["In_term"]
+    inner = gate["actions"]
+    assert list(inner) == ["Read_cluster", "Unless_running"]
+    assert inner["Unless_running"]["expression"]["and"][0]["not"]["equals"][1] == "Running"
+    assert inner["Unless_running"]["actions"]["Start_cluster"]["inputs"]["uri"].endswith(
+        "/start?api-version=2025-09-01")

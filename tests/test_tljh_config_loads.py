@@ -8,7 +8,9 @@ into the config.yaml TLJH would store (tests/tljh_hub.py), and tests/tljh_config
 with the Python of TLJH's hub environment (tests/tljh-hub-requirements.txt, installed once into
 .venv-tljh/), validates every step with TLJH's own schema, renders Traefik's config from it, and
 runs JupyterHub's startup with TLJH's own jupyterhub_config.py and configurer (the unmodified
-modules in tests/data/upstream/the-littlest-jupyterhub/): the real JupyterHub, OAuthenticator
+modules in tests/data/upstream/the-littlest-jupyterhub/), with the config.d snippets install-tljh.sh
+copies into TLJH's jupyterhub_config.d (the sleep schedule's: announcement, service, role, and a
+token it makes on the VM) loaded by TLJH's own loop over that folder: the real JupyterHub, OAuthenticator
 (GitHubOAuthenticator, AzureAdOAuthenticator), TraefikFileProviderProxy and TLJH's
 UserCreatingSpawner around SystemdSpawner.
 
@@ -31,7 +33,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components import tljh_spec
+from components import sleep_spec, tljh_spec
 from components.config_fields import memory_bytes
 from components.config_load import parse_config
 from tests import hub_image, tljh_hub
@@ -55,6 +57,11 @@ TLJH_STACKS: dict[str, dict[str, Any]] = {
     "entra-tenant-https-staging": {
         "letsEncrypt": "staging", "domain": "hub.myuni.example",
         "auth": {**ENTRA, "admins": ["alice@myuni.example"]},
+    },
+    "github-sleeping-with-early-stop": {
+        "auth": {**GITHUB, "allowedUsers": ["bob"], "admins": ["alice"]},
+        "schedule": {"timeZone": "Europe/London", "stopServersMinutesBefore": 15,
+                     "awake": [{"days": ["mon", "tue", "wed", "thu", "fri"], "from": "08:30", "to": "18:00"}]},
     },
     "entra-allowed-users": {
         "auth": {**ENTRA, "allowedUsers": ["bob@myuni.example"], "allowAll": False, "admins": ["alice@myuni.example"]},
@@ -90,6 +97,21 @@ def scripts(plan: dict[str, Any]) -> tuple[str, str]:
     return files[f"{tljh_spec.SCRIPT_DIR}/install-tljh.sh"], files[f"{tljh_spec.SCRIPT_DIR}/configure-tljh.sh"]
 
 
+def hub_snippets(plan: dict[str, Any]) -> dict[str, str]:
+    """The config.d files install-tljh.sh copies into TLJH's config folder (`install -m 0600 SRC DIR/`),
+    by name, with the content cloud-init wrote to SRC."""
+    vm = one(plan, "azure-native:compute:VirtualMachine")
+    doc = yaml.safe_load(base64.b64decode(vm["inputs"]["osProfile"]["customData"]).decode())
+    files = {f["path"]: f["content"] for f in doc["write_files"]}
+    install = files[f"{tljh_spec.SCRIPT_DIR}/install-tljh.sh"]
+    found = {}
+    for line in install.splitlines():
+        if line.startswith("install -m 0600 ") and line.endswith(f" {tljh_spec.HUB_CONFIG_D}/"):
+            source = line.split()[3]
+            found[Path(source).name] = files[source]
+    return found
+
+
 def with_commands(configure: str, *extra: str) -> str:
     """The configure script with more tljh-config commands before its reloads."""
     head, reload, tail = configure.partition("tljh-config reload\n")
@@ -97,9 +119,15 @@ def with_commands(configure: str, *extra: str) -> str:
     return head + "".join(f"{line}\n" for line in extra) + reload + tail
 
 
-def load(python: Path, directory: Path, install: str, configure: str) -> dict[str, Any]:
-    """Replay the scripts into TLJH's config and run the check in the hub environment's Python."""
+def load(python: Path, directory: Path, install: str, configure: str,
+         snippets: dict[str, str] | None = None) -> dict[str, Any]:
+    """Replay the scripts into TLJH's config, put the config.d `snippets` where TLJH's hub loads
+    them, and run the check in the hub environment's Python."""
     env = tljh_hub.tljh_directory(directory, tljh_hub.config_steps(install, configure))
+    config_d = Path(env["TLJH_INSTALL_PREFIX"]) / "config" / "jupyterhub_config.d"
+    config_d.mkdir(parents=True, mode=0o700)
+    for name, text in (snippets or {}).items():
+        (config_d / name).write_text(text)
     done = subprocess.run([str(python), str(tljh_hub.CHECK_SCRIPT), str(directory)], env=env,
                           cwd=Path(env["TLJH_INSTALL_PREFIX"]) / "state", capture_output=True, text=True,
                           timeout=300)
@@ -113,7 +141,10 @@ def load(python: Path, directory: Path, install: str, configure: str) -> dict[st
 def test_rendered_tljh_config_loads_in_the_hub_environment(name, render, tljh_python, tmp_path):
     secrets, keys = _stack(name)
     cfg = parse_config(*raw_config(secrets, **keys))
-    report = load(tljh_python, tmp_path, *scripts(render(secrets, **keys)))
+    plan = render(secrets, **keys)
+    snippets = hub_snippets(plan)
+    assert sorted(snippets) == ([tljh_spec.SLEEP_HUB_CONFIG] if "schedule" in keys else [])
+    report = load(tljh_python, tmp_path, *scripts(plan), snippets)
     assert mistakes(report, EXPECTED_WARNINGS) == [], report["stderr"][-4000:]
 
     pins = hub_image.pinned_versions(tljh_hub.REQUIREMENTS)
@@ -147,6 +178,23 @@ def test_rendered_tljh_config_loads_in_the_hub_environment(name, render, tljh_py
     culler = report["services"]["cull-idle"]
     assert f"--timeout={cfg.cull_idle_minutes * 60}" in culler
     assert f"--max-age={int(cfg.max_age_hours * 3600)}" in culler
+    if cfg.schedule is None:
+        assert report["template_vars"] == report["roles"] == report["service_tokens"] == {}
+        assert sorted(report["services"]) == ["cull-idle"]
+    else:
+        # The snippet adds to TLJH's services (its culler stays) and roles, and announces the hours.
+        assert sorted(report["services"]) == ["cull-idle", sleep_spec.SERVICE]
+        assert report["template_vars"] == {"announcement": sleep_spec.announcement(cfg.schedule)}
+        assert "stopped 15 minutes before it sleeps" in report["template_vars"]["announcement"]
+        assert report["roles"] == {sleep_spec.SERVICE: {"scopes": sorted(sleep_spec.SERVICE_SCOPES),
+                                                        "services": [sleep_spec.SERVICE]}}
+        # The hub's database holds the token the snippet made, as the service's.
+        assert report["service_tokens"] == {sleep_spec.SERVICE: sleep_spec.SERVICE}
+        # The token was made on the (stand-in) VM, private to root, and is nowhere in the custom data.
+        token_file = tmp_path / "opt-tljh" / tljh_spec.SLEEP_TOKEN_FILE
+        token = token_file.read_text()
+        assert len(token) == 64 and token_file.stat().st_mode & 0o777 == 0o600
+        assert token not in json.dumps(plan)
 
     entrypoint = "https" if cfg.https else "http"
     assert report["proxy"] == ["TraefikFileProviderProxy", "TraefikProxy"]
@@ -251,3 +299,11 @@ def test_the_hub_environment_is_that_of_the_pinned_commit():
         assert pins[name].split(".")[0] == major, name
     assert pins["ruamel-yaml"].startswith("0.18.")
     assert "the-littlest-jupyterhub" not in pins  # on no package registry: vendored instead
+
+
+def test_the_check_loads_config_d_snippets_and_fails_on_their_mistakes(render, tljh_python, tmp_path):
+    install, configure = _github_scripts(render)
+    broken = "c = get_config()  # noqa: F821\nc.JupyterHub.template_var = {'announcement': 'x'}\n"
+    found = "\n".join(mistakes(load(tljh_python, tmp_path, install, configure, {"zz-broken.py": broken}),
+                               EXPECTED_WARNINGS))
+    assert "Config option `template_var` not recognized by `JupyterHub`" in found

@@ -66,6 +66,14 @@ def _validate(steps: list[dict[str, Any]]) -> list[str]:
     return problems
 
 
+def _token_owner(app: Any, token: str) -> str | None:
+    """The service the hub's database gives a configured token to (None: the hub does not know it)."""
+    from jupyterhub import orm
+
+    found = orm.APIToken.find(app.db, token)
+    return found.service.name if found is not None and found.service is not None else None
+
+
 async def check(directory: str) -> dict[str, Any]:
     import toml
     from jupyterhub import orm
@@ -159,6 +167,12 @@ async def check(directory: str) -> dict[str, Any]:
             "user_groups": dict(spawner.user_groups),
         },
         "services": {s["name"]: s.get("command", []) for s in app.services},
+        # What config.d snippets add (the sleep schedule's): the hub's page variables, roles, and
+        # which services were given a token (never the token itself).
+        "template_vars": dict(app.template_vars),
+        "roles": {r["name"]: {"scopes": sorted(r.get("scopes", [])), "services": sorted(r.get("services", []))}
+                  for r in app.load_roles},
+        "service_tokens": {s["name"]: _token_owner(app, s["api_token"]) for s in app.services if s.get("api_token")},
         "sections": sections,
         "unused_sections": unused,
         "traefik": {

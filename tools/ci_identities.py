@@ -56,6 +56,9 @@ def commands() -> str:
         "",
         "# Deploy: creates the resources, and assigns only the roles the stack assigns",
         "# (" + ", ".join(sorted(roles.ASSIGNED_BY_STACK)) + ").",
+        "# Not a stack with a sleep schedule: its custom role needs roleDefinitions/write, which with",
+        "# the right to assign that role would let this identity give itself any right. An Owner",
+        "# deploys such a stack; tools.deploy_stacks refuses it in .github/deploy-stacks.txt.",
         _assign("DEPLOY_SP", "Contributor", "/subscriptions/$SUB"),
         # A quoted here-document: the shell expands nothing in it (not even `!`).
         "CONDITION=$(cat <<'EOF'",

@@ -144,10 +144,22 @@ def problems(names: list[str], root: Path, externals: list[str] | None = None) -
             found.append(f"{where}: {name} is for institution '{DEMO_INSTITUTION}', the demo: set your own "
                          "institution before CI deploys it")
             continue
-        problem = secrets_problem(name, load_yaml_12(path.read_text()))
+        problem = secrets_problem(name, load_yaml_12(path.read_text())) or schedule_problem(name, config)
         if problem:
             found.append(f"{where}: {problem}")
     return found + order_problems(names, configs, externals or [])
+
+
+def schedule_problem(name: str, config: dict[str, object]) -> str | None:
+    """A stack with a sleep schedule is deployed by an Owner, never by CI: it creates a custom role
+    (Microsoft.Authorization/roleDefinitions/write) and assigns it. The deploy identity may do
+    neither, on purpose: with both, it could rewrite a role it may assign and so give itself any
+    right. Refused here, before any job logs in, rather than half-made by `pulumi up`."""
+    if config.get("binderhub-azure:schedule") in (None, "", "null"):
+        return None
+    return (f"{name} has a sleep schedule, whose custom role the CI deploy identity may not create or assign "
+            "(tools/ci_identities.py): deploy it from a laptop as an Owner and leave it out of this list "
+            "(README, \"Sleeping outside teaching hours\")")
 
 
 def main(argv: list[str] | None = None, root: Path = ROOT) -> int:

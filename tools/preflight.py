@@ -518,38 +518,61 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
+def sleep_hint(stack: str) -> str:
+    """The warning when a stack with a sleep schedule cannot learn whether its cluster is awake."""
+    return ("this stack has a sleep schedule; if the cluster is asleep the preview will hang on the Kubernetes API: "
+            f"./run python -m tools.ops wake --stack {stack}")
+
+
+def awake_checks(cfg: StackConfig, clients: Clients, stack: str | None) -> list[Check]:
+    """Only the cluster's power state: one ARM read (the managed cluster), no quota or size reads."""
+    asleep = check_cluster_awake(clients.aks.managed_cluster(naming.resource_group(cfg), naming.cluster(cfg)), stack)
+    return [asleep] if asleep else [Check("cluster power", True, "the cluster is not stopped (or not created yet)")]
+
+
 def check_during_pulumi(cfg: StackConfig, raw_config: Mapping[str, str],
                         warn: Callable[[str], None]) -> list[Check] | None:
     """The checks at the start of `pulumi preview`/`up` (see `__main__.py`), when Azure
-    credentials look present and neither `preflight: false` nor BINDERHUB_AZURE_SKIP_PREFLIGHT
-    says otherwise. Problems become warnings, not errors: on a stack that already runs, its own
-    nodes count against the free quota, so a tight quota could fail an update falsely. If the
-    checks cannot run, one warning says why and the deployment goes on."""
-    if not cfg.preflight or not should_run_in_pulumi_up():
+    credentials look present and BINDERHUB_AZURE_SKIP_PREFLIGHT is not set. Problems become
+    warnings, not errors: on a stack that already runs, its own nodes count against the free
+    quota, so a tight quota could fail an update falsely. If the checks cannot run, one warning
+    says why and the deployment goes on.
+
+    A stopped cluster is the exception: it stops the run, since the Kubernetes provider would
+    wait on its API server. So with a sleep schedule (Kubernetes modes) the power check runs
+    even with `preflight: false` (alone then: one ARM read), and when it cannot run the warning
+    says how to wake the cluster. BINDERHUB_AZURE_SKIP_PREFLIGHT (the offline plan) skips it too."""
+    sleeps = cfg.schedule is not None and not cfg.tljh and not cfg.federated
+    if (not cfg.preflight and not sleeps) or os.environ.get(SKIP_ENV):
+        return None
+    import pulumi
+
+    # The way to wake a sleeping cluster names this stack.
+    stack = pulumi.get_stack() or "<stack>"
+    hint = f"; {sleep_hint(stack)}" if sleeps else ""
+    if not should_run_in_pulumi_up():
+        if sleeps:
+            warn(f"the sleep schedule's awake check cannot run: no Azure credentials found (az login){hint}")
         return None
     found = resolve_subscription(None, raw_config)
     if found is None:
-        warn("pre-flight checks skipped: no subscription ID found (set azure-native:subscriptionId)")
+        warn(f"pre-flight checks skipped: no subscription ID found (set azure-native:subscriptionId){hint}")
         return None
     subscription, source = found
     clients = None
     try:
         clients = build_clients(subscription)
-        checks = run_checks(cfg, clients)
+        checks = run_checks(cfg, clients) if cfg.preflight else awake_checks(cfg, clients, stack)
     except Exception as err:  # never block a deployment because the checks could not run
-        warn(f"pre-flight checks skipped: {error_message(err) or type(err).__name__}")
+        warn(f"pre-flight checks skipped: {error_message(err) or type(err).__name__}{hint}")
         return None
     finally:
         if clients is not None:
             _close(clients)
-    import pulumi
-
-    # The way to wake a sleeping cluster names this stack.
-    stack = pulumi.get_stack() or "<stack>"
     checks = [replace(c, detail=c.detail.replace("--stack <stack>", f"--stack {stack}")) for c in checks]
     if not all(c.ok and not c.warning for c in checks):
         warn(render_report(checks, subscription, source, cfg.location)
-             + "\n(set binderhub-azure:preflight false to skip these checks)")
+             + ("\n(set binderhub-azure:preflight false to skip these checks)" if cfg.preflight else ""))
     stops = [c for c in checks if not c.ok and c.stops_up]
     if stops:
         raise pulumi.RunError("pre-flight: Azure would refuse this:\n" + "\n".join(
