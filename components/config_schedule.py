@@ -20,10 +20,34 @@ from .config_fields import _Model
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _CLOCK = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]|24:00")
+# A role definition's name: a GUID, as `az role definition create` prints it in `name`.
+_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# Built-in roles that hand out the subscription: never the sleep role, whose GUID the deploy
+# identity's delegation condition lists (tools/ci_identities.py). Owner, Contributor, User Access
+# Administrator, Role Based Access Control Administrator (Azure built-in roles reference).
+PRIVILEGED_ROLES = frozenset({
+    "8e3af657-a8ff-443c-a75c-2fe8c4bcb635", "b24988ac-6180-42a0-ab88-20f7382dd24c",
+    "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9", "f58310d9-a9f6-439a-9e8d-f62e7b41a168",
+})
 
 _ZONES_FILE = json.loads((Path(__file__).resolve().parent / "windows_zones.json").read_text())
 # IANA time zone -> Windows time zone name (what Logic Apps Recurrence triggers take), from CLDR.
 WINDOWS_ZONES: dict[str, str] = dict(_ZONES_FILE["zones"])
+
+
+def check_role_definition_id(value: str) -> str:
+    """`schedule.roleDefinitionId` in lower case, or ValueError saying what it must be (also read
+    by tools.deploy_stacks and tools.ci_identities from the raw stack files)."""
+    guid = value.lower()
+    if not _GUID.fullmatch(guid):
+        raise ValueError("must be a role definition GUID such as '3b0f5c1e-7d7a-4c2e-9a51-2f6d8e4b7c90' (the "
+                         "`name` az role definition create prints, not the /subscriptions/... `id`) "
+                         f"(got {value!r})")
+    if guid in PRIVILEGED_ROLES:
+        raise ValueError("must be the schedule's own custom role, not a built-in role that hands out the "
+                         f"subscription (got {value!r}): ./run python -m tools.ci_identities sleep-role "
+                         "--stack NAME prints how to create it")
+    return guid
 
 
 def _check_clock(value: str) -> str:
@@ -109,6 +133,24 @@ class ScheduleConfig(_Model):
         "cluster's stop drains the nodes; the VM's shutdown stops the servers).",
         examples=[10],
     )
+    role_definition_id: str | None = Field(
+        None,
+        description="Optional GUID of an existing custom role for the schedule's Logic Apps (the `name` that "
+        "`az role definition create` prints, not its `id`). Set: the stack creates no role and assigns this one "
+        "to each workflow's identity on the cluster (or VM), so a deploy identity without "
+        "`Microsoft.Authorization/roleDefinitions/write` (the CI one) can deploy it. The role must hold exactly "
+        "`Microsoft.ContainerService/managedClusters/read`, `.../start/action` and `.../stop/action` (tljh mode: "
+        "`Microsoft.Compute/virtualMachines/read`, `.../start/action`, `.../deallocate/action`), assignable on "
+        "the stack's resource group; an Owner creates it once with the commands "
+        "`./run python -m tools.ci_identities sleep-role --stack NAME` prints. Unset: the stack creates the role "
+        "itself (an Owner deploys it).",
+        examples=["3b0f5c1e-7d7a-4c2e-9a51-2f6d8e4b7c90"],
+    )
+
+    @field_validator("role_definition_id")
+    @classmethod
+    def _role_guid(cls, value: str | None) -> str | None:
+        return None if value is None else check_role_definition_id(value)
 
     @field_validator("time_zone")
     @classmethod

@@ -3,6 +3,7 @@ what the deploy identity needs to be allowed to make them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 import pulumi
@@ -47,11 +48,14 @@ def role_definition_id(subscription_id: str, role_guid: str) -> str:
     return f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{role_guid}"
 
 
-def delegation_condition() -> str:
+def delegation_condition(sleep_roles: Iterable[str] = ()) -> str:
     """The Azure ABAC condition that limits "Role Based Access Control Administrator" to adding
     and removing assignments of the roles this stack assigns (Azure's "Constrain roles" example:
-    one clause for writes, matched on the request, one for deletes, matched on the resource)."""
-    guids = ", ".join(sorted(ASSIGNED_BY_STACK.values()))
+    one clause for writes, matched on the request, one for deletes, matched on the resource),
+    and of the deploy stacks' sleep roles (`schedule.roleDefinitionId`, custom roles an Owner
+    created once). The condition names no scope: it holds wherever below the assignment's scope
+    (the subscription) an assignment is made, e.g. on one cluster."""
+    guids = ", ".join(sorted(set(ASSIGNED_BY_STACK.values()) | {g.lower() for g in sleep_roles}))
     attribute = "Microsoft.Authorization/roleAssignments:RoleDefinitionId"
     return (
         f"((!(ActionMatches{{'Microsoft.Authorization/roleAssignments/write'}})) OR "

@@ -1,6 +1,7 @@
 """The sleep schedule in Azure: Consumption Logic Apps that start and stop the AKS cluster (or
 start and deallocate the TLJH VM), each with a system-assigned identity that holds a custom role
-with only those actions, assigned on that one resource. Builders in `sleep_spec`.
+with only those actions, assigned on that one resource: created here, or (with
+`schedule.roleDefinitionId`) created once by an Owner and only assigned here. Builders in `sleep_spec`.
 """
 
 from __future__ import annotations
@@ -39,21 +40,28 @@ class SleepSchedule(pulumi.ComponentResource):
         assert cfg.schedule is not None
         kind = sched.target(cfg.tljh)
         child = pulumi.ResourceOptions(parent=self)
-        # A custom role's id is a GUID chosen by its creator; random, so no two stacks share one.
-        role_id = random.RandomUuid(f"{name}-role-id", opts=child)
-        role = authorization.RoleDefinition(
-            f"{name}-role",
-            role_definition_id=role_id.result,
-            scope=args["resource_group_id"],
-            **sleep_spec.role_definition(kind, f"binderhub-azure sleep schedule {naming.resource_group(cfg)}",
-                                         args["resource_group_id"]),
-            opts=child,
-        )
         # Assignments name a role by its subscription-level id, whatever scope defines it.
         client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        # (role.id too: the assignment waits for the definition.)
-        role_ref = pulumi.Output.all(client.subscription_id, role_id.result, role.id).apply(
-            lambda a: roles.role_definition_id(a[0], a[1]))
+        role_ref: pulumi.Output[str]
+        if cfg.schedule.role_definition_id:
+            # An Owner created the role once (tools.ci_identities sleep-role): only assigned here,
+            # so a deploy identity that may not write role definitions can deploy the stack.
+            existing = cfg.schedule.role_definition_id
+            role_ref = client.subscription_id.apply(lambda sub: roles.role_definition_id(sub, existing))
+        else:
+            # A custom role's id is a GUID chosen by its creator; random, so no two stacks share one.
+            role_id = random.RandomUuid(f"{name}-role-id", opts=child)
+            role = authorization.RoleDefinition(
+                f"{name}-role",
+                role_definition_id=role_id.result,
+                scope=args["resource_group_id"],
+                **sleep_spec.role_definition(kind, sleep_spec.role_name(naming.resource_group(cfg)),
+                                             args["resource_group_id"]),
+                opts=child,
+            )
+            # (role.id too: the assignment waits for the definition.)
+            role_ref = pulumi.Output.all(client.subscription_id, role_id.result, role.id).apply(
+                lambda a: roles.role_definition_id(a[0], a[1]))
         names = []
         for recurrence in sched.recurrences(cfg.schedule, tljh=cfg.tljh):
             key = sleep_spec.workflow_key(recurrence)

@@ -166,6 +166,26 @@ def role_definition(kind: str, role_name: str, assignable_scope: Any) -> dict[st
     }
 
 
+def role_name(resource_group: str) -> str:
+    """The name of the role the stack creates (no `schedule.roleDefinitionId`)."""
+    return f"binderhub-azure sleep schedule {resource_group}"
+
+
+def owner_role_name(resource_group: str) -> str:
+    """The name of the role an Owner creates once for `schedule.roleDefinitionId`: one per
+    resource group, fixed, so a second creation is seen; not `role_name`, so both can exist
+    while a stack moves from its own role to this one."""
+    return f"binderhub-azure sleep schedule {resource_group} (created once)"
+
+
+def owner_role_definition(kind: str, resource_group: str, resource_group_id: str) -> dict[str, Any]:
+    """The same role in the form `az role definition create --role-definition` takes."""
+    spec = role_definition(kind, owner_role_name(resource_group), resource_group_id)
+    return {"Name": spec["role_name"], "Description": spec["description"],
+            "Actions": list(spec["permissions"][0]["actions"]), "NotActions": [],
+            "AssignableScopes": list(spec["assignable_scopes"])}
+
+
 # ---------------------------------------------------------------------------
 # Before a sleep: the hub stops every user server (Kubernetes modes)
 # ---------------------------------------------------------------------------

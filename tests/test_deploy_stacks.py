@@ -146,7 +146,8 @@ def test_the_deploy_job_runs_one_stack_at_a_time_in_the_lists_order():
 
 
 def test_a_stack_with_a_sleep_schedule_is_refused_before_any_login(repo, capsys):
-    """Its custom role is beyond the deploy identity (issue 23): refused here, never half-made by `up`."""
+    """Without schedule.roleDefinitionId its custom role is beyond the CI identities (issue 23): refused
+    here, never half-made by `up` (tests/test_sleep_role.py has the stack that sets it)."""
     (repo / "Pulumi.course.yaml").write_text(MYUNI.replace("institution: myuni", "institution: course") + """\
   binderhub-azure:mode: jupyterhub
   binderhub-azure:schedule:
@@ -158,7 +159,8 @@ def test_a_stack_with_a_sleep_schedule_is_refused_before_any_login(repo, capsys)
 """)
     code, out, err = run(repo, "myuni\ncourse\n", capsys)
     assert code == 2 and out == ""
-    assert err == (".github/deploy-stacks.txt: course has a sleep schedule, whose custom role the CI deploy "
-                   "identity may not create or assign (tools/ci_identities.py): deploy it from a laptop as an "
-                   "Owner and leave it out of this list (README, \"Sleeping outside teaching hours\")\n")
+    assert err == (".github/deploy-stacks.txt: course has a sleep schedule without schedule.roleDefinitionId, so "
+                   "it would create its own custom role, which neither CI identity may (CI neither previews nor "
+                   "deploys it): have an Owner run what `./run python -m tools.ci_identities sleep-role --stack "
+                   "course` prints (README, \"Sleeping outside teaching hours\")\n")
     assert run(repo, "myuni\n", capsys)[0] == 0

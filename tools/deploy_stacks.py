@@ -26,6 +26,7 @@ from pathlib import Path
 
 from components.config import PROJECT
 from components.config_federation import STACK_REFERENCE
+from components.config_schedule import check_role_definition_id
 from tools.stackfile import PlanError, load_yaml_12, read_stack_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -150,16 +151,40 @@ def problems(names: list[str], root: Path, externals: list[str] | None = None) -
     return found + order_problems(names, configs, externals or [])
 
 
-def schedule_problem(name: str, config: dict[str, object]) -> str | None:
-    """A stack with a sleep schedule is deployed by an Owner, never by CI: it creates a custom role
-    (Microsoft.Authorization/roleDefinitions/write) and assigns it. The deploy identity may do
-    neither, on purpose: with both, it could rewrite a role it may assign and so give itself any
-    right. Refused here, before any job logs in, rather than half-made by `pulumi up`."""
-    if config.get("binderhub-azure:schedule") in (None, "", "null"):
+SLEEP_ROLE_COMMAND = "./run python -m tools.ci_identities sleep-role --stack {name}"
+
+
+def sleep_role_id(config: dict[str, str]) -> str | None:
+    """The raw `schedule.roleDefinitionId` of a stack's config (None when unset or unreadable;
+    the plan judges the rest of the schedule)."""
+    try:
+        block = json.loads(config.get(f"{PROJECT}:schedule") or "null")
+    except json.JSONDecodeError:
         return None
-    return (f"{name} has a sleep schedule, whose custom role the CI deploy identity may not create or assign "
-            "(tools/ci_identities.py): deploy it from a laptop as an Owner and leave it out of this list "
-            "(README, \"Sleeping outside teaching hours\")")
+    value = block.get("roleDefinitionId") if isinstance(block, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def schedule_problem(name: str, config: dict[str, str]) -> str | None:
+    """A stack with a sleep schedule goes to CI only with `schedule.roleDefinitionId`: a custom role
+    an Owner created once, which the stack only assigns. Without it the stack creates its role
+    (Microsoft.Authorization/roleDefinitions/write), which neither CI identity may do, on purpose:
+    an identity that may write a role it may assign can give itself any right. One list feeds both
+    jobs, so such a stack is refused for preview and up alike, before any job logs in, rather than
+    previewed and then half-made by `pulumi up`."""
+    if config.get(f"{PROJECT}:schedule") in (None, "", "null"):
+        return None
+    role = sleep_role_id(config)
+    if role is None:
+        return (f"{name} has a sleep schedule without schedule.roleDefinitionId, so it would create its own "
+                "custom role, which neither CI identity may (CI neither previews nor deploys it): have an Owner "
+                f"run what `{SLEEP_ROLE_COMMAND.format(name=name)}` prints (README, \"Sleeping outside teaching "
+                "hours\")")
+    try:
+        check_role_definition_id(role)
+    except ValueError as err:
+        return f"{name}: schedule.roleDefinitionId {err}"
+    return None
 
 
 def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
