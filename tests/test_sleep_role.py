@@ -312,3 +312,33 @@ def test_a_listed_stack_with_a_bad_role_id_is_refused(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith(".github/deploy-stacks.txt: course: schedule.roleDefinitionId must be the schedule's own "
                           "custom role")
+
+
+def test_two_listed_stacks_sharing_one_sleep_role_are_refused(tmp_path, capsys):
+    stacks = {"course": _stack("course", role=OWNER_ROLE), "stats": _stack("stats", role=OWNER_ROLE.upper()),
+              "other": _stack("other", role=OTHER_ROLE)}
+    root = _repo(tmp_path, stacks, "course\nother\nstats\n")
+    assert deploy_stacks.main([], root=root) == 2
+    assert capsys.readouterr().err == (
+        f".github/deploy-stacks.txt: stats and course name the same schedule.roleDefinitionId {OWNER_ROLE}, but a "
+        "stack's sleep role is assignable on its own resource group only: give stats its own with "
+        "`./run python -m tools.ci_identities sleep-role --stack stats`\n")
+
+
+def test_sleep_role_takes_a_stack_name_not_a_path(capsys):
+    with pytest.raises(SystemExit) as info:
+        ci_identities.main(["sleep-role", "--stack", "../secrets/Pulumi.x.yaml"])
+    assert info.value.code == 2
+    assert "pass the stack name alone" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("mode", [HUB, TLJH], ids=["jupyterhub", "tljh"])
+def test_every_role_a_ci_sleeping_stack_assigns_is_one_its_condition_allows(program, mode):
+    run = program(SECRETS, **mode, schedule={**LONDON, "roleDefinitionId": OWNER_ROLE})
+    assigned = {r.revealed["roleDefinitionId"].rsplit("/", 1)[1] for r in run.registrations
+                if r.type == "azure-native:authorization:RoleAssignment"}
+    condition = roles.delegation_condition([OWNER_ROLE])
+    allowed = condition.split("GuidEquals {", 1)[1].split("}", 1)[0].split(", ")
+    assert OWNER_ROLE in assigned and assigned <= set(allowed)
+    assert not [r for r in run.registrations if r.type.startswith("azure-native:authorization:Role")
+                and r.type != "azure-native:authorization:RoleAssignment"]

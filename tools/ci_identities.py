@@ -29,7 +29,13 @@ from components import naming, roles, sleep_spec
 from components import schedule as sched
 from components.config_fields import ConfigError
 from tools import deploy_stacks
-from tools.stackfile import PlanError, parse_stack_text, read_stack_file, stand_in_secrets
+from tools.stackfile import (
+    PlanError,
+    parse_stack_text,
+    read_stack_file,
+    stack_name_argument,
+    stand_in_secrets,
+)
 
 ISSUER = "https://token.actions.githubusercontent.com"
 AUDIENCE = "api://AzureADTokenExchange"
@@ -204,7 +210,8 @@ def main(argv: list[str] | None = None, root: Path = deploy_stacks.ROOT) -> int:
     parser = argparse.ArgumentParser(prog="./run python -m tools.ci_identities", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command")
     role = sub.add_parser("sleep-role", help="the one-time commands an Owner runs for a stack's sleep schedule role")
-    role.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml at the repository root")
+    role.add_argument("--stack", required=True, type=stack_name_argument,
+                      help="stack name: reads Pulumi.<stack>.yaml at the repository root")
     sub.add_parser("condition", help="the deploy identity's role-assignment condition for the listed stacks")
     args = parser.parse_args(argv)
     try:

@@ -14,6 +14,9 @@ reads each member stack's `url` output (a Pulumi StackReference), so every membe
 of this project must be listed before the federation, or declared deployed elsewhere with a line
 `external <organization>/<project>/<stack>` (by hand, or from another repository's CI). Members of
 another project are external by nature.
+
+A stack with a sleep schedule is taken only with `schedule.roleDefinitionId` (its custom role,
+created once by an Owner: `./run python -m tools.ci_identities sleep-role --stack NAME`), its own.
 """
 
 from __future__ import annotations
@@ -117,6 +120,7 @@ def problems(names: list[str], root: Path, externals: list[str] | None = None) -
     found = []
     where = LIST_FILE.as_posix()
     configs: dict[str, dict[str, str]] = {}
+    sleep_roles: dict[str, str] = {}  # schedule.roleDefinitionId -> the first stack naming it
     for external in externals or []:
         if not STACK_REFERENCE.fullmatch(external):
             found.append(f"{where}: `{EXTERNAL} {external}` must name a stack as <organization>/<project>/<stack>")
@@ -148,6 +152,14 @@ def problems(names: list[str], root: Path, externals: list[str] | None = None) -
         problem = secrets_problem(name, load_yaml_12(path.read_text())) or schedule_problem(name, config)
         if problem:
             found.append(f"{where}: {problem}")
+            continue
+        role = (sleep_role_id(config) or "").lower()
+        if role in sleep_roles:
+            found.append(f"{where}: {name} and {sleep_roles[role]} name the same schedule.roleDefinitionId {role}, "
+                         "but a stack's sleep role is assignable on its own resource group only: give "
+                         f"{name} its own with `{SLEEP_ROLE_COMMAND.format(name=name)}`")
+        elif role:
+            sleep_roles[role] = name
     return found + order_problems(names, configs, externals or [])
 
 
