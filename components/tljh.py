@@ -122,13 +122,19 @@ class TljhServer(pulumi.ComponentResource):
         # (Azure/custom-script-extension-linux README: a changed configuration runs the command
         # again). It is in the protected settings, which Azure never returns, though it holds no
         # secret (the script reads the client secret from Key Vault, as the first boot does).
+        # Azure changes no extension of a deallocated VM, nor deletes one ("Cannot modify
+        # extensions in the VM when the VM is not running", 409 OperationNotAllowed): a sleeping VM
+        # must be woken for a config change, and a destroy leaves the extension to go with its VM.
+        # At creation the script waits for the first boot (TLJH's installation, about 10 minutes).
         script = vault.name.apply(
             lambda v: base64.b64encode(tljh_spec.reconfigure_script(cfg, v).encode()).decode())
         compute.VirtualMachineExtension(
             f"{name}-reconfigure", vm_extension_name=tljh_spec.RECONFIGURE_EXTENSION, vm_name=vm.name,
             publisher="Microsoft.Azure.Extensions", type="CustomScript", type_handler_version="2.1",
             auto_upgrade_minor_version=True, protected_settings={"script": script},
-            **common, opts=child.merge(pulumi.ResourceOptions(depends_on=[vm, reader])))
+            **common, opts=child.merge(pulumi.ResourceOptions(
+                depends_on=[vm, reader], retain_on_delete=True,
+                custom_timeouts=pulumi.CustomTimeouts(create="60m", update="30m"))))
 
         self.ip_address = ip.ip_address.apply(lambda a: a or "")
         self.fqdn = ip.dns_settings.apply(lambda d: (d.fqdn if d else None) or "")

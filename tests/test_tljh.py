@@ -488,6 +488,8 @@ def test_config_changes_reach_the_running_vm_through_its_extension(render, progr
         "Microsoft.Azure.Extensions", "CustomScript", "2.1")
     # Created after the VM, and after the VM may read the vault the script reads the secret from.
     assert extension["parent"] == "tljh" and {"tljh-vm", "tljh-vault-reader"} <= set(extension["dependsOn"])
+    # Azure deletes no extension of a deallocated (sleeping) VM: a destroy leaves it to its VM.
+    assert extension["options"] == {"retainOnDelete": True, "customTimeouts": {"create": "60m", "update": "30m"}}
     # Only the protected settings, which Azure never returns: no public settings, no command line.
     assert set(inputs) & {"settings", "protectedSettingsFromKeyVault"} == set()
     assert list(inputs["protectedSettings"]) == ["script"]

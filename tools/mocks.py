@@ -372,6 +372,8 @@ class RecordingMonitor(MockMonitor):
                 options["ignoreChanges"] = list(request.ignoreChanges)
             if request.deleteBeforeReplace:
                 options["deleteBeforeReplace"] = True
+            if request.HasField("retainOnDelete") and request.retainOnDelete:
+                options["retainOnDelete"] = True
             if request.HasField("customTimeouts"):
                 t = request.customTimeouts
                 options["customTimeouts"] = {k: v for k, v in
