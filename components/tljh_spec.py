@@ -555,11 +555,14 @@ def reconfigure_script(cfg: StackConfig, vault_name: str) -> str:
         "set -euo pipefail",
         "root=${TLJH_ROOT:-}",
         # At creation the extension may start while cloud-init is still installing TLJH. `status
-        # --wait` exits non-zero when cloud-init reported an error: the mark below is what counts.
+        # --wait` exits non-zero when cloud-init reported an error: what counts is whether TLJH
+        # is there (its installer links tljh-config into /usr/bin, tljh/installer.py
+        # ensure_symlinks). Installed but not configured (the mark is missing: a first boot
+        # that could not configure it, or a VM from before the mark) is configured now.
         "cloud-init status --wait > /dev/null || true",
-        f"if [ ! -e \"$root{CONFIGURED_MARK}\" ]; then",
-        "  echo 'reconfigure-tljh: the first boot has not configured TLJH (see /var/log/cloud-init-output.log on"
-        " the VM); nothing to re-apply' >&2",
+        f"if [ ! -e \"$root{CONFIGURED_MARK}\" ] && ! command -v tljh-config > /dev/null; then",
+        "  echo 'reconfigure-tljh: TLJH is not installed: the first boot failed (see"
+        " /var/log/cloud-init-output.log on the VM)' >&2",
         "  exit 1",
         "fi",
         "umask 077",

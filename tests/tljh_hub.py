@@ -198,17 +198,19 @@ def tljh_directory(directory: Path, steps: list[dict[str, Any]]) -> dict[str, st
 
 
 # The commands reconfigure-tljh.sh runs that only the VM has, as stand-ins that log their arguments
-# to $CALLS: systemctl, cloud-init (whose `status --wait` returns at once), and configure-tljh.sh
-# (tested on its own, by the replay above).
+# to $CALLS: systemctl, cloud-init (whose `status --wait` returns at once), configure-tljh.sh
+# (tested on its own, by the replay above), and tljh-config (only looked for).
 RECORDING_STAND_IN = """#!/bin/sh
 echo "$(basename "$0") $*" >> "$CALLS"
 """
 
 
-def run_reconfigure(script: str, root: Path, *, configured: bool = True) -> tuple[int, str, list[str]]:
+def run_reconfigure(script: str, root: Path, *, configured: bool = True,
+                    installed: bool = True) -> tuple[int, str, list[str]]:
     """Run the VM extension's script (tljh_spec.reconfigure_script) with the VM's paths under `root`:
-    a VM whose first boot configured TLJH (`configured`), TLJH's config.d there. Returns the exit
-    status, stderr and the stand-ins' calls in order."""
+    a VM whose first boot configured TLJH (`configured`: the mark is there) or at least installed
+    it (`installed`: tljh-config is on PATH), TLJH's config.d there. Returns the exit status,
+    stderr and the stand-ins' calls in order."""
     (root / tljh_spec.HUB_CONFIG_D.lstrip("/")).mkdir(parents=True, exist_ok=True)
     mark = root / tljh_spec.CONFIGURED_MARK.lstrip("/")
     mark.parent.mkdir(parents=True, exist_ok=True)
@@ -216,9 +218,11 @@ def run_reconfigure(script: str, root: Path, *, configured: bool = True) -> tupl
         mark.touch()
     stand_ins = root.parent / f"{root.name}-bin"
     stand_ins.mkdir(exist_ok=True)
-    for name in ("systemctl", "cloud-init", "configure-tljh.sh"):
+    for name in ("systemctl", "cloud-init", "configure-tljh.sh", "tljh-config"):
         (stand_ins / name).write_text(RECORDING_STAND_IN)
         (stand_ins / name).chmod(0o755)
+    if not installed:
+        (stand_ins / "tljh-config").unlink()
     calls = root.parent / f"{root.name}-calls"
     calls.write_text("")
     path = root.parent / f"{root.name}-reconfigure.sh"
