@@ -504,10 +504,9 @@ def cloud_init(cfg: StackConfig, vault_name: str) -> str:
             {"path": "/etc/systemd/system/web-guard.service", "permissions": "0644", "content": WEB_GUARD_UNIT},
             {"path": "/etc/systemd/system/jupyterhub.service.d/home-disk.conf", "permissions": "0644",
              "content": HOME_DROPIN},
-            {"path": f"{SCRIPT_DIR}/configure-tljh.sh", "permissions": "0700",
-             "content": configure_script(cfg, vault_name)},
             {"path": f"{SCRIPT_DIR}/install-tljh.sh", "permissions": "0700", "content": install_script(cfg)},
-            *sleep_files(cfg),
+            # configure-tljh.sh and the schedule's files: the same the VM extension writes later.
+            *config_files(cfg, vault_name),
         ],
         "runcmd": [
             ["systemctl", "daemon-reload"],
