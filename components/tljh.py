@@ -106,15 +106,35 @@ class TljhServer(pulumi.ComponentResource):
             },
             network_profile={"network_interfaces": [{"id": nic.id, "primary": True}]},
             **common,
-            # Azure cannot change a VM's image in place (PropertyChangeNotAllowed): a new image pin
-            # reaches a new VM, and an update of a running one must not fail over it.
-            opts=child.merge(pulumi.ResourceOptions(depends_on=[secret],
-                                                    ignore_changes=["storageProfile.imageReference"])),
+            # Azure cannot change a VM's image or custom data in place (PropertyChangeNotAllowed;
+            # Microsoft's custom data FAQ: "For single VMs, you can't update custom data in the VM
+            # model"), and the provider does not replace the VM for either: a new image pin or
+            # cloud-init reaches a new VM only, and an update of a running one must not fail over
+            # them. Config changes reach a running VM through the extension below instead.
+            opts=child.merge(pulumi.ResourceOptions(
+                depends_on=[secret], ignore_changes=["storageProfile.imageReference", "osProfile.customData"])),
         )
         # The VM reads the client secret with its own identity, and only that secret's vault.
-        roles.assign_role(f"{name}-vault-reader", role=roles.KEY_VAULT_SECRETS_USER,
-                          principal_id=vm.identity.apply(lambda i: i.principal_id if i else ""),
-                          scope=vault.id, parent=self)
+        reader = roles.assign_role(f"{name}-vault-reader", role=roles.KEY_VAULT_SECRETS_USER,
+                                   principal_id=vm.identity.apply(lambda i: i.principal_id if i else ""),
+                                   scope=vault.id, parent=self)
+        # The stack config on the running VM: Azure runs the script again whenever it changes
+        # (Azure/custom-script-extension-linux README: a changed configuration runs the command
+        # again). It is in the protected settings, which Azure never returns, though it holds no
+        # secret (the script reads the client secret from Key Vault, as the first boot does).
+        # Azure changes no extension of a deallocated VM, nor deletes one ("Cannot modify
+        # extensions in the VM when the VM is not running", 409 OperationNotAllowed): a sleeping VM
+        # must be woken for a config change, and a destroy leaves the extension to go with its VM.
+        # At creation the script waits for the first boot (TLJH's installation, about 10 minutes).
+        script = vault.name.apply(
+            lambda v: base64.b64encode(tljh_spec.reconfigure_script(cfg, v).encode()).decode())
+        compute.VirtualMachineExtension(
+            f"{name}-reconfigure", vm_extension_name=tljh_spec.RECONFIGURE_EXTENSION, vm_name=vm.name,
+            publisher="Microsoft.Azure.Extensions", type="CustomScript", type_handler_version="2.1",
+            auto_upgrade_minor_version=True, protected_settings={"script": script},
+            **common, opts=child.merge(pulumi.ResourceOptions(
+                depends_on=[vm, reader], retain_on_delete=True,
+                custom_timeouts=pulumi.CustomTimeouts(create="60m", update="30m"))))
 
         self.ip_address = ip.ip_address.apply(lambda a: a or "")
         self.fqdn = ip.dns_settings.apply(lambda d: (d.fqdn if d else None) or "")

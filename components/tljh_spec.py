@@ -8,6 +8,7 @@ a script on the VM reads it at first boot with the VM's managed identity.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shlex
@@ -133,10 +134,21 @@ def _configure_commands(cfg: StackConfig) -> list[str]:
     return cmds
 
 
+# The tljh-config keys the stack sets (_configure_commands and the client secret). configure-tljh.sh
+# unsets each before setting it again, so that running it on a configured VM (reconfigure_script)
+# leaves what a first boot with the new config would: `add-item` appends (tljh/config.py
+# add_item_to_config), and an admin, organisation or HTTPS setting taken out of the stack config
+# would otherwise stay. tljh-config refuses to unset a key that is not there (`ValueError`), which
+# `|| true` lets pass. Keys set by hand over SSH that are not here are kept.
+OWNED_KEYS = ("auth", "users.allowed", "users.admin", "limits.memory", "limits.cpu", "services.cull.timeout",
+              "services.cull.max_age", "user_environment.default_app", "https")
+
+
 def configure_script(cfg: StackConfig, vault_name: str) -> str:
-    """First-boot script: fetch the client secret from Key Vault with the VM's identity (the
-    role assignment may take minutes to apply, so it retries), then configure and reload TLJH.
-    It never echoes the secret (no `set -x`)."""
+    """Fetch the client secret from Key Vault with the VM's identity (the role assignment may take
+    minutes to apply, so it retries), then replace the keys the stack owns and reload TLJH. Runs
+    at first boot and again from reconfigure_script; the config is untouched until the secret is
+    read. It never echoes the secret (no `set -x`)."""
     cls = "GitHubOAuthenticator" if cfg.auth.type == "github" else "AzureAdOAuthenticator"
     token_url = (f"http://{IMDS_IP}/metadata/identity/oauth2/token?api-version=2018-02-01"
                  "&resource=https%3A%2F%2Fvault.azure.net")
@@ -155,6 +167,7 @@ def configure_script(cfg: StackConfig, vault_name: str) -> str:
         "  sleep 10",
         "done",
         "if [ -z \"$secret\" ]; then echo 'could not read the OAuth client secret from Key Vault' >&2; exit 1; fi",
+        *(f"{_tljh('unset', key)} > /dev/null 2>&1 || true" for key in OWNED_KEYS),
         f"tljh-config set auth.{cls}.client_secret \"$secret\" > /dev/null",
         *_configure_commands(cfg),
         "tljh-config reload",
@@ -491,10 +504,9 @@ def cloud_init(cfg: StackConfig, vault_name: str) -> str:
             {"path": "/etc/systemd/system/web-guard.service", "permissions": "0644", "content": WEB_GUARD_UNIT},
             {"path": "/etc/systemd/system/jupyterhub.service.d/home-disk.conf", "permissions": "0644",
              "content": HOME_DROPIN},
-            {"path": f"{SCRIPT_DIR}/configure-tljh.sh", "permissions": "0700",
-             "content": configure_script(cfg, vault_name)},
             {"path": f"{SCRIPT_DIR}/install-tljh.sh", "permissions": "0700", "content": install_script(cfg)},
-            *sleep_files(cfg),
+            # configure-tljh.sh and the schedule's files: the same the VM extension writes later.
+            *config_files(cfg, vault_name),
         ],
         "runcmd": [
             ["systemctl", "daemon-reload"],
@@ -506,3 +518,72 @@ def cloud_init(cfg: StackConfig, vault_name: str) -> str:
         ],
     }
     return "#cloud-config\n" + yaml.dump(doc, Dumper=_Dumper, sort_keys=False, width=1000)
+
+
+# ---------------------------------------------------------------------------
+# Config changes on a running VM. Azure runs custom data only at the first boot and refuses to
+# change it on a VM (PropertyChangeNotAllowed), so the VM ignores it after creation (tljh.py) and
+# a CustomScript extension runs reconfigure_script whenever it changes: it rewrites the files that
+# follow the stack config and re-runs configure-tljh.sh. The VM, its OS disk (TLJH, the hub
+# database, the user environment, the HTTPS certificate) and /home are kept.
+# ---------------------------------------------------------------------------
+
+RECONFIGURE_EXTENSION = "tljh-reconfigure"
+# Everything a schedule may have written (sleep_files): what the new config no longer has is removed.
+SLEEP_PATHS = (f"{SCRIPT_DIR}/{SLEEP_HUB_CONFIG}", f"{SCRIPT_DIR}/stop-servers.py", f"{SCRIPT_DIR}/stop-servers.sh",
+               f"/etc/systemd/system/{STOP_SERVERS_UNIT}.service", f"/etc/systemd/system/{STOP_SERVERS_UNIT}.timer")
+
+
+def config_files(cfg: StackConfig, vault_name: str) -> list[dict[str, str]]:
+    """The files on the VM that follow the stack config (the same entries as in cloud_init)."""
+    return [{"path": f"{SCRIPT_DIR}/configure-tljh.sh", "permissions": "0700",
+             "content": configure_script(cfg, vault_name)}, *sleep_files(cfg)]
+
+
+def reconfigure_script(cfg: StackConfig, vault_name: str) -> str:
+    """What the VM's CustomScript extension runs (as root), at creation and whenever the stack
+    config changes it: wait for the first boot, write the config's files, remove the schedule's
+    that the config no longer has, then run configure-tljh.sh (which reloads the hub and the
+    proxy). Holds no secret: configure-tljh.sh reads the client secret from Key Vault, as at
+    first boot. TLJH_ROOT and CONFIGURE_TLJH are there for the tests."""
+    files = config_files(cfg, vault_name)
+    written = {f["path"] for f in files}
+    timer = f"{STOP_SERVERS_UNIT}.timer"
+    lines = [
+        "#!/bin/bash",
+        "set -euo pipefail",
+        "root=${TLJH_ROOT:-}",
+        # At creation the extension may start while cloud-init is still installing TLJH. `status
+        # --wait` exits non-zero when cloud-init reported an error: what counts is whether TLJH
+        # is there (its installer links tljh-config into /usr/bin, tljh/installer.py
+        # ensure_symlinks). Installed but not configured (the mark is missing: a first boot
+        # that could not configure it, or a VM from before the mark) is configured now.
+        "cloud-init status --wait > /dev/null || true",
+        f"if [ ! -e \"$root{CONFIGURED_MARK}\" ] && ! command -v tljh-config > /dev/null; then",
+        "  echo 'reconfigure-tljh: TLJH is not installed: the first boot failed (see"
+        " /var/log/cloud-init-output.log on the VM)' >&2",
+        "  exit 1",
+        "fi",
+        "umask 077",
+    ]
+    if not (cfg.schedule and cfg.schedule.stop_servers_minutes_before):
+        lines.append(f"systemctl disable --now {timer} > /dev/null 2>&1 || true")
+    gone = [path for path in SLEEP_PATHS if path not in written]
+    if cfg.schedule is None:
+        gone.append(f"{HUB_CONFIG_D}/{SLEEP_HUB_CONFIG}")
+    lines += [f"rm -f \"$root{path}\"" for path in gone]
+    for directory in sorted({str(Path(f["path"]).parent) for f in files}):
+        lines.append(f"mkdir -p \"$root{directory}\"")
+    for f in files:
+        encoded = base64.b64encode(f["content"].encode()).decode()
+        lines += [f"echo '{encoded}' | base64 -d > \"$root{f['path']}.new\"",
+                  f"chmod {f['permissions']} \"$root{f['path']}.new\"",
+                  f"mv -f \"$root{f['path']}.new\" \"$root{f['path']}\""]
+    if cfg.schedule is not None:
+        lines.append(f"install -m 0600 \"$root{SCRIPT_DIR}/{SLEEP_HUB_CONFIG}\" \"$root{HUB_CONFIG_D}/\"")
+    lines.append("systemctl daemon-reload")
+    if cfg.schedule and cfg.schedule.stop_servers_minutes_before:
+        # A running timer keeps the times it computed: restart it to take the new ones.
+        lines += [f"systemctl enable {timer}", f"systemctl restart {timer}"]
+    lines.append(f"exec \"${{CONFIGURE_TLJH:-$root{SCRIPT_DIR}/configure-tljh.sh}}\"")
+    return "\n".join(lines) + "\n"

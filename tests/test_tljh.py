@@ -16,6 +16,7 @@ import yaml
 from components import tljh_spec
 from components.config import ConfigError
 from components.config_load import parse_config
+from tests import tljh_hub
 from tests.helpers import SECRET, named, one, raw_config, resources_of
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEgC/wHhpkjr7StAlWWMFN+kF5WksXY+xqCZc0vi51vs rse@testuni"
@@ -357,7 +358,8 @@ def test_tljh_stack_under_mocks(render):
     assert data_disk["createOption"] == "Attach" and data_disk["deleteOption"] == "Detach"
     assert data_disk["lun"] == tljh_spec.DATA_DISK_LUN
     assert inputs["storageProfile"]["imageReference"] == tljh_spec.IMAGE
-    assert vm["options"]["ignoreChanges"] == ["storageProfile.imageReference"]
+    # Azure refuses a change of either on a VM: config changes go through the extension.
+    assert vm["options"]["ignoreChanges"] == ["storageProfile.imageReference", "osProfile.customData"]
     home = named(plan, "tljh-home")
     assert home["protect"] is True and home["inputs"]["diskSizeGB"] == 256
     custom = base64.b64decode(inputs["osProfile"]["customData"]).decode()
@@ -460,3 +462,155 @@ def test_web_ports_stay_closed_until_the_login_is_configured(tmp_path):
     opening = "\n".join(line for line in lines if "tables -D" in line)
     subprocess.run(["bash", "-c", opening], env=env, check=True)
     assert all((tmp_path / f"rules.{tool}").read_text() == "" for tool in ("iptables", "ip6tables"))
+
+
+# ------------------------------------------------------------------ config changes on a running VM
+
+SCHEDULE = {"timeZone": "Europe/London", "stopServersMinutesBefore": 15,
+            "awake": [{"days": ["mon", "tue", "wed", "thu", "fri"], "from": "08:30", "to": "18:00"}]}
+
+
+def reconfigure_of(plan):
+    """The extension of the plan's VM and the script it runs."""
+    extension = one(plan, "azure-native:compute:VirtualMachineExtension")
+    return extension, base64.b64decode(extension["inputs"]["protectedSettings"]["script"]).decode()
+
+
+def test_config_changes_reach_the_running_vm_through_its_extension(render, program):
+    plan = render(**TLJH)
+    extension, script = reconfigure_of(plan)
+    inputs = extension["inputs"]
+    vm = one(plan, "azure-native:compute:VirtualMachine")
+    assert inputs["vmName"] == vm["inputs"]["vmName"]
+    assert inputs["resourceGroupName"] == vm["inputs"]["resourceGroupName"]
+    assert inputs["vmExtensionName"] == tljh_spec.RECONFIGURE_EXTENSION
+    assert (inputs["publisher"], inputs["type"], inputs["typeHandlerVersion"]) == (
+        "Microsoft.Azure.Extensions", "CustomScript", "2.1")
+    # Created after the VM, and after the VM may read the vault the script reads the secret from.
+    assert extension["parent"] == "tljh" and {"tljh-vm", "tljh-vault-reader"} <= set(extension["dependsOn"])
+    # Azure deletes no extension of a deallocated (sleeping) VM: a destroy leaves it to its VM.
+    assert extension["options"] == {"retainOnDelete": True, "customTimeouts": {"create": "60m", "update": "30m"}}
+    # Only the protected settings, which Azure never returns: no public settings, no command line.
+    assert set(inputs) & {"settings", "protectedSettingsFromKeyVault"} == set()
+    assert list(inputs["protectedSettings"]) == ["script"]
+    vault = named(plan, "tljh-vault")["inputs"]["vaultName"]
+    assert script == tljh_spec.reconfigure_script(cfg(), vault)
+    # It writes the same configure-tljh.sh as the first boot, and runs it last.
+    custom = yaml.safe_load(base64.b64decode(vm["inputs"]["osProfile"]["customData"]).decode())
+    encoded = base64.b64encode(written(custom, "configure-tljh.sh").encode()).decode()
+    assert f"echo '{encoded}' | base64 -d > \"$root{tljh_spec.SCRIPT_DIR}/configure-tljh.sh.new\"" in script
+    assert script.splitlines()[-1] == f'exec "${{CONFIGURE_TLJH:-$root{tljh_spec.SCRIPT_DIR}/configure-tljh.sh}}"'
+    # The client secret is in neither the shown nor the revealed inputs of the extension.
+    run = program(secrets=TLJH["secrets"], **{k: v for k, v in TLJH.items() if k != "secrets"})
+    (recorded,) = [r for r in run.registrations if r.type == "azure-native:compute:VirtualMachineExtension"]
+    for shown in (recorded.inputs, recorded.revealed):
+        outer = base64.b64decode(shown["protectedSettings"]["script"]).decode()
+        files = files_written_by(outer)
+        assert OAUTH not in json.dumps(shown) + outer + "".join(files.values())
+        assert 'client_secret "$secret"' in files[f"{tljh_spec.SCRIPT_DIR}/configure-tljh.sh"]
+
+
+def files_written_by(script):
+    """{path: content} of the files the extension's script writes (each as a base64 line)."""
+    found = re.findall(r"""^echo '([A-Za-z0-9+/=]+)' \| base64 -d > "\$root(\S+)\.new"$""", script, re.M)
+    return {path: base64.b64decode(data).decode() for data, path in found}
+
+
+def _inputs_by_name(plan):
+    return {r["name"]: r["inputs"] for r in plan["resources"]}
+
+
+@pytest.mark.parametrize("change", [
+    {"auth": {**TLJH["auth"], "admins": ["alice", "bob"]}},
+    {"auth": {**TLJH["auth"], "allowedOrganizations": [], "allowedUsers": ["carol"]}},
+    {"limits": {"memory": "8G", "cpu": 4, "cullIdleMinutes": 20}},
+    {"defaultUrl": "/tree"},
+])
+def test_a_config_change_changes_only_the_custom_data_and_the_extension(render, change):
+    before, after = _inputs_by_name(render(**TLJH)), _inputs_by_name(render(**{**TLJH, **change}))
+    assert before.keys() == after.keys()
+    changed = {name for name in before if before[name] != after[name]}
+    assert changed == {"tljh-vm", "tljh-reconfigure"}
+    vm_before, vm_after = before["tljh-vm"], after["tljh-vm"]
+    assert vm_before["osProfile"]["customData"] != vm_after["osProfile"]["customData"]
+    vm_after = {**vm_after, "osProfile": {**vm_after["osProfile"], "customData": vm_before["osProfile"]["customData"]}}
+    assert vm_after == vm_before  # and the VM ignores its custom data (test_tljh_stack_under_mocks)
+
+
+def test_a_schedule_change_reaches_the_extension_too(render):
+    before, after = _inputs_by_name(render(**TLJH)), _inputs_by_name(render(**{**TLJH, "schedule": SCHEDULE}))
+    changed = {name for name in before if before[name] != after[name]}
+    assert {"tljh-vm", "tljh-reconfigure"} <= changed
+    script = base64.b64decode(after["tljh-reconfigure"]["protectedSettings"]["script"]).decode()
+    assert f"{tljh_spec.STOP_SERVERS_UNIT}.timer" in script and tljh_spec.SLEEP_HUB_CONFIG in script
+
+
+def test_configure_script_replaces_the_keys_the_stack_owns_once_the_secret_is_read():
+    lines = tljh_spec.configure_script(cfg(), "kv").splitlines()
+    unsets = [i for i, line in enumerate(lines) if line.startswith("tljh-config unset ")]
+    assert [lines[i].split()[2] for i in unsets] == list(tljh_spec.OWNED_KEYS)
+    assert all(lines[i].endswith(" > /dev/null 2>&1 || true") for i in unsets)
+    read = next(i for i, line in enumerate(lines) if line.startswith('if [ -z "$secret" ]'))
+    first_set = next(i for i, line in enumerate(lines) if line.startswith(("tljh-config set", "tljh-config add-item")))
+    assert read < min(unsets) and max(unsets) < first_set
+    # Every key the script sets lies under a key it unset first.
+    for line in lines[first_set:]:
+        if line.startswith(("tljh-config set ", "tljh-config add-item ")):
+            key = line.split()[2]
+            assert any(key == owned or key.startswith(owned + ".") for owned in tljh_spec.OWNED_KEYS), key
+
+
+def test_reconfigure_writes_the_new_files_then_runs_configure(tmp_path):
+    new = cfg(auth={**TLJH["auth"], "admins": ["alice", "bob"]}, schedule=SCHEDULE)
+    root = tmp_path / "vm"
+    status, stderr, calls = tljh_hub.run_reconfigure(tljh_spec.reconfigure_script(new, "kv-new"), root)
+    assert status == 0, stderr
+    for f in tljh_spec.config_files(new, "kv-new"):
+        path = root / f["path"].lstrip("/")
+        assert path.read_text() == f["content"] and oct(path.stat().st_mode & 0o777) == "0o" + f["permissions"][1:]
+        assert not path.with_name(path.name + ".new").exists()
+    snippet = root / tljh_spec.HUB_CONFIG_D.lstrip("/") / tljh_spec.SLEEP_HUB_CONFIG
+    assert snippet.read_text() == tljh_spec.sleep_hub_config(new) and snippet.stat().st_mode & 0o777 == 0o600
+    timer = f"{tljh_spec.STOP_SERVERS_UNIT}.timer"
+    assert calls == ["cloud-init status --wait", "systemctl daemon-reload", f"systemctl enable {timer}",
+                     f"systemctl restart {timer}", "configure-tljh.sh "]
+
+
+def test_reconfigure_removes_what_the_new_config_no_longer_has(tmp_path):
+    root = tmp_path / "vm"
+    assert tljh_hub.run_reconfigure(tljh_spec.reconfigure_script(cfg(schedule=SCHEDULE), "kv"), root)[0] == 0
+    status, stderr, calls = tljh_hub.run_reconfigure(tljh_spec.reconfigure_script(cfg(), "kv"), root)
+    assert status == 0, stderr
+    for path in (*tljh_spec.SLEEP_PATHS, f"{tljh_spec.HUB_CONFIG_D}/{tljh_spec.SLEEP_HUB_CONFIG}"):
+        assert not (root / path.lstrip("/")).exists(), path
+    assert (root / tljh_spec.SCRIPT_DIR.lstrip("/") / "configure-tljh.sh").read_text() == \
+        tljh_spec.configure_script(cfg(), "kv")
+    timer = f"{tljh_spec.STOP_SERVERS_UNIT}.timer"
+    assert calls == ["cloud-init status --wait", f"systemctl disable --now {timer}", "systemctl daemon-reload",
+                     "configure-tljh.sh "]
+    # A schedule without the early stop keeps the announcement, and no timer.
+    early_off = cfg(schedule={**SCHEDULE, "stopServersMinutesBefore": 0})
+    assert tljh_hub.run_reconfigure(tljh_spec.reconfigure_script(cfg(schedule=SCHEDULE), "kv"), root)[0] == 0
+    status, stderr, calls = tljh_hub.run_reconfigure(tljh_spec.reconfigure_script(early_off, "kv"), root)
+    assert status == 0, stderr
+    assert (root / tljh_spec.HUB_CONFIG_D.lstrip("/") / tljh_spec.SLEEP_HUB_CONFIG).exists()
+    assert not (root / f"etc/systemd/system/{timer}").exists()
+    assert f"systemctl disable --now {timer}" in calls and f"systemctl enable {timer}" not in calls
+
+
+def test_reconfigure_refuses_a_vm_without_tljh(tmp_path):
+    root = tmp_path / "vm"
+    status, stderr, calls = tljh_hub.run_reconfigure(tljh_spec.reconfigure_script(cfg(), "kv"), root,
+                                                     configured=False, installed=False)
+    assert status == 1 and "TLJH is not installed: the first boot failed" in stderr
+    assert calls == ["cloud-init status --wait"]
+    assert not (root / tljh_spec.SCRIPT_DIR.lstrip("/") / "configure-tljh.sh").exists()
+
+
+def test_reconfigure_configures_an_installed_tljh_the_first_boot_left_unconfigured(tmp_path):
+    # A first boot that could not read the secret, or a VM from before the mark: configured now.
+    root = tmp_path / "vm"
+    status, stderr, calls = tljh_hub.run_reconfigure(tljh_spec.reconfigure_script(cfg(), "kv"), root,
+                                                     configured=False)
+    assert status == 0, stderr
+    assert calls[-1] == "configure-tljh.sh "

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -123,7 +124,13 @@ def load(python: Path, directory: Path, install: str, configure: str,
          snippets: dict[str, str] | None = None) -> dict[str, Any]:
     """Replay the scripts into TLJH's config, put the config.d `snippets` where TLJH's hub loads
     them, and run the check in the hub environment's Python."""
-    env = tljh_hub.tljh_directory(directory, tljh_hub.config_steps(install, configure))
+    return load_steps(python, directory, tljh_hub.config_steps(install, configure), snippets)
+
+
+def load_steps(python: Path, directory: Path, steps: list[dict[str, Any]],
+               snippets: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run the check on replayed `steps` (the first is the config they start from)."""
+    env = tljh_hub.tljh_directory(directory, steps)
     config_d = Path(env["TLJH_INSTALL_PREFIX"]) / "config" / "jupyterhub_config.d"
     config_d.mkdir(parents=True, mode=0o700)
     for name, text in (snippets or {}).items():
@@ -281,7 +288,10 @@ def test_the_steps_start_from_the_installer_and_end_before_the_reloads(render):
     secret = next(s for s in steps if "client_secret" in s["command"])
     assert tljh_hub.DUMMY_SECRET in secret["command"] and "oauth-plaintext" not in json.dumps(steps)
     last = steps[-1]["config"]
-    assert last["users"]["admin"] == ["alice", "carol", "alice", "carol"]  # installer's, then add-item's
+    # The installer's, unset (configure-tljh.sh owns the key), then add-item's: each name once.
+    unset = next(s for s in steps if s["command"] == "tljh-config unset users.admin")
+    assert "users" not in unset["config"]  # nothing else was under `users`: TLJH drops the empty mapping
+    assert last["users"]["admin"] == ["alice", "carol"]
     assert last["https"]["letsencrypt"]["domains"] == ["testuni-hub.westeurope.cloudapp.azure.com"]
     with pytest.raises(AssertionError, match="after a reload"):
         tljh_hub.config_steps(install, configure + "tljh-config set limits.cpu 2\n")
@@ -307,3 +317,55 @@ def test_the_check_loads_config_d_snippets_and_fails_on_their_mistakes(render, t
     found = "\n".join(mistakes(load(tljh_python, tmp_path, install, configure, {"zz-broken.py": broken}),
                                EXPECTED_WARNINGS))
     assert "Config option `template_var` not recognized by `JupyterHub`" in found
+
+
+# ------------------------------------------------- a config change re-applied on the running VM
+
+def _extension_files(plan: dict[str, Any]) -> dict[str, str]:
+    """{path: content} of what the VM extension's script writes (tljh_spec.reconfigure_script)."""
+    ext = one(plan, "azure-native:compute:VirtualMachineExtension")
+    script = base64.b64decode(ext["inputs"]["protectedSettings"]["script"]).decode()
+    found = re.findall(r"""^echo '([A-Za-z0-9+/=]+)' \| base64 -d > "\$root(\S+)\.new"$""", script, re.M)
+    return {path: base64.b64decode(data).decode() for data, path in found}
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    # Fewer admins, organisations and users taken away, everyone allowed, other limits, plain HTTP,
+    # the classic interface, and a schedule.
+    ("github-orgs-users-https", "github-allow-all-http-half-cpu-classic"),
+    ("github-allow-all-http-half-cpu-classic", "github-sleeping-with-early-stop"),
+    # Another login altogether: GitHub to Entra ID, with Let's Encrypt's staging CA.
+    ("github-orgs-users-https", "entra-tenant-https-staging"),
+])
+def test_a_changed_config_on_a_running_vm_gives_the_config_of_a_fresh_first_boot(old, new, render, tljh_python,
+                                                                                  tmp_path):
+    """The VM's extension re-runs configure-tljh.sh with the new config on top of what the first
+    boot with the old config left: TLJH ends with the config a new VM would have, every step of
+    the way valid to tljh-config, and the hub loads it with the new config.d snippets."""
+    (old_secrets, old_keys), (new_secrets, new_keys) = _stack(old), _stack(new)
+    old_plan, new_plan = render(old_secrets, **old_keys), render(new_secrets, **new_keys)
+    left = tljh_hub.config_steps(*scripts(old_plan))[-1]["config"]
+    install, configure = scripts(new_plan)
+    files = _extension_files(new_plan)
+    assert files[f"{tljh_spec.SCRIPT_DIR}/configure-tljh.sh"] == configure
+    steps = [{"command": "the first boot with the old config", "config": left}, *tljh_hub.replay(left, configure)]
+    fresh = tljh_hub.config_steps(install, configure)[-1]["config"]
+    assert steps[-1]["config"] == fresh
+    snippets = {Path(path).name: text for path, text in files.items() if Path(path).name == tljh_spec.SLEEP_HUB_CONFIG}
+    assert snippets == hub_snippets(new_plan)
+    report = load_steps(tljh_python, tmp_path, steps, snippets)
+    assert mistakes(report, EXPECTED_WARNINGS) == [], report["stderr"][-4000:]
+    cfg = parse_config(*raw_config(new_secrets, **new_keys))
+    settings = report["authenticator_settings"]
+    assert report["authenticator"] == AUTHENTICATORS[cfg.auth.type]
+    assert settings["admin_users"] == sorted(set(cfg.auth.admins)) and settings["allow_all"] is cfg.allow_all
+    assert report["spawner_settings"]["cpu_limit"] == cfg.limits.cpu
+    assert report["proxy_settings"]["traefik_entrypoint"] == ("https" if cfg.https else "http")
+
+
+def test_the_check_fails_when_the_replay_differs_from_tljh_config(render, tljh_python, tmp_path):
+    steps = tljh_hub.config_steps(*_github_scripts(render))
+    unset = next(i for i, s in enumerate(steps) if s["command"] == "tljh-config unset users.admin")
+    steps[unset] = {**steps[unset], "config": steps[unset - 1]["config"]}  # as if unset had kept the admins
+    found = "\n".join(mistakes(load_steps(tljh_python, tmp_path, steps), EXPECTED_WARNINGS))
+    assert "the replay of `tljh-config unset users.admin` differs from tljh/config.py's" in found

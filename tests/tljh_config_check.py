@@ -11,7 +11,9 @@ at the install prefix in DIR, and the working directory is its `state/`, as in T
 jupyterhub.service. The check:
 
 1. validates each config with TLJH's own `tljh.config.validate_config` (its JSON schema), as
-   `tljh-config set` and `add-item` do before they write;
+   `tljh-config set`, `add-item` and `unset` do before they write, and checks that each is what
+   TLJH's own `set_item_in_config`, `add_item_to_config` or `unset_item_from_config` makes of
+   the one before;
 2. writes the last one with TLJH's YAML settings to config.yaml, as tljh-config does;
 3. renders Traefik's static and dynamic config from it with `tljh.traefik.ensure_traefik_config`,
    as `tljh-config reload proxy` does;
@@ -36,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import itertools
 import json
 import os
 import sys
@@ -51,11 +54,34 @@ PROBLEMS: list[str] = []  # kept in the report if the hub then fails to start
 PACKAGES = ("jupyterhub", "oauthenticator", "jupyterhub-systemdspawner", "jupyterhub-traefik-proxy", "jsonschema")
 
 
+def _tljh_config(config: dict[str, Any], command: str) -> dict[str, Any]:
+    """What TLJH's own tljh/config.py makes of `config` with one `tljh-config` command, read from
+    its command line as tljh-config reads it (`parse_value`). An unset of a key that is not there
+    raises ValueError, which the rendered `|| true` lets pass: nothing changes."""
+    import shlex
+
+    from tljh import config as tljh_config
+
+    action, key, *value = shlex.split(command)[1:]
+    if action == "set":
+        return tljh_config.set_item_in_config(config, key, tljh_config.parse_value(value[0]))
+    if action == "add-item":
+        return tljh_config.add_item_to_config(config, key, tljh_config.parse_value(value[0]))
+    try:
+        return tljh_config.unset_item_from_config(config, key)
+    except ValueError:
+        return config
+
+
 def _validate(steps: list[dict[str, Any]]) -> list[str]:
-    """What tljh-config would refuse: it validates the whole config after each change."""
+    """What tljh-config would refuse: it validates the whole config after each change. And each
+    step of the replay (tests/tljh_hub.py) must be what TLJH's own functions make of the one before."""
     from tljh.config import validate_config
 
     problems = []
+    for before, step in itertools.pairwise(steps):
+        if _tljh_config(before["config"], step["command"]) != step["config"]:
+            problems.append(f"the replay of `{step['command']}` differs from tljh/config.py's")
     for step in steps[1:]:  # the installer writes its config without validating it
         printed = io.StringIO()
         with contextlib.redirect_stderr(printed):

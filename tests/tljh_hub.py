@@ -22,6 +22,7 @@ import os
 import re
 import shlex
 import shutil
+import subprocess
 from collections.abc import Iterator, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -82,11 +83,30 @@ def _parent(config: Config, path: str) -> tuple[MutableMapping[str, Any], str]:
 
 
 def apply_command(config: Config, args: list[str]) -> Config:
-    """The config after `tljh-config set KEY VALUE` or `tljh-config add-item KEY VALUE` (a copy).
-    add-item appends to the list at KEY, starting one when the value there is missing or not a
-    sequence; a text value there is a sequence to tljh-config, which then fails to append."""
-    action, key, text = args
+    """The config after `tljh-config set KEY VALUE`, `tljh-config add-item KEY VALUE` or
+    `tljh-config unset KEY` (a copy). add-item appends to the list at KEY, starting one when the
+    value there is missing or not a sequence; a text value there is a sequence to tljh-config,
+    which then fails to append. unset removes KEY and then each mapping on its path it left empty
+    (tljh/config.py unset_item_from_config); tljh-config fails on a KEY that is not there, which
+    the rendered `|| true` lets pass, so here that changes nothing."""
     result = copy.deepcopy(config)
+    if args[0] == "unset":
+        _, key = args
+        *parents, last = key.split(".")
+        path: list[MutableMapping[str, Any]] = [result]
+        for part in parents:
+            node = path[-1].get(part)
+            if not isinstance(node, MutableMapping):
+                return result
+            path.append(node)
+        if last not in path[-1]:
+            return result
+        del path[-1][last]
+        for depth in range(len(parents), 0, -1):
+            if path[depth] == {}:
+                del path[depth - 1][parents[depth - 1]]
+        return result
+    action, key, text = args
     parent, last = _parent(result, key)
     value = command_value(text)
     if action == "set":
@@ -119,6 +139,8 @@ def commands(configure_script: str) -> Iterator[list[str]]:
         if not line.startswith("tljh-config "):
             continue
         words = shlex.split(line.replace('"$secret"', shlex.quote(DUMMY_SECRET)))
+        if words[1] == "unset" and words[-5:] == [">", "/dev/null", "2>&1", "||", "true"]:
+            words = words[:-5]  # an unset of a key that is not there fails, and changes nothing
         if words[-2:] == [">", "/dev/null"]:
             words = words[:-2]
         assert not any(word.startswith(("$", ">", "|", ";", "&")) for word in words), line
@@ -126,10 +148,17 @@ def commands(configure_script: str) -> Iterator[list[str]]:
 
 
 def config_steps(install_script: str, configure_script: str) -> list[dict[str, Any]]:
-    """Every config that tljh-config writes on the VM, in order: the installer's, then one per `set`
-    or `add-item` (each with its command). The reloads must come after the last change."""
+    """Every config that tljh-config writes on the VM, in order: the installer's, then one per `set`,
+    `add-item` or `unset` (each with its command). The reloads must come after the last change."""
     config = installer_config(install_script)
-    steps: list[dict[str, Any]] = [{"command": "install-tljh.sh: bootstrap.py --admin ...", "config": config}]
+    start = {"command": "install-tljh.sh: bootstrap.py --admin ...", "config": config}
+    return [start, *replay(config, configure_script)]
+
+
+def replay(config: Config, configure_script: str) -> list[dict[str, Any]]:
+    """The configs a configure script's commands write, starting from `config` (a first boot's
+    installer config, or what an earlier configure script left on a running VM)."""
+    steps: list[dict[str, Any]] = []
     reloads: list[list[str]] = []
     for args in commands(configure_script):
         if args[0] == "reload":
@@ -166,3 +195,39 @@ def tljh_directory(directory: Path, steps: list[dict[str, Any]]) -> dict[str, st
         "PYTHONUNBUFFERED": "1",
         "TLJH_INSTALL_PREFIX": str(prefix),
     }
+
+
+# The commands reconfigure-tljh.sh runs that only the VM has, as stand-ins that log their arguments
+# to $CALLS: systemctl, cloud-init (whose `status --wait` returns at once), configure-tljh.sh
+# (tested on its own, by the replay above), and tljh-config (only looked for).
+RECORDING_STAND_IN = """#!/bin/sh
+echo "$(basename "$0") $*" >> "$CALLS"
+"""
+
+
+def run_reconfigure(script: str, root: Path, *, configured: bool = True,
+                    installed: bool = True) -> tuple[int, str, list[str]]:
+    """Run the VM extension's script (tljh_spec.reconfigure_script) with the VM's paths under `root`:
+    a VM whose first boot configured TLJH (`configured`: the mark is there) or at least installed
+    it (`installed`: tljh-config is on PATH), TLJH's config.d there. Returns the exit status,
+    stderr and the stand-ins' calls in order."""
+    (root / tljh_spec.HUB_CONFIG_D.lstrip("/")).mkdir(parents=True, exist_ok=True)
+    mark = root / tljh_spec.CONFIGURED_MARK.lstrip("/")
+    mark.parent.mkdir(parents=True, exist_ok=True)
+    if configured:
+        mark.touch()
+    stand_ins = root.parent / f"{root.name}-bin"
+    stand_ins.mkdir(exist_ok=True)
+    for name in ("systemctl", "cloud-init", "configure-tljh.sh", "tljh-config"):
+        (stand_ins / name).write_text(RECORDING_STAND_IN)
+        (stand_ins / name).chmod(0o755)
+    if not installed:
+        (stand_ins / "tljh-config").unlink()
+    calls = root.parent / f"{root.name}-calls"
+    calls.write_text("")
+    path = root.parent / f"{root.name}-reconfigure.sh"
+    path.write_text(script)
+    env = {"PATH": f"{stand_ins}:/usr/bin:/bin", "CALLS": str(calls), "TLJH_ROOT": str(root),
+           "CONFIGURE_TLJH": str(stand_ins / "configure-tljh.sh")}
+    done = subprocess.run(["bash", str(path)], env=env, capture_output=True, text=True, timeout=60)
+    return done.returncode, done.stderr, calls.read_text().splitlines()

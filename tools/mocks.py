@@ -59,6 +59,7 @@ NAME_INPUTS = {
     "azure-native:network:Subnet": "subnetName",
     "azure-native:network:NetworkInterface": "networkInterfaceName",
     "azure-native:compute:VirtualMachine": "vmName",
+    "azure-native:compute:VirtualMachineExtension": "vmExtensionName",
     "azure-native:compute:Disk": "diskName",
     "azure-native:keyvault:Vault": "vaultName",
     "azure-native:keyvault:Secret": "secretName",
@@ -84,6 +85,7 @@ _ARM_PATHS = {
     "azure-native:network:Subnet": ("Microsoft.Network/virtualNetworks", "virtualNetworkName", "subnets"),
     "azure-native:network:NetworkInterface": ("Microsoft.Network/networkInterfaces", None, None),
     "azure-native:compute:VirtualMachine": ("Microsoft.Compute/virtualMachines", None, None),
+    "azure-native:compute:VirtualMachineExtension": ("Microsoft.Compute/virtualMachines", "vmName", "extensions"),
     "azure-native:compute:Disk": ("Microsoft.Compute/disks", None, None),
     "azure-native:logic:Workflow": ("Microsoft.Logic/workflows", None, None),
     "azure-native:keyvault:Vault": ("Microsoft.KeyVault/vaults", None, None),
@@ -370,6 +372,8 @@ class RecordingMonitor(MockMonitor):
                 options["ignoreChanges"] = list(request.ignoreChanges)
             if request.deleteBeforeReplace:
                 options["deleteBeforeReplace"] = True
+            if request.HasField("retainOnDelete") and request.retainOnDelete:
+                options["retainOnDelete"] = True
             if request.HasField("customTimeouts"):
                 t = request.customTimeouts
                 options["customTimeouts"] = {k: v for k, v in
