@@ -826,6 +826,11 @@ class _Aks:
         self.reads.append(f"{group}/{name}")
         return {"properties": {"currentKubernetesVersion": "1.36.4", "powerState": {"code": self.power}}}
 
+    def vm_instance_view(self, group, name):
+        self.reads.append(f"vm {group}/{name}")
+        return {"statuses": [{"code": "ProvisioningState/succeeded"},
+                             {"code": f"PowerState/{self.power.lower()}"}]}
+
 
 @pytest.fixture
 def during_up(monkeypatch):
@@ -844,7 +849,7 @@ def during_up(monkeypatch):
     monkeypatch.setattr(preflight, "run_checks", lambda cfg, clients: state.full.append(cfg) or [])
 
     def run(**keys: Any):
-        return preflight.check_during_pulumi(parsed(SECRETS, **HUB, **keys),
+        return preflight.check_during_pulumi(parsed(SECRETS, **{**HUB, **keys}),
                                              {"azure-native:subscriptionId": SUBSCRIPTION}, state.warnings.append)
 
     state.run = run
@@ -1038,3 +1043,95 @@ def test_a_cluster_wake_in_term_reads_first_and_starts_only_a_stopped_cluster():
     assert inner["Unless_running"]["expression"]["and"][0]["not"]["equals"][1] == "Running"
     assert inner["Unless_running"]["actions"]["Start_cluster"]["inputs"]["uri"].endswith(
         "/start?api-version=2025-09-01")
+
+
+# --------------------------------------------------------------------------- a sleeping TLJH VM
+
+
+@pytest.mark.parametrize(("power", "stops", "words"), [
+    ("deallocated", True, "the VM is asleep (deallocated, by the schedule or by hand): run ./run python -m tools.ops "
+                          "wake --stack course, then retry"),
+    ("stopped", True, "the VM is asleep (stopped, by the schedule or by hand)"),
+    ("deallocating", True, "the VM is deallocating (its sleep schedule or an operator): wait until it is running"),
+    ("starting", True, "the VM is starting"),
+    ("running", False, None),
+])
+def test_preflight_reads_the_vm_power_state(power, stops, words):
+    from tools.preflight_checks import check_vm_awake
+
+    view = {"statuses": [{"code": "ProvisioningState/succeeded"}, {"code": f"PowerState/{power}"}]}
+    check = check_vm_awake(view, "course")
+    if not stops:
+        assert check is None
+        return
+    assert check is not None and not check.ok and check.stops_up and check.name == "vm power"
+    assert check.detail.startswith(words)
+    assert check_vm_awake(None, "course") is None  # not created yet
+    assert check_vm_awake({"statuses": [{"code": "ProvisioningState/creating"}]}, "course") is None
+
+
+def test_pulumi_up_on_a_sleeping_tljh_vm_stops_before_the_extension_update(during_up):
+    import pulumi
+
+    during_up.aks.power = "Deallocated"
+    asleep = (r"vm power: the VM is asleep \(deallocated, by the schedule or by hand\): "
+              r"run ./run python -m tools.ops wake --stack course, then retry")
+    with pytest.raises(pulumi.RunError, match=asleep):
+        during_up.run(**TLJH, schedule=LONDON, preflight=False)
+    # One ARM read, of this stack's VM (its instance view); no cluster, no quotas.
+    assert during_up.aks.reads == ["vm rg-testuni-tljh/vm-testuni-tljh"] and during_up.full == []
+    during_up.aks.power = "Running"
+    assert [(c.name, c.ok) for c in during_up.run(**TLJH, schedule=LONDON, preflight=False)] == [("vm power", True)]
+
+
+def test_a_tljh_schedule_that_cannot_check_says_what_a_sleeping_vm_would_do(during_up, monkeypatch):
+    from tools import preflight
+
+    monkeypatch.setattr(preflight, "should_run_in_pulumi_up", lambda: False)
+    assert during_up.run(**TLJH, schedule=LONDON) is None
+    assert during_up.warnings[-1].endswith(
+        "this stack has a sleep schedule; if the VM is asleep, Azure refuses to update its reconfigure extension and "
+        "pulumi up fails half-way: ./run python -m tools.ops wake --stack course")
+
+
+def test_the_full_preflight_of_a_tljh_schedule_includes_the_vm_power(monkeypatch):
+    from tools import preflight
+
+    aks = _Aks("Deallocated")
+    cfg = parsed(SECRETS, **TLJH, schedule=LONDON)
+    clients = SimpleNamespace(aks=aks, subscription_id=SUBSCRIPTION)
+    monkeypatch.setattr(preflight, "check_providers", lambda providers, required: [])
+    monkeypatch.setattr(preflight, "index_skus", lambda skus: {})
+    monkeypatch.setattr(preflight, "check_vm_size", lambda pool, skus, location: preflight.Check("size", True, ""))
+    monkeypatch.setattr(preflight, "check_quotas", lambda *a: [])
+    clients.resources = SimpleNamespace(providers=SimpleNamespace(list=lambda: []))
+    clients.compute = SimpleNamespace(resource_skus=SimpleNamespace(list=lambda **k: []),
+                                      usage=SimpleNamespace(list=lambda location: []))
+    monkeypatch.setattr(preflight, "check_providers",
+                        lambda providers, required: [preflight.Check("provider Microsoft.Compute", True, "")])
+    checks = preflight.run_checks(cfg, clients, "course")
+    (power,) = [c for c in checks if c.name == "vm power"]
+    assert power.stops_up and "wake --stack course" in power.detail
+    assert aks.reads == ["vm rg-testuni-tljh/vm-testuni-tljh"]
+
+
+def test_the_vm_instance_view_read_asks_compute_for_this_vm():
+    from tools.preflight import AksApi
+
+    sent = []
+
+    class Response:
+        status_code = 200
+
+        def json(self):
+            return {"statuses": [{"code": "PowerState/deallocated"}]}
+
+    class Resources:
+        def send_request(self, request):
+            sent.append(request.url)
+            return Response()
+
+    view = AksApi(Resources(), SUBSCRIPTION).vm_instance_view("rg-a", "vm-a")
+    assert view == {"statuses": [{"code": "PowerState/deallocated"}]}
+    assert sent == [f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-a/providers/Microsoft.Compute/virtualMachines/"
+                    "vm-a/instanceView?api-version=2024-11-01"]

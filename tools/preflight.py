@@ -115,6 +115,7 @@ from components.config import ConfigError, StackConfig
 from components.config_fields import GUID
 from components.config_load import parse_config
 from components.practices_spec import purge_task_args
+from components.sleep_spec import COMPUTE_API_VERSION
 
 from .outputs import unexpected
 from .preflight_checks import (
@@ -130,6 +131,7 @@ from .preflight_checks import (
     check_providers,
     check_quotas,
     check_running_cluster,
+    check_vm_awake,
     check_vm_size,
     index_skus,
     parse_cluster,
@@ -280,6 +282,11 @@ class AksApi:
         path = f"/resourceGroups/{resource_group}/providers/Microsoft.ContainerService/managedClusters/{name}"
         return self._get(path)
 
+    def vm_instance_view(self, resource_group: str, name: str) -> dict[str, Any] | None:
+        """The TLJH VM's instance view (its `PowerState/...` status); None when it does not exist."""
+        path = f"/resourceGroups/{resource_group}/providers/Microsoft.Compute/virtualMachines/{name}/instanceView"
+        return self._get(path, COMPUTE_API_VERSION)
+
 
 def build_clients(subscription_id: str, credential: Any = None, **client_kwargs: Any) -> Clients:
     """The SDK clients, with DefaultAzureCredential unless a credential is given. Nothing is
@@ -424,6 +431,9 @@ def run_checks(cfg: StackConfig, clients: Clients, stack: str | None = None) -> 
     checks += check_quotas(pools, skus, usages, cfg.location, subscription)
     if not cfg.tljh and clients.aks is not None:
         checks += kubernetes_checks(cfg, clients.aks, stack)
+    if cfg.tljh and cfg.schedule is not None and clients.aks is not None:
+        asleep = check_vm_awake(clients.aks.vm_instance_view(naming.resource_group(cfg), naming.vm(cfg)), stack)
+        checks += [asleep] if asleep else []
     if clients.aks is not None and purge_task_args(cfg) is not None and hasattr(clients.aks, "subscription"):
         acr = check_acr_tasks(cfg, parse_subscription(clients.aks.subscription()))
         checks += [acr] if acr else []
@@ -518,15 +528,22 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-def sleep_hint(stack: str) -> str:
-    """The warning when a stack with a sleep schedule cannot learn whether its cluster is awake."""
+def sleep_hint(stack: str, tljh: bool = False) -> str:
+    """The warning when a stack with a sleep schedule cannot learn whether its cluster (or VM) is awake."""
+    if tljh:
+        return ("this stack has a sleep schedule; if the VM is asleep, Azure refuses to update its reconfigure "
+                f"extension and pulumi up fails half-way: ./run python -m tools.ops wake --stack {stack}")
     return ("this stack has a sleep schedule; if the cluster is asleep the preview will hang on the Kubernetes API: "
             f"./run python -m tools.ops wake --stack {stack}")
 
 
 def awake_checks(cfg: StackConfig, clients: Clients, stack: str | None) -> list[Check]:
-    """Only the cluster's power state: one ARM read (the managed cluster), no quota or size reads."""
-    asleep = check_cluster_awake(clients.aks.managed_cluster(naming.resource_group(cfg), naming.cluster(cfg)), stack)
+    """Only the cluster's (or TLJH VM's) power state: one ARM read, no quota or size reads."""
+    group = naming.resource_group(cfg)
+    if cfg.tljh:
+        asleep = check_vm_awake(clients.aks.vm_instance_view(group, naming.vm(cfg)), stack)
+        return [asleep] if asleep else [Check("vm power", True, "the VM is not deallocated (or not created yet)")]
+    asleep = check_cluster_awake(clients.aks.managed_cluster(group, naming.cluster(cfg)), stack)
     return [asleep] if asleep else [Check("cluster power", True, "the cluster is not stopped (or not created yet)")]
 
 
@@ -542,14 +559,14 @@ def check_during_pulumi(cfg: StackConfig, raw_config: Mapping[str, str],
     wait on its API server. So with a sleep schedule (Kubernetes modes) the power check runs
     even with `preflight: false` (alone then: one ARM read), and when it cannot run the warning
     says how to wake the cluster. BINDERHUB_AZURE_SKIP_PREFLIGHT (the offline plan) skips it too."""
-    sleeps = cfg.schedule is not None and not cfg.tljh and not cfg.federated
+    sleeps = cfg.schedule is not None and not cfg.federated
     if (not cfg.preflight and not sleeps) or os.environ.get(SKIP_ENV):
         return None
     import pulumi
 
     # The way to wake a sleeping cluster names this stack.
     stack = pulumi.get_stack() or "<stack>"
-    hint = f"; {sleep_hint(stack)}" if sleeps else ""
+    hint = f"; {sleep_hint(stack, cfg.tljh)}" if sleeps else ""
     if not should_run_in_pulumi_up():
         if sleeps:
             warn(f"the sleep schedule's awake check cannot run: no Azure credentials found (az login){hint}")

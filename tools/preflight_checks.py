@@ -418,6 +418,23 @@ def check_cluster_awake(doc: Mapping[str, Any] | None, stack: str | None) -> Che
     return None
 
 
+def check_vm_awake(instance_view: Mapping[str, Any] | None, stack: str | None) -> Check | None:
+    """The TLJH VM deallocated by its sleep schedule (or by hand): Azure refuses to change its
+    reconfigure extension while it is not running ("Cannot modify extensions in the VM when the VM
+    is not running"), so `pulumi up` would fail half-way. Stop it first with the way to wake it;
+    None for a running VM, or one not created yet."""
+    codes = [str(s.get("code") or "") for s in (instance_view or {}).get("statuses") or []]
+    power = next((c.split("/", 1)[1].lower() for c in codes if c.startswith("PowerState/")), "")
+    wake = f"./run python -m tools.ops wake --stack {stack or '<stack>'}"
+    if power in ("starting", "deallocating", "stopping"):
+        return Check("vm power", False, f"the VM is {power} (its sleep schedule or an operator): wait until it is "
+                     f"running ({wake} waits for it), then retry", stops_up=True)
+    if power in ("deallocated", "stopped"):
+        return Check("vm power", False, f"the VM is asleep ({power}, by the schedule or by hand): run {wake}, then "
+                     "retry", stops_up=True)
+    return None
+
+
 def check_running_cluster(version: str, running: RunningCluster | None, on: date) -> list[Check]:
     """The stack's cluster, if it exists: the configured version must be the one it runs or the
     next minor (AKS upgrades one minor at a time and refuses downgrades); a running version near
