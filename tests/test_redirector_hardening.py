@@ -9,8 +9,10 @@ checks nor the event loop that serves launches.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -58,7 +60,10 @@ class FakeMember:
         self.server.add_sockets(sockets)
 
 
-async def _serve(members: dict[str, FakeMember], checks: dict[str, Any]) -> tuple[str, Any, HTTPServer]:
+@contextlib.asynccontextmanager
+async def _serving(members: dict[str, FakeMember], checks: dict[str, Any]) -> AsyncIterator[str]:
+    """The redirector in front of `members` (the first is prime), checking them; its address. On
+    the way out the checker, the redirector and every fake member stop."""
     settings = parse({"members": [{"name": n, "url": m.url, "weight": 1, "prime": i == 0}
                                   for i, (n, m) in enumerate(members.items())], "checks": checks})
     app, checker = make_app(settings)
@@ -66,7 +71,13 @@ async def _serve(members: dict[str, FakeMember], checks: dict[str, Any]) -> tupl
     server = HTTPServer(app)
     server.add_sockets(sockets)
     checker.start()
-    return f"127.0.0.1:{sockets[0].getsockname()[1]}", checker, server
+    try:
+        yield f"127.0.0.1:{sockets[0].getsockname()[1]}"
+    finally:
+        checker.stop()
+        server.stop()
+        for member in members.values():
+            member.server.stop()
 
 
 async def _raw_get(address: str, target: str) -> tuple[int, str]:
@@ -113,13 +124,8 @@ CRAFTED = [
 def test_a_crafted_request_target_never_changes_the_redirect_host(target, expected):
     async def main() -> None:
         member = FakeMember()
-        address, checker, server = await _serve({"member": member}, FAST)
-        try:
+        async with _serving({"member": member}, FAST) as address:
             status, location = await _raw_get(address, target)
-        finally:
-            checker.stop()
-            server.stop()
-            member.server.stop()
         if expected == 400:
             assert (status, location) == (400, "")
             return
@@ -152,8 +158,7 @@ def test_a_slow_junk_or_huge_member_blocks_neither_the_others_nor_launches():
     async def main() -> None:
         members = {"good": FakeMember(), "slow": FakeMember("slow", delay=5), "junk": FakeMember("junk"),
                    "huge": FakeMember("huge")}
-        address, checker, server = await _serve(members, checks)
-        try:
+        async with _serving(members, checks) as address:
             # Launches are answered at once while the slow member's check hangs.
             started = time.monotonic()
             worst = 0.0
@@ -182,11 +187,6 @@ def test_a_slow_junk_or_huge_member_blocks_neither_the_others_nor_launches():
             for i in range(20):
                 status, location = await _raw_get(address, f"/v2/gh/org/repo-{i}/HEAD")
                 assert status == 302 and location.startswith(members["good"].url)
-        finally:
-            checker.stop()
-            server.stop()
-            for m in members.values():
-                m.server.stop()
 
     asyncio.run(main())
 
@@ -199,8 +199,7 @@ def test_many_hanging_members_do_not_queue_a_healthy_members_check():
     async def main() -> None:
         members = {f"hang{i}": FakeMember("slow", delay=10) for i in range(12)}
         members["good"] = FakeMember()
-        address, checker, server = await _serve(members, checks)
-        try:
+        async with _serving(members, checks) as address:
             deadline = time.monotonic() + 2.0  # queued, it would wait for a slot: the 3 s timeout
             while True:
                 doc = {m["name"]: m for m in (await _health(address))["members"]}
@@ -208,11 +207,6 @@ def test_many_hanging_members_do_not_queue_a_healthy_members_check():
                     break
                 assert time.monotonic() < deadline, "the healthy member waited behind the hanging ones"
                 await asyncio.sleep(0.02)
-        finally:
-            checker.stop()
-            server.stop()
-            for m in members.values():
-                m.server.stop()
 
     asyncio.run(main())
 
