@@ -104,6 +104,9 @@ def test_a_one_day_term_is_allowed_and_terms_sharing_a_day_overlap():
     shared = [{"from": "2027-02-01", "to": "2027-02-10"}, {"from": "2027-01-11", "to": "2027-02-01"}]
     assert sched.problems(schedule(terms=shared), "k", tljh=False) == [
         "k.terms overlap: 2027-01-11..2027-02-01 and 2027-02-01..2027-02-10"]
+    inside = [{"from": "2027-01-01", "to": "2027-01-31"}, {"from": "2027-01-10", "to": "2027-01-20"}]
+    assert sched.problems(schedule(terms=inside), "k", tljh=False) == [
+        "k.terms overlap: 2027-01-01..2027-01-31 and 2027-01-10..2027-01-20"]
     backwards = [{"from": "2027-03-01", "to": "2027-02-28"}]
     assert sched.problems(schedule(terms=backwards), "k", tljh=False) == [
         "k.terms[0].to must not be before its from (got 2027-03-01 to 2027-02-28)"]
@@ -118,10 +121,21 @@ def test_the_description_names_the_windows_the_zone_the_terms_and_the_last_day()
     assert sched.describe(schedule()) == "awake mon,tue,wed,thu,fri 08:30-18:00 (Europe/London)"
 
 
+@pytest.mark.parametrize(("start", "end", "hours"), [
+    ("22:00", "02:00", 4), ("10:00", "08:00", 22), ("00:30", "00:00", 23.5), ("18:00", "24:00", 6),
+    ("08:30", "18:00", 9.5), ("20:00", "23:45", 3.75), ("00:00", "23:59", 23 + 59 / 60)])
+def test_a_windows_length_runs_to_its_end_on_the_next_day_when_that_is_earlier(start, end, hours):
+    s = schedule(awake=windows((["wed"], start, end)))
+    monday = at("2027-01-11T00:00:00")  # winter: London is UTC
+    assert sched.awake_hours(s, monday, monday + dt.timedelta(days=7)) == hours
+    assert sched.weekly_spans(s) == [(0, 2 * 24 * 60 + int(start[:2]) * 60 + int(start[3:]),
+                                      2 * 24 * 60 + int(start[:2]) * 60 + int(start[3:]) + int(hours * 60))]
+
+
 # --------------------------------------------------------------------------- components/schedule.py: instants
 
 ZONES = ["Europe/London", "America/New_York", "Australia/Sydney", "Asia/Kolkata", "UTC"]
-_WINDOW = st.tuples(st.sets(st.sampled_from(DAYS), min_size=1), st.integers(0, 24 * 4 - 1), st.integers(2, 16 * 4))
+_WINDOW = st.tuples(st.sets(st.sampled_from(DAYS), min_size=1), st.integers(0, 24 * 4 - 1), st.integers(2, 23 * 4))
 
 
 def _clock(minutes: int) -> str:
@@ -183,6 +197,14 @@ def test_awake_at_an_instant_iff_it_is_inside_a_window_in_local_time(raw, zone, 
     instant = dt.datetime(2027, 1, 1, tzinfo=UTC) + dt.timedelta(minutes=minute)
     assume(_steady(zone, instant))
     assert sched.is_awake(s, instant) is _inside_a_window_locally(s, instant)
+
+
+def test_the_windows_run_on_the_first_and_the_last_day_of_a_term_and_on_the_until_day():
+    s = schedule(terms=[{"from": "2027-01-11", "to": "2027-01-13"}, {"from": "2027-01-15", "to": "2027-01-18"}],
+                 until="2027-01-18")
+    days = {day: sched.is_awake(s, at(f"2027-01-{day}T12:00:00")) for day in range(10, 20)}
+    assert days == {10: False, 11: True, 12: True, 13: True, 14: False, 15: True, 16: False, 17: False, 18: True,
+                    19: False}  # the 16th and 17th are a weekend
 
 
 def test_awake_from_the_first_microsecond_of_a_window_and_not_before():
@@ -356,3 +378,27 @@ def test_cost_a_week_of_hourly_masks_adds_up_to_the_windows_and_their_start_ups(
     assert sum(running) == pytest.approx(schedule_cost.running_hours_per_week(s, lead), abs=1e-4)
     assert sum(running) == pytest.approx(weekly + lead * len(sched.weekly_spans(s)) / 60, abs=1e-4)
     assert all(0 <= f <= r <= 1 for f, r in zip(serving, running, strict=True))
+
+
+# --------------------------------------------------------------------------- components/schedule.py: recurrences
+
+
+def test_servers_are_stopped_before_each_sleep_at_the_right_hour_and_minute():
+    s = schedule(awake=windows((["mon", "sat"], "08:00", "18:20"), (["sun"], "06:00", "07:05")),
+                 stopServersMinutesBefore=10)
+    # (hour, minute, cron weekdays with Sunday 0): 18:10 on Monday and Saturday, 06:55 on Sunday.
+    assert sched.stop_servers_times(s) == [(6, 55, (0,)), (18, 10, (1, 6))]
+
+
+@settings(max_examples=60, deadline=None)
+@given(raw=st.lists(_WINDOW, min_size=1, max_size=3), tljh=st.booleans())
+def test_every_window_has_a_wake_its_start_up_before_and_a_sleep_at_its_end(raw, tljh):
+    s = _valid(raw, "UTC")
+    lead = 5 if tljh else 20
+    runs = {(r.action, r.hour * 60 + r.minute, day) for r in sched.recurrences(s, tljh=tljh) for day in r.weekdays}
+    expected = set()
+    for _, start, end in sched.weekly_spans(s):
+        for action, minute in (("wake", start - lead), ("sleep", end)):
+            minute %= 7 * 24 * 60
+            expected.add((action, minute % (24 * 60), sched.WEEKDAY_NAMES[minute // (24 * 60)]))
+    assert runs == expected
