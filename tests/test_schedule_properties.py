@@ -34,6 +34,23 @@ def windows(*spec: tuple[list[str], str, str]) -> list[dict[str, Any]]:
     return [{"days": days, "from": start, "to": end} for days, start, end in spec]
 
 
+ZONES = ["Europe/London", "America/New_York", "Australia/Sydney", "Asia/Kolkata", "UTC"]
+_WINDOW = st.tuples(st.sets(st.sampled_from(DAYS), min_size=1), st.integers(0, 24 * 4 - 1), st.integers(2, 23 * 4))
+
+
+def _clock(minutes: int) -> str:
+    return f"{minutes // 60 % 24:02d}:{minutes % 60:02d}"
+
+
+def _valid(raw: list[tuple[set[str], int, int]], zone: str, **keys: Any) -> ScheduleConfig:
+    """A schedule of quarter-hour windows that passes the rules (else the example is dropped)."""
+    awake = [{"days": sorted(days, key=DAYS.index), "from": _clock(start * 15), "to": _clock((start + length) * 15)}
+             for days, start, length in raw]
+    s = schedule(timeZone=zone, awake=awake, **keys)
+    assume(not sched.problems(s, "k", tljh=False))
+    return s
+
+
 # --------------------------------------------------------------------------- components/schedule.py: the rules
 
 
@@ -132,24 +149,27 @@ def test_a_windows_length_runs_to_its_end_on_the_next_day_when_that_is_earlier(s
                                       2 * 24 * 60 + int(start[:2]) * 60 + int(start[3:]) + int(hours * 60))]
 
 
-# --------------------------------------------------------------------------- components/schedule.py: instants
+def test_windows_listed_out_of_week_order_are_judged_by_their_times():
+    listed = windows((["fri"], "09:00", "17:00"), (["mon", "wed"], "09:00", "17:00"), (["tue"], "09:00", "12:00"))
+    assert sched.problems(schedule(awake=listed), "k", tljh=False) == []
+    assert [start for _, start, _ in sched.weekly_spans(schedule(awake=listed))] == [
+        540, 1440 + 540, 2 * 1440 + 540, 4 * 1440 + 540]
+    late = windows((["wed"], "09:00", "12:00"), (["tue"], "20:00", "10:00"))  # Tuesday's runs into Wednesday's
+    assert sched.problems(schedule(awake=late), "k", tljh=False) == [
+        "k.awake[1] (tue 20:00-10:00) overlaps k.awake[0]: windows must not overlap"]
 
-ZONES = ["Europe/London", "America/New_York", "Australia/Sydney", "Asia/Kolkata", "UTC"]
-_WINDOW = st.tuples(st.sets(st.sampled_from(DAYS), min_size=1), st.integers(0, 24 * 4 - 1), st.integers(2, 23 * 4))
 
-
-def _clock(minutes: int) -> str:
-    return f"{minutes // 60 % 24:02d}:{minutes % 60:02d}"
-
-
-def _valid(raw: list[tuple[set[str], int, int]], zone: str, **keys: Any) -> ScheduleConfig:
-    """A schedule of quarter-hour windows that passes the rules (else the example is dropped)."""
+@settings(max_examples=80, deadline=None)
+@given(raw=st.lists(_WINDOW, min_size=2, max_size=4), tljh=st.booleans())
+def test_whether_a_schedule_passes_does_not_depend_on_the_order_of_its_windows(raw, tljh):
     awake = [{"days": sorted(days, key=DAYS.index), "from": _clock(start * 15), "to": _clock((start + length) * 15)}
              for days, start, length in raw]
-    s = schedule(timeZone=zone, awake=awake, **keys)
-    assume(not sched.problems(s, "k", tljh=False))
-    return s
+    forward = sched.problems(schedule(awake=awake), "k", tljh=tljh)
+    backward = sched.problems(schedule(awake=awake[::-1]), "k", tljh=tljh)
+    assert (forward == []) is (backward == [])
 
+
+# --------------------------------------------------------------------------- components/schedule.py: instants
 
 def _inside_a_window_locally(s: ScheduleConfig, instant: dt.datetime) -> bool:
     """The definition, in local wall-clock time: a window that started today or yesterday (on a day

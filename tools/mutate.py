@@ -60,7 +60,7 @@ SELECTION: dict[str, tuple[list[str], str]] = {
                                 "schedule or london or window or awake or terms or transitions or recurrences "
                                 "or stop_times or stop_servers or bad_schedules or vm_starts or info or agree"),
     "tools/schedule_cost.py": (["tests/test_schedule_properties.py", "tests/test_sleep.py"],
-                               "schedule or cost or hand_worked or masks or month or simulator or estimate"),
+                               "cost or hand_worked or masks or month"),
     # (tests/test_redirector_live.py sends launches through it too, at 5 s a run: the pure tests kill as much.)
     "redirector/rendezvous.py": (["tests/test_mutation_kills.py", "tests/test_redirector_rendezvous.py"],
                                  "rendezvous"),
