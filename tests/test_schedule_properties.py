@@ -70,6 +70,12 @@ def test_adjacent_windows_leave_no_sleep_and_are_told_to_merge_not_that_they_ove
                      "the next start need (30 after a stop, AKS's advice, and 20 to start): merge them"]
 
 
+def test_windows_overlapping_by_one_minute_overlap():
+    found = sched.problems(schedule(awake=windows((["thu"], "09:00", "12:01"), (["thu"], "12:00", "17:00"))), "k",
+                           tljh=False)
+    assert found == ["k.awake[0] (thu 09:00-12:01) overlaps k.awake[1]: windows must not overlap"]
+
+
 def test_an_overlap_names_the_day_it_starts_on():
     found = sched.problems(schedule(awake=windows((["sat"], "09:00", "17:00"), (["sat"], "16:00", "20:00"))), "k",
                            tljh=False)
@@ -249,6 +255,14 @@ def test_the_hourly_fractions_of_a_winter_morning_in_london():
     assert sched.hourly_awake(schedule(), at("2027-01-13T07:00:00"), 3) == [0.0, 0.5, 1.0]
     # Summer (BST): 08:30 local is 07:30 UTC.
     assert sched.hourly_awake(schedule(), at("2027-06-16T06:00:00"), 3) == [0.0, 0.5, 1.0]
+
+
+def test_the_next_wake_and_sleep_by_default_and_at_the_instant_a_window_opens():
+    opening = at("2027-01-13T08:30:00")  # Wednesday 08:30 in London: awake from this instant
+    assert sched.next_transitions(schedule(), opening) == [("sleep", at("2027-01-13T18:00:00")),
+                                                           ("wake", at("2027-01-14T08:30:00"))]
+    closing = at("2027-01-13T18:00:00")  # asleep from this instant
+    assert sched.next_transitions(schedule(), closing, 1) == [("wake", at("2027-01-14T08:30:00"))]
 
 
 @settings(max_examples=60, deadline=None)
