@@ -58,6 +58,16 @@ def test_a_window_to_midnight_is_allowed():
     assert sched.problems(schedule(awake=windows((["fri"], "18:00", "24:00"))), "k", tljh=False) == []
 
 
+def test_a_window_from_midnight_is_allowed():
+    assert sched.problems(schedule(awake=windows((["fri"], "00:00", "08:00"))), "k", tljh=False) == []
+
+
+def test_a_window_inside_another_is_named_after_the_one_that_starts_first():
+    found = sched.problems(schedule(awake=windows((["mon"], "10:00", "12:00"), (["mon"], "09:00", "17:00"))), "k",
+                           tljh=False)
+    assert found == ["k.awake[1] (mon 09:00-17:00) overlaps k.awake[0]: windows must not overlap"]
+
+
 def test_a_whole_day_window_is_refused():
     found = sched.problems(schedule(awake=windows((["fri"], "00:00", "24:00"))), "k", tljh=False)
     assert found[0].startswith("k.awake[0] is from 00:00 to 24:00: a window must end at another time")
@@ -80,6 +90,9 @@ def test_an_overlap_names_the_day_it_starts_on():
     found = sched.problems(schedule(awake=windows((["sat"], "09:00", "17:00"), (["sat"], "16:00", "20:00"))), "k",
                            tljh=False)
     assert found == ["k.awake[0] (sat 09:00-17:00) overlaps k.awake[1]: windows must not overlap"]
+    found = sched.problems(schedule(awake=windows((["sun"], "01:00", "05:00"), (["sun"], "04:00", "06:00"))), "k",
+                           tljh=False)
+    assert found == ["k.awake[0] (sun 01:00-05:00) overlaps k.awake[1]: windows must not overlap"]
 
 
 
@@ -255,6 +268,9 @@ def test_the_hourly_fractions_of_a_winter_morning_in_london():
     assert sched.hourly_awake(schedule(), at("2027-01-13T07:00:00"), 3) == [0.0, 0.5, 1.0]
     # Summer (BST): 08:30 local is 07:30 UTC.
     assert sched.hourly_awake(schedule(), at("2027-06-16T06:00:00"), 3) == [0.0, 0.5, 1.0]
+    # From 08:20: two thirds of the 08:00 hour, to a millionth.
+    third = sched.hourly_awake(schedule(awake=windows((["wed"], "08:20", "09:00"))), at("2027-01-13T08:00:00"), 1)
+    assert third == [pytest.approx(2 / 3, abs=1e-6)]
 
 
 def test_the_next_wake_and_sleep_by_default_and_at_the_instant_a_window_opens():
