@@ -94,7 +94,7 @@ def test_rendezvous_a_score_is_weight_over_an_exponential_draw():
     assert abs(sum(draws) / len(draws) - 1) < 0.03
     assert abs(sum(d < math.log(2) for d in draws) / len(draws) - 0.5) < 0.015  # the median is ln 2
     assert score("m", 2.5, "k") == pytest.approx(2.5 * score("m", 1.0, "k"))
-    assert score("m", 0.5, "k") > 0 and score("m", -1.0, "k") == 0.0
+    assert score("m", 0.5, "k") > 0 and score("m", -1.0, "k") == score("m", -0.5, "k") == 0.0
 
 
 def test_rendezvous_members_without_weight_are_never_chosen_and_none_is_left_without_positive_weight():
@@ -312,3 +312,76 @@ def test_repos_a_subset_of_binderhubs_providers_imports_only_their_classes():
     assert code.endswith("c.BinderHub.repo_providers = {'zenodo': ZenodoProvider, 'gh': GitHubRepoProvider}\n")
     assert repos_spec.binder_repo_values(parsed(repos={"providers": ["zenodo", "gh"]}), repos_spec.RepoTokens()) == {
         "extraConfig": {repos_spec.EXTRA_CONFIG_KEY: code}}
+
+
+def test_health_a_change_of_state_is_logged_once(monkeypatch, caplog):
+    verdicts = [health.Verdict(False, "Docker registry"), health.Verdict(False, "Docker registry"),
+                health.Verdict(True)]
+
+    async def ask(member: Member) -> health.Verdict:
+        return verdicts.pop(0)
+
+    checker = Checker((Member("m", "http://m/", 1.0),), Checks(retries=1))
+    monkeypatch.setattr(checker, "_ask", ask)
+    state = checker.states["m"]
+    with caplog.at_level("WARNING", logger="redirector"):
+        for _ in range(3):
+            asyncio.run(checker.check(state))
+    assert [r.getMessage() for r in caplog.records] == ["m is now unhealthy (Docker registry)", "m is now healthy"]
+
+
+def _serve(handler: Any) -> tuple[Any, str]:
+    import tornado.web
+    from tornado.httpserver import HTTPServer
+    from tornado.netutil import bind_sockets
+
+    sockets = bind_sockets(0, "127.0.0.1")
+    server = HTTPServer(tornado.web.Application([(r"/.*", handler)]))
+    server.add_sockets(sockets)
+    return server, f"http://127.0.0.1:{sockets[0].getsockname()[1]}/"
+
+
+def test_health_a_member_that_redirects_its_health_page_gives_no_answer():
+    import tornado.web
+
+    class Moved(tornado.web.RequestHandler):
+        def get(self) -> None:
+            if self.request.path == "/health":
+                self.redirect("/elsewhere")
+            else:
+                self.write({"ok": True, "checks": []})
+
+    async def main() -> MemberState:
+        server, url = _serve(Moved)
+        checker = Checker((Member("m", url, 1.0),), Checks(retries=1, timeout_seconds=2.0))
+        try:
+            await checker.check(checker.states["m"])
+        finally:
+            server.stop()
+        return checker.states["m"]
+
+    state = asyncio.run(main())
+    assert (state.healthy, state.reason) == (False, "no answer: HTTP 302")
+
+
+def test_health_a_member_that_does_not_answer_in_time_gives_no_answer_with_the_error():
+    # Tornado 6 raises a timeout (and a refused connection) even with raise_error=False.
+    import socket
+
+    with socket.socket() as sock:  # listens, never answers
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        checker = Checker((Member("m", f"http://127.0.0.1:{port}/", 1.0),), Checks(retries=1, timeout_seconds=0.2))
+        asyncio.run(checker.check(checker.states["m"]))
+    state = checker.states["m"]
+    assert (state.healthy, state.reason) == (False, "no answer: HTTPTimeoutError: Timeout during request")
+
+
+def test_repos_a_prefix_of_binderhubs_providers_is_a_choice_of_its_own():
+    from components import repos_spec
+    from tests.helpers import parsed
+
+    code = repos_spec.provider_code(parsed(repos={"providers": ["gh", "gist"]}))
+    assert code is not None
+    assert code.endswith("c.BinderHub.repo_providers = {'gh': GitHubRepoProvider, 'gist': GistRepoProvider}\n")
