@@ -378,6 +378,49 @@ def test_health_a_member_that_does_not_answer_in_time_gives_no_answer_with_the_e
     assert (state.healthy, state.reason) == (False, "no answer: HTTPTimeoutError: Timeout during request")
 
 
+def test_health_a_page_that_is_not_json_gives_no_answer():
+    import tornado.web
+
+    class Html(tornado.web.RequestHandler):
+        def get(self) -> None:
+            self.write("<html>a login page</html>")
+
+    async def main() -> MemberState:
+        server, url = _serve(Html)
+        checker = Checker((Member("m", url, 1.0),), Checks(retries=1, timeout_seconds=2.0))
+        try:
+            await checker.check(checker.states["m"])
+        finally:
+            server.stop()
+        return checker.states["m"]
+
+    state = asyncio.run(main())
+    assert (state.healthy, state.reason) == (False, "no answer: HTTP 200 without JSON")
+
+
+def test_health_no_member_is_checked_after_the_checker_stops(monkeypatch):
+    calls: list[float] = []
+
+    async def main() -> tuple[int, int]:
+        checker = Checker((Member("a", "http://a/", 1.0), Member("b", "http://b/", 1.0)),
+                          Checks(period_seconds=0.01, failed_period_seconds=0.01, jitter=0.0))
+
+        async def check(state: MemberState) -> None:
+            calls.append(asyncio.get_running_loop().time())
+            state.healthy = True
+
+        monkeypatch.setattr(checker, "check", check)
+        checker.start()
+        await asyncio.sleep(0.1)
+        checker.stop()
+        stopped = len(calls)
+        await asyncio.sleep(0.1)
+        return stopped, len(calls)
+
+    stopped, later = asyncio.run(main())
+    assert stopped >= 4 and later == stopped
+
+
 def test_repos_a_prefix_of_binderhubs_providers_is_a_choice_of_its_own():
     from components import repos_spec
     from tests.helpers import parsed
