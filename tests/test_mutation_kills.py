@@ -204,7 +204,8 @@ def test_health_the_jitter_stretches_or_shrinks_a_wait_by_up_to_half_its_share(m
     assert _watch(monkeypatch, [True, False], checks, draw) == pytest.approx([10.0 * factor, 300.0 * factor])
 
 
-def test_health_a_check_retries_a_member_that_does_not_answer_then_records_why(monkeypatch):
+@pytest.mark.parametrize("retries", [1, 2, 3, 4, 5])
+def test_health_a_check_retries_a_member_that_does_not_answer_then_records_why(monkeypatch, retries):
     asked, waits, seen = [], [], []
 
     async def ask(member: Member) -> health.Verdict:
@@ -215,12 +216,13 @@ def test_health_a_check_retries_a_member_that_does_not_answer_then_records_why(m
         waits.append(seconds)
 
     monkeypatch.setattr(health.asyncio, "sleep", sleep)
-    checker = Checker((Member("m", "http://m/", 1.0),), Checks(retries=3, retry_delay_seconds=0.25), seen.append)
+    checker = Checker((Member("m", "http://m/", 1.0),), Checks(retries=retries, retry_delay_seconds=0.25),
+                      seen.append)
     monkeypatch.setattr(checker, "_ask", ask)
     state = checker.states["m"]
     asyncio.run(checker.check(state))
-    assert asked == ["m", "m", "m"] and waits == [0.25, 0.25]  # no wait after the last attempt
-    assert (state.healthy, state.reason) == (False, "no answer: HTTP 502 (attempt 3)")
+    assert asked == ["m"] * retries and waits == [0.25] * (retries - 1)  # no wait after the last attempt
+    assert (state.healthy, state.reason) == (False, f"no answer: HTTP 502 (attempt {retries})")
     assert seen == [state] and state.last_check is not None
 
 
