@@ -303,21 +303,23 @@ def test_the_next_transitions_alternate_and_change_what_is_awake(raw, zone, minu
 # --------------------------------------------------------------------------- tools/schedule_cost.py
 
 WORKDAYS = ["mon", "tue", "wed", "thu", "fri"]
-# A cost document as cost_model.estimate writes it: a system node ($0.10/h), a load balancer
-# (bills while stopped), a price left unknown, a monthly item, and an autoscaled user pool with
-# one node at its floor ($0.20/h) and a non-autoscaled one.
-DOC = {"idleMonthly": 300.0, "items": [
-    {"name": "System nodes (Standard_D2s_v5)", "unit": "hour", "unitPrice": 0.1, "idleQuantity": 1},
+# A cost document as cost_model.estimate writes it: a system node ($0.1234/h), a load balancer
+# (bills while stopped), a price left unknown, a monthly item, an autoscaled user pool with two
+# nodes at its floor ($0.25/h each), a non-autoscaled pool and an unpriced one.
+IDLE, SYSTEM, FLOOR = 600.0, 0.1234, 2 * 0.25
+STOPPABLE = SYSTEM + FLOOR
+DOC = {"idleMonthly": IDLE, "items": [
+    {"name": "System nodes (Standard_D2s_v5)", "unit": "hour", "unitPrice": SYSTEM, "idleQuantity": 1},
     {"name": "Load balancer", "unit": "hour", "unitPrice": 0.025, "idleQuantity": 1},
     {"name": "System nodes (unpriced)", "unit": "hour", "unitPrice": None, "idleQuantity": 1},
     {"name": "VM (monthly reservation)", "unit": "month", "unitPrice": 50.0, "idleQuantity": 1}],
-    "pools": [{"autoscaled": True, "idleCount": 1, "minCount": 1, "nodeHourPrice": 0.2},
+    "pools": [{"autoscaled": True, "idleCount": 2, "minCount": 2, "nodeHourPrice": 0.25},
               {"autoscaled": False, "idleCount": 2, "minCount": 2, "nodeHourPrice": 0.4},
               {"autoscaled": True, "idleCount": 0, "minCount": 3, "nodeHourPrice": None}]}
 
 
 def test_cost_stoppable_compute_is_the_system_nodes_the_vm_and_the_autoscaled_floors():
-    assert schedule_cost.stoppable_per_hour(DOC) == pytest.approx(0.1 + 0.2)
+    assert schedule_cost.stoppable_per_hour(DOC) == pytest.approx(SYSTEM + FLOOR)
     vm = {"items": [{"name": "VM (Standard_B2s)", "unit": "hour", "unitPrice": 0.05, "idleQuantity": 1}]}
     assert schedule_cost.stoppable_per_hour(vm) == pytest.approx(0.05)  # a TLJH document has no pools
     two = {"items": [{"name": "System nodes (x)", "unit": "hour", "unitPrice": 0.1, "idleQuantity": 2}],
@@ -329,10 +331,10 @@ def test_cost_estimate_block_bills_the_compute_only_while_it_runs():
     s = schedule(awake=windows((WORKDAYS, "09:00", "17:00")))
     block = schedule_cost.estimate_block(s, DOC, tljh=False)
     running = 5 * (8 + 20 / 60) * 730 / 168  # each window and the 20 minutes before it, a week of 168 hours
-    kept = 300.0 - 0.3 * 730
+    kept = IDLE - STOPPABLE * 730  # 144.918: money is rounded to the cent
     assert block == {"schedule": "awake mon,tue,wed,thu,fri 09:00-17:00 (Europe/London)", "startupLeadMinutes": 20,
-                     "runningHoursPerMonth": round(running, 1), "keptWhileStoppedMonthly": round(kept, 2),
-                     "idleMonthlySleeping": round(kept + 0.3 * running, 2)}
+                     "runningHoursPerMonth": round(running, 1), "keptWhileStoppedMonthly": 144.92,
+                     "idleMonthlySleeping": round(kept + STOPPABLE * running, 2)}
     vm = schedule_cost.estimate_block(s, DOC, tljh=True)
     assert vm["startupLeadMinutes"] == 5 and vm["runningHoursPerMonth"] == round(5 * (8 + 5 / 60) * 730 / 168, 1)
 
@@ -379,8 +381,8 @@ def test_cost_arrivals_while_asleep_count_the_rise_from_the_hour_before_in_part_
 
 
 def _stand_in_simulator(demand: list[int]) -> dict[str, Any]:
-    """$1 per user-hour of usage; the idle bill (300 a month) spread over the hours."""
-    series = SimpleNamespace(idle_cost=[300.0 / 730] * len(demand), usage_cost=[float(n) for n in demand])
+    """$1 per user-hour of usage; DOC's idle bill spread over the hours."""
+    series = SimpleNamespace(idle_cost=[IDLE / 730] * len(demand), usage_cost=[float(n) for n in demand])
     return {"monthly": {"usage": sum(demand) * 730 / len(demand)}, "_series": series}
 
 
@@ -390,12 +392,12 @@ def test_cost_the_month_with_pools_at_their_floor_and_users_while_asleep():
     users[10] = 4  # Monday 10:00, served
     users[20] = 2  # Monday 20:00, asleep
     block = schedule_cost.month(s, DOC, users, start_hour=0, tljh=False, simulate=_stand_in_simulator)
-    kept = 300.0 - 0.2 * 730 - 0.1 * 730  # the idle bill less the system node and the pool's floor node
+    kept = IDLE - FLOOR * 730 - SYSTEM * 730  # the idle bill less the system node and the pool's floor nodes
     running = 5 * (8 + 1 / 3) * 730 / 168
-    assert block["keptWhileStoppedMonthly"] == pytest.approx(kept, abs=0.005)
+    assert block["keptWhileStoppedMonthly"] == 144.92  # 144.918, to the cent
     # Always on: the idle bill and every user-hour.
-    assert block["monthlyAlwaysOn"] == pytest.approx(300.0 + 6 * 730 / 168, abs=0.005)
-    assert block["monthlySleeping"] == pytest.approx(kept + 0.3 * running + 4 * 730 / 168, abs=0.01)
+    assert block["monthlyAlwaysOn"] == pytest.approx(IDLE + 6 * 730 / 168, abs=0.005)
+    assert block["monthlySleeping"] == pytest.approx(kept + STOPPABLE * running + 4 * 730 / 168, abs=0.005)
     assert block["runningHoursPerMonth"] == pytest.approx(running, abs=0.05)
     assert block["asleepArrivalsPerMonth"] == round(2 * 730 / 168)
     assert block["asleepUserHoursPerMonth"] == round(2 * 730 / 168)
@@ -404,8 +406,8 @@ def test_cost_the_month_with_pools_at_their_floor_and_users_while_asleep():
     hourly = block["_hourlyCost"]
     assert sum(hourly) * 730 / 168 == pytest.approx(block["monthlySleeping"], abs=0.01)
     assert hourly[0] == pytest.approx(kept / 730)  # asleep: only what bills anyway
-    assert hourly[10] == pytest.approx(kept / 730 + 0.3 + 4)  # awake: the compute and 4 user-hours
-    assert hourly[8] == pytest.approx(kept / 730 + 0.3 / 3)  # 08:40 start-up: a third of an hour running
+    assert hourly[10] == pytest.approx(kept / 730 + STOPPABLE + 4)  # awake: the compute and 4 user-hours
+    assert hourly[8] == pytest.approx(kept / 730 + STOPPABLE / 3)  # 08:40 start-up: a third of an hour running
 
 
 def test_cost_a_vm_starts_five_minutes_before_its_window():
