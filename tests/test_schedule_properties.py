@@ -309,10 +309,10 @@ WORKDAYS = ["mon", "tue", "wed", "thu", "fri"]
 IDLE, SYSTEM, FLOOR = 600.0, 0.1234, 2 * 0.25
 STOPPABLE = SYSTEM + FLOOR
 DOC = {"idleMonthly": IDLE, "items": [
-    {"name": "System nodes (Standard_D2s_v5)", "unit": "hour", "unitPrice": SYSTEM, "idleQuantity": 1},
-    {"name": "Load balancer", "unit": "hour", "unitPrice": 0.025, "idleQuantity": 1},
     {"name": "System nodes (unpriced)", "unit": "hour", "unitPrice": None, "idleQuantity": 1},
-    {"name": "VM (monthly reservation)", "unit": "month", "unitPrice": 50.0, "idleQuantity": 1}],
+    {"name": "VM (monthly reservation)", "unit": "month", "unitPrice": 50.0, "idleQuantity": 1},
+    {"name": "Load balancer", "unit": "hour", "unitPrice": 0.025, "idleQuantity": 1},
+    {"name": "System nodes (Standard_D2s_v5)", "unit": "hour", "unitPrice": SYSTEM, "idleQuantity": 1}],
     "pools": [{"autoscaled": True, "idleCount": 2, "minCount": 2, "nodeHourPrice": 0.25},
               {"autoscaled": False, "idleCount": 2, "minCount": 2, "nodeHourPrice": 0.4},
               {"autoscaled": True, "idleCount": 0, "minCount": 3, "nodeHourPrice": None}]}
