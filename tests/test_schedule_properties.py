@@ -395,6 +395,7 @@ def test_cost_the_month_with_pools_at_their_floor_and_users_while_asleep():
     kept = IDLE - FLOOR * 730 - SYSTEM * 730  # the idle bill less the system node and the pool's floor nodes
     running = 5 * (8 + 1 / 3) * 730 / 168
     assert block["keptWhileStoppedMonthly"] == 144.92  # 144.918, to the cent
+    assert block["monthlyAlwaysOn"] == 626.07 and block["monthlySleeping"] == round(block["monthlySleeping"], 2)
     # Always on: the idle bill and every user-hour.
     assert block["monthlyAlwaysOn"] == pytest.approx(IDLE + 6 * 730 / 168, abs=0.005)
     assert block["monthlySleeping"] == pytest.approx(kept + STOPPABLE * running + 4 * 730 / 168, abs=0.005)
@@ -425,6 +426,7 @@ def test_cost_a_vm_starts_five_minutes_before_its_window():
 def test_cost_a_week_of_hourly_masks_adds_up_to_the_windows_and_their_start_ups(raw, start_hour, lead):
     s = _valid(raw, "UTC")
     serving, running = schedule_cost.hourly_masks(s, 168, start_hour=start_hour, lead_minutes=lead)
+    assert schedule_cost.hourly_masks(s, 168, start_hour=start_hour) == (serving, serving)  # no lead: the same
     weekly = sum(b - a for _, a, b in sched.weekly_spans(s)) / 60
     assert sum(serving) == pytest.approx(weekly, abs=1e-4)
     assert sum(running) == pytest.approx(schedule_cost.running_hours_per_week(s, lead), abs=1e-4)
