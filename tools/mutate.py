@@ -1,4 +1,7 @@
-"""Mutation testing of the component modules with cosmic-ray (`./run mutate [module ...]`).
+"""Mutation testing with cosmic-ray (`./run mutate [module ...]`), one module at a time.
+
+Any module of the repository (components/, tools/, redirector/, __main__.py) with a test
+selection in SELECTION below can be mutated.
 
 Each module is mutated in a scratch copy of the repository (the work tree is never touched)
 and its mutants run against only the tests that exercise it, first test failure wins (`-x`).
@@ -53,6 +56,18 @@ SELECTION: dict[str, tuple[list[str], str]] = {
                      "tests/test_hub_plan.py", "tests/test_budget.py", "tests/test_practices.py"],
                     "cryptnono or roles or preflight or provider or grafana or monitoring or outputs or parent "
                     "or dataset or public_address or dockerhub or budget or tljh or auth_client or next_step"),
+    "components/schedule.py": (["tests/test_schedule_properties.py", "tests/test_sleep.py"],
+                                "schedule or london or window or awake or terms or transitions or recurrences "
+                                "or stop_times or stop_servers or bad_schedules or vm_starts or info or agree"),
+    "tools/schedule_cost.py": (["tests/test_schedule_properties.py", "tests/test_sleep.py"],
+                               "cost or hand_worked or masks or month"),
+    # (tests/test_redirector_live.py sends launches through it too, at 5 s a run: the pure tests kill as much.)
+    "redirector/rendezvous.py": (["tests/test_mutation_kills.py", "tests/test_redirector_rendezvous.py"],
+                                 "rendezvous"),
+    "redirector/health.py": (["tests/test_mutation_kills.py", "tests/test_redirector_live.py"],
+                             "mutation_kills or health or judging or answer or quota or down or unhealthy or prime"),
+    "components/repos_spec.py": (["tests/test_mutation_kills.py", "tests/test_repos.py"],
+                                 "mutation_kills or repos or repo or token or provider"),
 }
 
 
