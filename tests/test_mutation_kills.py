@@ -343,6 +343,21 @@ def _serve(handler: Any) -> tuple[Any, str]:
     return server, f"http://127.0.0.1:{sockets[0].getsockname()[1]}/"
 
 
+def _checked_once(handler: Any) -> MemberState:
+    """One member served by `handler` on localhost, checked once (one attempt): its state."""
+
+    async def main() -> MemberState:
+        server, url = _serve(handler)
+        checker = Checker((Member("m", url, 1.0),), Checks(retries=1, timeout_seconds=2.0))
+        try:
+            await checker.check(checker.states["m"])
+        finally:
+            server.stop()
+        return checker.states["m"]
+
+    return asyncio.run(main())
+
+
 def test_health_a_member_that_redirects_its_health_page_gives_no_answer():
     import tornado.web
 
@@ -353,16 +368,7 @@ def test_health_a_member_that_redirects_its_health_page_gives_no_answer():
             else:
                 self.write({"ok": True, "checks": []})
 
-    async def main() -> MemberState:
-        server, url = _serve(Moved)
-        checker = Checker((Member("m", url, 1.0),), Checks(retries=1, timeout_seconds=2.0))
-        try:
-            await checker.check(checker.states["m"])
-        finally:
-            server.stop()
-        return checker.states["m"]
-
-    state = asyncio.run(main())
+    state = _checked_once(Moved)
     assert (state.healthy, state.reason) == (False, "no answer: HTTP 302")
 
 
@@ -387,16 +393,7 @@ def test_health_a_page_that_is_not_json_gives_no_answer():
         def get(self) -> None:
             self.write("<html>a login page</html>")
 
-    async def main() -> MemberState:
-        server, url = _serve(Html)
-        checker = Checker((Member("m", url, 1.0),), Checks(retries=1, timeout_seconds=2.0))
-        try:
-            await checker.check(checker.states["m"])
-        finally:
-            server.stop()
-        return checker.states["m"]
-
-    state = asyncio.run(main())
+    state = _checked_once(Html)
     assert (state.healthy, state.reason) == (False, "no answer: HTTP 200 without JSON")
 
 
