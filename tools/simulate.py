@@ -479,15 +479,19 @@ def run(cfg: StackConfig, doc: Mapping[str, Any], profile: Profile, weeks: int,
         assumptions["builds"] = "not simulated: " + ", ".join(
             f"the {pool.name} pool stays at its minCount ({pool.min_count} node{'' if pool.min_count == 1 else 's'})"
             for pool in unserved)
-    # --- sleep schedule (issue 23): the arithmetic is tools/schedule_cost.py's ---
+    # The sleep schedule: its arithmetic is tools/schedule_cost.py's. The always-on demand is the
+    # one simulated above; only the demand it serves while awake is simulated again.
     sleep = None
     if cfg.schedule is not None:
         from . import schedule_cost
 
+        def simulate_demand(demand: list[int]) -> Mapping[str, Any]:
+            if demand == list(users):
+                return base
+            return simulate_stack(doc, demand, gpu_users, settings, start_hour=profile.start_hour)
+
         sleep = schedule_cost.month(cfg.schedule, doc, users, start_hour=profile.start_hour, tljh=cfg.tljh,
-                                    simulate=lambda demand: simulate_stack(doc, demand, gpu_users, settings,
-                                                                           start_hour=profile.start_hour))
-    # --- end sleep schedule ---
+                                    simulate=simulate_demand)
     return {
         "profile": profile.name,
         "hoursSimulated": len(users),
