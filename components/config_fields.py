@@ -22,8 +22,9 @@ LOCATION_KEY = "azure-native:location"
 # with `pulumi.Config.require_secret`, the model only records that they are set.
 # githubToken, gitlabToken, githubEnterpriseToken: BinderHub's repository providers (`repos`).
 SECRET_KEYS = ("authClientSecret", "dockerHubToken", "githubToken", "gitlabToken", "githubEnterpriseToken")
-# Secret keys no setting requires (the repository tokens): tools that fill in placeholders for the
-# required ones (the cost estimate) leave these out, since each must come with its `repos` host.
+# Secret keys no setting requires (the repository tokens): the offline tools' stand-ins for secrets
+# not set yet (tools/stackfile.stand_in_secrets) leave these out, since each must come with its
+# `repos` host and would change what is rendered.
 OPTIONAL_SECRET_KEYS = ("githubToken", "gitlabToken", "githubEnterpriseToken")
 
 # Keys whose value is a structured (YAML/JSON) object.
