@@ -13,6 +13,7 @@ operation ends, so the run history shows whether the start or stop succeeded.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from . import schedule as sched
@@ -61,6 +62,13 @@ POWER_AFTER = {"wake": "Running", "sleep": "Stopped"}
 
 def api_version(kind: str) -> str:
     return AKS_API_VERSION if kind == "cluster" else COMPUTE_API_VERSION
+
+
+def vm_power_state(instance_view: Mapping[str, Any] | None) -> str:
+    """A VM's power state from its instance view (the `PowerState/<state>` status, e.g.
+    'running', 'deallocated', 'deallocating'), lowercased; '' when it has none."""
+    codes = [str(status.get("code") or "") for status in (instance_view or {}).get("statuses") or []]
+    return next((code.split("/", 1)[1].lower() for code in codes if code.startswith("PowerState/")), "")
 
 
 def action_uri(resource_id: str, kind: str, action: str) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 from components import aks_versions
 from components.config import StackConfig
+from components.sleep_spec import vm_power_state
 
 FREE_TRIAL_NOTE = "Free Trial subscriptions are limited to 4 vCPUs per region: upgrade to pay-as-you-go first"
 
@@ -423,8 +424,7 @@ def check_vm_awake(instance_view: Mapping[str, Any] | None, stack: str | None) -
     reconfigure extension while it is not running ("Cannot modify extensions in the VM when the VM
     is not running"), so `pulumi up` would fail half-way. Stop it first with the way to wake it;
     None for a running VM, or one not created yet."""
-    codes = [str(s.get("code") or "") for s in (instance_view or {}).get("statuses") or []]
-    power = next((c.split("/", 1)[1].lower() for c in codes if c.startswith("PowerState/")), "")
+    power = vm_power_state(instance_view)
     wake = f"./run python -m tools.ops wake --stack {stack or '<stack>'}"
     if power in ("starting", "deallocating", "stopping"):
         return Check("vm power", False, f"the VM is {power} (its sleep schedule or an operator): wait until it is "

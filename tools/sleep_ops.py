@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from components import schedule as sched
 from components.config_schedule import ScheduleConfig
-from components.sleep_spec import ARM_ACTIONS, api_version
+from components.sleep_spec import ARM_ACTIONS, api_version, vm_power_state
 
 from .outputs import OpsError
 
@@ -68,8 +68,7 @@ def power_of(kind: str, doc: Mapping[str, Any]) -> str:
         if state in ("starting", "stopping"):
             return state
         return str((props.get("powerState") or {}).get("code") or "unknown").lower()
-    codes = [str(s.get("code") or "") for s in doc.get("statuses") or []]
-    power = next((c.split("/", 1)[1] for c in codes if c.startswith("PowerState/")), "unknown")
+    power = vm_power_state(doc) or "unknown"
     return {"deallocated": "stopped", "deallocating": "stopping"}.get(power, power)
 
 
